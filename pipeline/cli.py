@@ -1,0 +1,70 @@
+"""The ``pipeline`` command: list plugins, run one stage (what dvc.yaml calls), sweep hyperparameters."""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from pipeline.errors import PipelineError
+
+STAGES = ("prepare", "train", "evaluate", "export")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="pipeline", description="Plugin-based experiment pipeline: prepare → train → evaluate → export.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("plugins", help="list the installed model families, datasets and tricks")
+
+    run = commands.add_parser("run", help="run one stage (dvc.yaml calls this)")
+    run.add_argument("stage", choices=STAGES)
+    run.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file (default: params.yaml)")
+    return parser
+
+
+def cmd_plugins(_: argparse.Namespace) -> int:
+    """Print every registered family, dataset and trick with the package it comes from."""
+    from pipeline.registry import Registry, create_plugin_manager
+
+    registry = Registry(create_plugin_manager())
+    for title, entries in (("model families", registry.families), ("datasets", registry.datasets), ("tricks", registry.tricks)):
+        print(f"{title}:")
+        for name, entry in entries.items():
+            print(f"  {name:<16} {entry.spec.description}  [{entry.package}]")
+        if not entries:
+            print("  (none installed)")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Validate params, then run the stage."""
+    from pipeline.context import build_context
+    from pipeline.stages import run_stage
+
+    ctx = build_context(Path.cwd(), args.params)
+    run_stage(args.stage, ctx)
+    return 0
+
+
+COMMANDS = {"plugins": cmd_plugins, "run": cmd_run}
+
+
+def _terminate(signum, frame):  # a kill marks the MLflow run FAILED instead of leaving it RUNNING
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return COMMANDS[args.command](args)
+    except PipelineError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

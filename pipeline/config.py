@@ -1,0 +1,121 @@
+"""Reads params.yaml safely and validates every section against the settings its components declare."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from pipeline.errors import PipelineError
+from pipeline.registry import Registry
+from pipeline.settings import Setting, validate_section
+
+OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "rmsprop")
+
+CORE_SCHEMA: dict[str, dict[str, Setting]] = {
+    "data": {
+        "name": Setting("digits", "dataset plugin to load", kinds=(str,)),
+        "val_fraction": Setting(0.1, "share of examples held out for validation", low=0, high=1, low_open=True, high_open=True),
+        "test_fraction": Setting(0.2, "share of examples held out for the test metrics", low=0, high=1, low_open=True, high_open=True),
+    },
+    "model": {
+        "family": Setting("classifier", "model family plugin to train", kinds=(str,)),
+    },
+    "optimizer": {
+        "name": Setting("adam", "base optimizer", choices=OPTIMIZERS),
+        "lr": Setting(1e-3, "learning rate", low=0, low_open=True),
+        "batch_size": Setting(64, "examples per (micro-)batch", low=1),
+        "momentum": Setting(0.9, "momentum (used by momentum and rmsprop)", low=0, high=1, high_open=True),
+        "weight_decay": Setting(0.0, "L2 penalty passed to the optimizer", low=0),
+    },
+    "trainer": {
+        "accelerator": Setting("cpu", "cpu, gpu, tpu, mps or auto", kinds=(str,)),
+        "devices": Setting(1, "device count, list of ids, or 'auto'", kinds=(int, str, list)),
+        "strategy": Setting("auto", "auto, ddp, ddp_spawn, fsdp, deepspeed…", kinds=(str,)),
+        "num_nodes": Setting(1, "machines taking part", low=1),
+        "precision": Setting("32-true", "32-true, 16-mixed, bf16-mixed…", kinds=(str, int)),
+        "max_epochs": Setting(20, "epochs to train", low=1),
+        "deterministic": Setting(True, "use deterministic algorithms"),
+        "log_every_n_steps": Setting(10, "how often step metrics are logged", low=1),
+    },
+    "export": {
+        "tolerance": Setting(1e-4, "largest absolute difference allowed between torch and exported outputs", low=0, low_open=True),
+        "examples": Setting(64, "held-out examples used for the parity check", low=1),
+    },
+    "tracking": {
+        "experiment": Setting("pipeline", "MLflow experiment name", kinds=(str,)),
+    },
+}
+TOP_LEVEL = {"seed": Setting(0, "global random seed", low=0)}
+SECTIONS = ("seed", "data", "model", "optimizer", "tricks", "trainer", "export", "tracking")
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Load a YAML mapping with the safe loader, or raise a clear error."""
+    if not path.is_file():
+        raise PipelineError(f"params file {path} does not exist; run from the project root or pass --params.")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise PipelineError(f"params file {path} is not valid YAML: {error}.") from error
+    if not isinstance(data, dict):
+        raise PipelineError(f"params file {path} must hold a mapping of sections ({', '.join(SECTIONS)}).")
+    return data
+
+
+def validate(raw: Mapping[str, Any], registry: Registry) -> dict[str, Any]:
+    """Return a validated, defaults-filled copy of ``raw`` params; raise on the first bad key."""
+    raw = copy.deepcopy(dict(raw))
+    unknown = sorted(set(raw) - set(SECTIONS) - {"hydra"})
+    if unknown:
+        raise PipelineError(f"{unknown[0]} is not a known params section; known sections: {', '.join(SECTIONS)}.")
+    params: dict[str, Any] = validate_section("params", {"seed": raw.get("seed", 0)}, TOP_LEVEL)
+
+    data = raw.get("data") or {}
+    dataset = registry.dataset(_name(data, "data.name", CORE_SCHEMA["data"]["name"].default))
+    params["data"] = validate_section("data", data, {**CORE_SCHEMA["data"], **dataset.settings})
+    if params["data"]["val_fraction"] + params["data"]["test_fraction"] >= 1:
+        raise PipelineError("data.val_fraction + data.test_fraction must be below 1 so examples are left to train on.")
+
+    model = raw.get("model") or {}
+    family = registry.family(_name(model, "model.family", CORE_SCHEMA["model"]["family"].default))
+    params["model"] = validate_section("model", model, {**CORE_SCHEMA["model"], **family.settings})
+
+    params["tricks"] = validate_tricks(raw.get("tricks"), registry)
+    for section in ("optimizer", "export", "tracking"):
+        params[section] = validate_section(section, raw.get(section), CORE_SCHEMA[section])
+    # Any other Lightning Trainer argument may be given; the train stage checks its name.
+    params["trainer"] = validate_section("trainer", raw.get("trainer"), CORE_SCHEMA["trainer"], allow_extra=True)
+    return params
+
+
+def validate_tricks(raw: Any, registry: Registry) -> dict[str, dict[str, Any]]:
+    """Validate the ``tricks:`` section: known names, valid settings, no conflicting pair."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise PipelineError(f"tricks must map trick names to their settings, got {raw!r}.")
+    tricks = {}
+    for name, settings in raw.items():
+        spec = registry.trick(name)
+        tricks[name] = validate_section(f"tricks.{name}", settings, spec.settings)
+    for name in tricks:
+        for other in registry.trick(name).conflicts:
+            if other in tricks:
+                raise PipelineError(f"tricks.{name} cannot be combined with tricks.{other}; enable only one of them.")
+    return tricks
+
+
+def load_params(path: Path, registry: Registry) -> dict[str, Any]:
+    """Read and validate params.yaml at ``path``."""
+    return validate(read_yaml(path), registry)
+
+
+def _name(section: Any, key: str, default: str) -> str:
+    if not isinstance(section, Mapping):
+        raise PipelineError(f"{key.split('.')[0]} must be a mapping of settings, got {section!r}.")
+    value = section.get(key.split(".")[1], default)
+    if not isinstance(value, str):
+        raise PipelineError(f"{key} = {value!r} is invalid; expected a name (a string).")
+    return value

@@ -1,0 +1,163 @@
+"""The plugin contract: every hook a plugin may implement, and the types those hooks return.
+
+A plugin is a module (or an object) registered under the entry-point group ``pipeline.plugins``.
+The built-in families, datasets and tricks under ``plugins/`` are registered exactly that way, so a
+third-party package has every power a built-in has. A plugin implements any of the hooks below with
+``@hookimpl`` from :mod:`pipeline.markers`; a misspelled hook name is an error when the plugin loads.
+
+Registration hooks return *specs*: small frozen dataclasses holding a name, a description, the
+component's settings with their defaults (:class:`pipeline.settings.Setting`) and a ``load``
+callable that imports the heavy implementation (torch, Lightning) only when a stage needs it. That
+keeps ``pipeline plugins`` and params validation fast, and lets bad params fail before any heavy
+import.
+
+Lifecycle hooks are called around every stage, for every registered plugin, and their return
+values are ignored; they exist for plugins that observe runs (notifications, extra logging).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from pipeline.markers import hookspec
+
+if TYPE_CHECKING:  # the heavy types stay out of plugin imports
+    from pathlib import Path
+
+    import numpy as np
+    import torch
+    from lightning.pytorch import Callback, LightningModule
+
+    from pipeline.data import DataInfo, PreparedData
+    from pipeline.settings import Setting
+
+
+# --- The interfaces a spec's ``load()`` returns -------------------------------------------------
+
+class Family:
+    """A model family's implementation: builds the model, evaluates it and names what to export.
+
+    The module returned by :meth:`build` subclasses :class:`pipeline.module.ModelModule`: its
+    ``training_step`` returns the loss, and the core owns ``configure_optimizers`` so that every
+    trick composes with every family.
+    """
+
+    def build(self, settings: Mapping[str, Any], info: DataInfo) -> LightningModule:
+        """Return a fresh, untrained module for ``settings`` (the validated ``model:`` section)."""
+        raise NotImplementedError
+
+    def evaluate(self, module: LightningModule, data: PreparedData, out_dir: Path) -> dict[str, float]:
+        """Return test metrics of a trained module; may write PNG/CSV/JSON plots into ``out_dir``."""
+        raise NotImplementedError
+
+    def export_target(self, module: LightningModule, data: PreparedData) -> tuple[torch.nn.Module, torch.Tensor]:
+        """Return the network to export (an ``nn.Sequential`` of standard layers converts to Keras
+        automatically) and a batch of held-out example inputs for the parity check."""
+        raise NotImplementedError
+
+
+class Trick:
+    """An optimizer trick's implementation. Every method is optional; the defaults change nothing.
+
+    The core applies enabled tricks in ascending ``TrickSpec.order`` (ties by name), always in
+    this sequence: :meth:`check`, :meth:`trainer_kwargs`, :meth:`param_groups`, base optimizer,
+    :meth:`wrap_optimizer`, :meth:`scheduler`, :meth:`callbacks`.
+    """
+
+    def check(self, settings: Mapping[str, Any], module: LightningModule) -> None:
+        """Raise :class:`pipeline.errors.PipelineError` if the settings do not fit this model."""
+
+    def trainer_kwargs(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """Extra keyword arguments for Lightning's ``Trainer`` (e.g. ``accumulate_grad_batches``)."""
+        return {}
+
+    def param_groups(self, settings: Mapping[str, Any], groups: list[dict]) -> list[dict]:
+        """Return optimizer param groups. Each group has ``params`` and a parallel ``names`` list;
+        groups may be split and given their own ``lr`` or ``weight_decay``."""
+        return groups
+
+    def wrap_optimizer(self, settings: Mapping[str, Any], optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+        """Return the optimizer, possibly wrapped (e.g. Lookahead)."""
+        return optimizer
+
+    def scheduler(self, settings: Mapping[str, Any], optimizer: torch.optim.Optimizer) -> dict | None:
+        """Return a Lightning lr-scheduler config dict (``{"scheduler": ..., "interval": "step"}``)."""
+        return None
+
+    def callbacks(self, settings: Mapping[str, Any]) -> list[Callback]:
+        """Return Lightning callbacks (their state is checkpointed with the run)."""
+        return []
+
+
+# --- Specs returned by the registration hooks ----------------------------------------------------
+
+@dataclass(frozen=True)
+class FamilySpec:
+    """A model family: selected by ``model.family`` in params.yaml."""
+
+    name: str
+    description: str
+    load: Callable[[], Family]
+    settings: Mapping[str, Setting] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset: selected by ``data.name``. ``load(settings)`` returns ``(x, y)`` numpy arrays,
+    ``x`` float32 scaled to [0, 1] with one row per example, ``y`` int64 labels (or zeros)."""
+
+    name: str
+    description: str
+    load: Callable[[Mapping[str, Any]], tuple[np.ndarray, np.ndarray]]
+    settings: Mapping[str, Setting] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrickSpec:
+    """An optimizer trick: enabled by an entry under ``tricks:`` holding its settings.
+
+    ``order`` fixes where it applies among enabled tricks; ``conflicts`` names tricks it refuses to
+    run with.
+    """
+
+    name: str
+    description: str
+    load: Callable[[], Trick]
+    settings: Mapping[str, Setting] = field(default_factory=dict)
+    order: int = 100
+    conflicts: tuple[str, ...] = ()
+
+
+# --- Registration: called once when a run's plugin registry is built -----------------------------
+
+@hookspec
+def pipeline_families() -> list[FamilySpec]:
+    """Return the model families this plugin provides. Results of all plugins are merged;
+    a name provided twice is an error naming both plugins."""
+
+
+@hookspec
+def pipeline_datasets() -> list[DatasetSpec]:
+    """Return the datasets this plugin provides; merged like :func:`pipeline_families`."""
+
+
+@hookspec
+def pipeline_tricks() -> list[TrickSpec]:
+    """Return the optimizer tricks this plugin provides; merged like :func:`pipeline_families`."""
+
+
+# --- Lifecycle: called around every stage (prepare, train, evaluate, export) ---------------------
+
+@hookspec
+def pipeline_before_stage(stage: str, params: Mapping[str, Any]) -> None:
+    """Called after params are validated, before ``stage`` does any work."""
+
+
+@hookspec
+def pipeline_after_stage(stage: str, params: Mapping[str, Any], metrics: Mapping[str, float]) -> None:
+    """Called after ``stage`` finished and wrote its outputs; ``metrics`` are those it recorded."""
+
+
+@hookspec
+def pipeline_on_stage_error(stage: str, params: Mapping[str, Any], error: BaseException) -> None:
+    """Called when ``stage`` raised ``error``, before the error is reported and the run marked FAILED."""

@@ -1,0 +1,73 @@
+"""Builds the base optimizer from params and applies the enabled tricks to it in their fixed order."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import torch
+
+from pipeline.hookspecs import Trick, TrickSpec
+
+
+@dataclass(frozen=True)
+class EnabledTrick:
+    """A trick switched on for this run: its spec, its loaded implementation and its settings."""
+
+    spec: TrickSpec
+    impl: Trick
+    settings: Mapping[str, Any]
+
+
+def load_tricks(specs_and_settings: list[tuple[TrickSpec, Mapping[str, Any]]]) -> list[EnabledTrick]:
+    """Load each enabled trick and sort by (order, name): the one order tricks always apply in."""
+    enabled = [EnabledTrick(spec, spec.load(), settings) for spec, settings in specs_and_settings]
+    return sorted(enabled, key=lambda t: (t.spec.order, t.spec.name))
+
+
+def named_param_groups(module: torch.nn.Module) -> list[dict]:
+    """One group holding every trainable parameter, with its names alongside."""
+    named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+    return [{"params": [p for _, p in named], "names": [n for n, _ in named]}]
+
+
+def base_optimizer(settings: Mapping[str, Any], groups: list[dict]) -> torch.optim.Optimizer:
+    """The optimizer named by ``optimizer.name`` over ``groups`` (names are kept in each group)."""
+    name, lr, wd = settings["name"], settings["lr"], settings["weight_decay"]
+    if name == "sgd":
+        return torch.optim.SGD(groups, lr=lr, weight_decay=wd)
+    if name == "momentum":
+        return torch.optim.SGD(groups, lr=lr, momentum=settings["momentum"], weight_decay=wd)
+    if name == "adam":
+        return torch.optim.Adam(groups, lr=lr, weight_decay=wd)
+    if name == "adamw":
+        return torch.optim.AdamW(groups, lr=lr, weight_decay=wd)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(groups, lr=lr, momentum=settings["momentum"], weight_decay=wd)
+    raise ValueError(f"unknown optimizer {name!r}")  # params validation names the choices first
+
+
+def configure(module: torch.nn.Module, optimizer_settings: Mapping[str, Any], tricks: list[EnabledTrick]) -> Any:
+    """Return what ``configure_optimizers`` returns: the optimizer with every trick applied."""
+    groups = named_param_groups(module)
+    for trick in tricks:
+        groups = trick.impl.param_groups(trick.settings, groups)
+    optimizer = base_optimizer(optimizer_settings, groups)
+    for trick in tricks:
+        optimizer = trick.impl.wrap_optimizer(trick.settings, optimizer)
+    schedulers = [s for t in tricks if (s := t.impl.scheduler(t.settings, optimizer)) is not None]
+    if not schedulers:
+        return optimizer
+    return {"optimizer": optimizer, "lr_scheduler": schedulers[0]} if len(schedulers) == 1 else ([optimizer], schedulers)
+
+
+def trainer_kwargs(tricks: list[EnabledTrick]) -> dict[str, Any]:
+    """Trainer arguments the tricks ask for, merged in trick order."""
+    merged: dict[str, Any] = {}
+    for trick in tricks:
+        merged.update(trick.impl.trainer_kwargs(trick.settings))
+    return merged
+
+
+def callbacks(tricks: list[EnabledTrick]) -> list:
+    """Callbacks the tricks add, in trick order."""
+    return [cb for trick in tricks for cb in trick.impl.callbacks(trick.settings)]

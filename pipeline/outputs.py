@@ -1,0 +1,58 @@
+"""Reading and writing the files stages hand each other, each written atomically (temp file, then rename)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+from pipeline.errors import PipelineError
+
+
+def write_json(path: Path, values: Mapping[str, Any]) -> None:
+    """Write ``values`` as sorted, indented JSON."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+
+
+def read_run_id(path: Path) -> str:
+    """The MLflow run the train stage opened, as recorded in ``models/run.json``."""
+    if not path.is_file():
+        raise PipelineError(f"{path} not found; run `pipeline run train` (or `dvc repro`) first.")
+    return json.loads(path.read_text())["run_id"]
+
+
+def save_weights(path: Path, module: Any, family: str) -> None:
+    """Write the trained weights as plain tensors, loadable with ``weights_only=True``."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"state_dict": module.state_dict(), "family": family}, tmp)
+    tmp.replace(path)
+
+
+def load_trained(ctx) -> tuple[Any, Any, Any]:
+    """Rebuild the trained module from ``models/model.pt``; return ``(family, module, data)``."""
+    import torch
+
+    from pipeline.data import PreparedData
+
+    data = PreparedData.load(ctx.paths.prepared)
+    path = ctx.paths.model
+    if not path.is_file():
+        raise PipelineError(f"trained model {path} not found; run `pipeline run train` (or `dvc repro`) first.")
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        state = saved["state_dict"]
+    except Exception as error:  # damaged files raise many types
+        raise PipelineError(f"trained model {path} is corrupt or unreadable ({type(error).__name__}); rerun the train stage.") from error
+    family_name = ctx.params["model"]["family"]
+    if saved.get("family") != family_name:
+        raise PipelineError(f"trained model {path} is a {saved.get('family')!r} model but model.family is {family_name!r}; rerun the train stage.")
+    family = ctx.registry.family(family_name).load()
+    module = family.build(ctx.params["model"], data.info)
+    module.load_state_dict(state)
+    module.eval()
+    return family, module, data

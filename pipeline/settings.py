@@ -1,0 +1,111 @@
+"""Declared settings: each component lists its settings with defaults and limits, and one validator checks them.
+
+A component (model family, dataset, trick, or a core section such as ``trainer``) describes its
+settings as a mapping of name to :class:`Setting`. :func:`validate_section` checks a user's section
+of params.yaml against it and fills in defaults, raising one clear :class:`PipelineError` naming the
+key path on the first problem. Nothing here imports torch, so params are checked before any heavy
+import.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from pipeline.errors import PipelineError
+
+_KIND_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+               list: "a list", dict: "a mapping"}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its default, what types it takes, and an optional range or choice list."""
+
+    default: Any
+    doc: str = ""
+    kinds: tuple[type, ...] = ()
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    choices: tuple | None = None
+    nullable: bool = False
+    check: Callable[[Any], bool] | None = None
+    expect: str = ""
+
+    def accepted_kinds(self) -> tuple[type, ...]:
+        """The Python types a value may have; derived from the default unless given."""
+        if self.kinds:
+            return self.kinds
+        kind = type(self.default)
+        if kind is float:
+            return (float, int)
+        if self.default is None:
+            return (object,)
+        return (kind,)
+
+    def describe(self) -> str:
+        """What a valid value looks like, in words."""
+        if self.expect:
+            return self.expect
+        if self.choices is not None:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        kinds = self.accepted_kinds()
+        words = " or ".join(_KIND_NAMES.get(k, k.__name__) for k in kinds if k is not int or float not in kinds)
+        if self.low is not None or self.high is not None:
+            left = "(" if self.low_open else "["
+            right = ")" if self.high_open else "]"
+            low = "-inf" if self.low is None else self.low
+            high = "inf" if self.high is None else self.high
+            words += f" in {left}{low}, {high}{right}"
+        if self.nullable:
+            words += " or null"
+        return words
+
+    def is_valid(self, value: Any) -> bool:
+        """True when ``value`` is acceptable for this setting."""
+        if value is None:
+            return self.nullable or self.default is None
+        if self.choices is not None and value not in self.choices:
+            return False
+        kinds = self.accepted_kinds()
+        if isinstance(value, bool) and bool not in kinds and object not in kinds:
+            return False
+        if not isinstance(value, kinds):
+            return False
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+                return False
+            if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
+                return False
+        if self.check is not None and not self.check(value):
+            return False
+        return True
+
+
+def validate_section(path: str, values: Mapping[str, Any] | None, schema: Mapping[str, Setting],
+                     allow_extra: bool = False) -> dict[str, Any]:
+    """Check ``values`` against ``schema`` and return them with defaults filled in.
+
+    ``path`` is the dotted key path of the section in params.yaml, used in error messages.
+    """
+    if values is None:
+        values = {}
+    if not isinstance(values, Mapping):
+        raise PipelineError(f"{path} must be a mapping of settings, got {values!r}.")
+    unknown = sorted(set(values) - set(schema))
+    if unknown and not allow_extra:
+        known = ", ".join(sorted(schema)) or "none"
+        raise PipelineError(f"{path}.{unknown[0]} is not a known setting; known settings: {known}.")
+    result = {name: setting.default for name, setting in schema.items()}
+    for name, value in values.items():
+        setting = schema.get(name)
+        if setting is not None and not setting.is_valid(value):
+            raise PipelineError(f"{path}.{name} = {value!r} is invalid; expected {setting.describe()}.")
+        result[name] = value
+    return result
+
+
+def defaults_of(schema: Mapping[str, Setting]) -> dict[str, Any]:
+    """The default value of every setting in ``schema``."""
+    return {name: setting.default for name, setting in schema.items()}

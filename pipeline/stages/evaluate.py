@@ -1,0 +1,22 @@
+"""Stage 3: score the trained model on the test split with the family's own metrics and plots."""
+from __future__ import annotations
+
+from pipeline.context import RunContext
+
+
+def run(ctx: RunContext) -> dict[str, float]:
+    """Write ``metrics/evaluate.json`` and the family's plots; add both to the pipeline's MLflow run."""
+    from pipeline import tracking
+    from pipeline.outputs import load_trained, read_run_id, write_json
+
+    run_id = read_run_id(ctx.paths.run_record)
+    tracker = tracking.Tracker(ctx.paths.root)
+    with tracker.active(run_id):
+        family, module, data = load_trained(ctx)
+        plots = ctx.paths.plots / "evaluate"
+        plots.mkdir(parents=True, exist_ok=True)
+        metrics = {k: float(v) for k, v in family.evaluate(module, data, plots).items()}
+        write_json(ctx.paths.metrics / "evaluate.json", metrics)
+        tracker.log_metrics(run_id, {f"test.{k}": v for k, v in metrics.items()})
+        tracker.log_artifact(run_id, plots, "plots")
+    return metrics

@@ -1,0 +1,76 @@
+"""Stage 2: train the family's model with the enabled tricks on Lightning, resuming from ``last.ckpt``."""
+from __future__ import annotations
+
+import contextlib
+from functools import partial
+from pathlib import Path
+
+from pipeline.context import RunContext
+
+
+def run(ctx: RunContext) -> dict[str, float]:
+    """Fit the model, write ``models/model.pt`` and the train metrics; return those metrics."""
+    import lightning.pytorch as pl
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import MLFlowLogger
+
+    from pipeline import optimization, resume, tracking
+    from pipeline.outputs import save_weights, write_json
+    from pipeline.data import PreparedData
+    from pipeline.datamodule import ArrayDataModule
+    from pipeline.history import EpochHistory
+    from pipeline.trainer import build_trainer, check_trainer_keys
+
+    params, paths = ctx.params, ctx.paths
+    check_trainer_keys(params["trainer"])
+    family = ctx.registry.family(params["model"]["family"]).load()
+    tricks = optimization.load_tricks([(ctx.registry.trick(name), s) for name, s in params["tricks"].items()])
+    data = PreparedData.load(paths.prepared)
+
+    pl.seed_everything(params["seed"], workers=True, verbose=False)
+    module = family.build(params["model"], data.info)
+    module.optimization = partial(optimization.configure, optimizer_settings=params["optimizer"], tricks=tricks)
+    for trick in tricks:
+        trick.impl.check(trick.settings, module)
+
+    rank_zero = tracking.is_rank_zero()
+    point = resume.find(paths.checkpoints, params) if rank_zero else resume.ResumePoint(_last(paths), None)
+    tracker = tracking.Tracker(paths.root) if rank_zero else None
+    run_id = point.run_id
+    if tracker is not None and run_id is None:
+        run_id = tracker.create_run(params["tracking"]["experiment"], params, parent_run_id=ctx.parent_run_id,
+                                    tags={"pipeline.tricks": ",".join(t.spec.name for t in tricks) or "none"})
+        if ctx.on_run_created:
+            ctx.on_run_created(run_id)
+    if rank_zero:
+        resume.record(paths.checkpoints, params, run_id)
+
+    callbacks = [
+        ModelCheckpoint(dirpath=paths.checkpoints, save_last=True, save_top_k=0, every_n_epochs=1),
+        EpochHistory(paths.plots / "history.csv"),
+        *optimization.callbacks(tricks),
+        *ctx.extra_callbacks,
+    ]
+    logger = MLFlowLogger(experiment_name=params["tracking"]["experiment"], run_id=run_id,
+                          tracking_uri=tracking.tracking_uri(paths.root)) if rank_zero else False
+    trainer = build_trainer(params["trainer"], callbacks, logger, str(paths.root / "lightning_logs"),
+                            extra=optimization.trainer_kwargs(tricks))
+    datamodule = ArrayDataModule(data, params["optimizer"]["batch_size"], params["seed"])
+    with tracker.active(run_id) if tracker else contextlib.nullcontext():
+        trainer.fit(module, datamodule=datamodule, ckpt_path=point.checkpoint, weights_only=True)
+        if tracker is None:  # non-zero ranks of a distributed job only train
+            return {}
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if not k.endswith("_step")}
+        metrics.update(epochs=float(trainer.current_epoch), optimizer_steps=float(trainer.global_step))
+        save_weights(paths.model, module, params["model"]["family"])
+        write_json(paths.metrics / "train.json", metrics)
+        write_json(paths.run_record, {"run_id": run_id, "tracking_uri": tracker.uri})
+        tracker.log_metrics(run_id, {f"train.{k}": v for k, v in metrics.items()})
+        tracker.log_artifact(run_id, paths.plots / "history.csv", "plots")
+        resume.record(paths.checkpoints, params, run_id, complete=True)
+    return metrics
+
+
+def _last(paths) -> Path | None:
+    last = paths.checkpoints / "last.ckpt"
+    return last if last.is_file() else None

@@ -1,0 +1,116 @@
+"""MLflow bookkeeping: one run per pipeline execution, opened by train and extended by later stages.
+
+The store is ``$MLFLOW_TRACKING_URI`` when set (a team server), else ``sqlite:///mlflow.db`` at the
+project root, which ``mlflow ui`` run from the root opens. Only global rank 0 touches MLflow, so a
+DDP job records one run.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+
+def tracking_uri(root: Path) -> str:
+    """The MLflow store this project writes to."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
+
+
+def is_rank_zero() -> bool:
+    """True in the process that records runs (the only process outside distributed training)."""
+    return rank_zero_only.rank == 0
+
+
+def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` → ``{"a.b": 1}``; empty mappings are kept as ``{}`` so switched-off sections show."""
+    flat: dict[str, Any] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def git_commit(root: Path) -> str | None:
+    """The commit checked out at ``root``, or None outside a git work tree."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+class Tracker:
+    """A thin face over MlflowClient for the calls the stages make."""
+
+    def __init__(self, root: Path):
+        import mlflow
+        from mlflow.tracking import MlflowClient
+
+        self.root = Path(root)
+        self.uri = tracking_uri(root)
+        mlflow.set_tracking_uri(self.uri)
+        self.client = MlflowClient(self.uri)
+
+    def create_run(self, experiment: str, params: Mapping[str, Any], run_name: str | None = None,
+                   parent_run_id: str | None = None, tags: Mapping[str, str] | None = None) -> str:
+        """Open a new RUNNING run with flattened params and the git commit; return its id."""
+        found = self.client.get_experiment_by_name(experiment)
+        experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
+        all_tags = dict(tags or {})
+        commit = git_commit(self.root)
+        if commit:
+            all_tags["mlflow.source.git.commit"] = commit
+        if parent_run_id:
+            all_tags["mlflow.parentRunId"] = parent_run_id
+        run = self.client.create_run(experiment_id, run_name=run_name, tags=all_tags)
+        run_id = run.info.run_id
+        from mlflow.entities import Param
+
+        flat = flatten(params)
+        batch = [Param(k, str(v)) for k, v in sorted(flat.items())]
+        for start in range(0, len(batch), 100):
+            self.client.log_batch(run_id, params=batch[start:start + 100])
+        return run_id
+
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """Record final (or stepped) metric values."""
+        from mlflow.entities import Metric
+        import time
+
+        now = int(time.time() * 1000)
+        batch = [Metric(k, float(v), now, step or 0) for k, v in metrics.items()]
+        if batch:
+            self.client.log_batch(run_id, metrics=batch)
+
+    def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
+        """Upload a file or a folder to the run."""
+        if Path(path).is_dir():
+            self.client.log_artifacts(run_id, str(path), artifact_path)
+        else:
+            self.client.log_artifact(run_id, str(path), artifact_path)
+
+    def set_tag(self, run_id: str, key: str, value: str) -> None:
+        """Tag the run."""
+        self.client.set_tag(run_id, key, value)
+
+    def status(self, run_id: str) -> str:
+        """The run's status: RUNNING, FINISHED, FAILED or KILLED."""
+        return self.client.get_run(run_id).info.status
+
+    @contextlib.contextmanager
+    def active(self, run_id: str) -> Iterator[str]:
+        """Mark the run RUNNING while a stage works on it; FINISHED after, FAILED if the stage raises."""
+        self.client.update_run(run_id, status="RUNNING")
+        try:
+            yield run_id
+        except BaseException:
+            self.client.set_terminated(run_id, status="FAILED")
+            raise
+        self.client.set_terminated(run_id, status="FINISHED")

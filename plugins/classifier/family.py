@@ -1,0 +1,55 @@
+"""The classifier's model and evaluation (imported only when a stage needs them)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pipeline.hookspecs import Family
+from pipeline.module import ModelModule
+from pipeline.plots import save_confusion
+
+
+class ClassifierModule(ModelModule):
+    """Dense(hidden, relu) → Dense(classes); the softmax is applied in the loss and at export."""
+
+    def __init__(self, inputs: int, hidden: int, classes: int):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        logits = self(x)
+        loss = F.cross_entropy(logits, y)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True)
+        self.log("train_acc", (logits.argmax(1) == y).float().mean(), on_step=False, on_epoch=True, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        logits = self(x)
+        self.log("val_loss", F.cross_entropy(logits, y), prog_bar=True, sync_dist=True)
+        self.log("val_acc", (logits.argmax(1) == y).float().mean(), prog_bar=True, sync_dist=True)
+
+
+class ClassifierFamily(Family):
+    """Builds, evaluates and exports the classifier."""
+
+    def build(self, settings, info):
+        return ClassifierModule(int(np.prod(info.input_shape)), settings["hidden"], info.num_classes)
+
+    @torch.no_grad()
+    def evaluate(self, module, data, out_dir):
+        x = torch.from_numpy(data.test.x)
+        probs = torch.softmax(module(x), dim=1)
+        y_true, y_pred = data.test.y, probs.argmax(1).numpy()
+        save_confusion(y_true, y_pred, out_dir, data.info.num_classes)
+        picked = probs[torch.arange(len(y_true)), torch.from_numpy(y_true)]
+        return {"accuracy": float((y_pred == y_true).mean()), "nll": float(-picked.clamp_min(1e-12).log().mean())}
+
+    def export_target(self, module, data):
+        return nn.Sequential(*module.net, nn.Softmax(dim=1)).eval(), torch.from_numpy(data.test.x)
