@@ -1,0 +1,38 @@
+"""conf/ (Hydra groups DVC composes on `dvc exp run -S`) and the committed params.yaml stay in step."""
+from __future__ import annotations
+
+import pytest
+import yaml
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from pipeline.config import validate
+from pipeline.registry import Registry, create_plugin_manager
+from tests.conftest import REPO
+
+CONF = REPO / "conf"
+
+
+def composed(*overrides: str) -> dict:
+    with initialize_config_dir(config_dir=str(CONF), version_base=None):
+        return OmegaConf.to_container(compose("config", overrides=list(overrides)))
+
+
+def test_params_yaml_is_the_default_composition():
+    assert yaml.safe_load((REPO / "params.yaml").read_text()) == composed()
+
+
+def test_params_name_family_and_trainer_where_documented():
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    assert params["model"]["family"] == "classifier"
+    assert {"accelerator", "devices", "strategy", "num_nodes", "precision", "max_epochs", "deterministic"} <= set(params["trainer"])
+
+
+@pytest.mark.parametrize("group", sorted(p.name for p in CONF.iterdir() if p.is_dir() and p.name != "sweep"))
+def test_every_option_of_every_group_composes_to_valid_params(group):
+    registry = Registry(create_plugin_manager())
+    options = sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+    for option in options:
+        override = f"{group}=[{option}]" if group == "trick" else f"{group}={option}"
+        params = composed(override)
+        validate(params, registry)

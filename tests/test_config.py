@@ -1,0 +1,97 @@
+"""Params validation: every mistake a user can make in params.yaml gets one sentence naming the key path."""
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.config import validate
+from pipeline.errors import PipelineError
+from pipeline.registry import Registry, create_plugin_manager
+from tests.conftest import REPO, edit_params, run
+
+DEFAULT = yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def registry() -> Registry:
+    return Registry(create_plugin_manager())
+
+
+def changed(**sections) -> dict:
+    params = copy.deepcopy(DEFAULT)
+    for section, values in sections.items():
+        if isinstance(values, dict):
+            params.setdefault(section, {}).update(values)
+        else:
+            params[section] = values
+    return params
+
+
+def test_default_params_validate_to_themselves(registry):
+    params = validate(DEFAULT, registry)
+    assert params["model"] == {"family": "classifier", "hidden": 100}
+    assert params["optimizer"]["name"] == "adam" and params["optimizer"]["lr"] == 0.001
+    assert params["trainer"]["max_epochs"] == DEFAULT["trainer"]["max_epochs"]
+    assert params["tricks"] == {}
+
+
+@pytest.mark.parametrize("sections, message", [
+    ({"model": {"family": "resnet9000"}}, "model.family: unknown model family 'resnet9000'; known: "),
+    ({"data": {"name": "imagenet"}}, "data.name: unknown dataset 'imagenet'; known: "),
+    ({"tricks": {"warp_drive": {}}}, "tricks.warp_drive: unknown trick 'warp_drive'; known: "),
+    ({"model": {"hidden": "wide"}}, "model.hidden = 'wide' is invalid; expected an integer in [1, inf]"),
+    ({"model": {"hidden": 0}}, "model.hidden = 0 is invalid; expected an integer in [1, inf]"),
+    ({"model": {"hidden": True}}, "model.hidden = True is invalid"),
+    ({"model": {"depth": 3}}, "model.depth is not a known setting; known settings: family, hidden."),
+    ({"optimizer": {"lr": -0.1}}, "optimizer.lr = -0.1 is invalid; expected a number in (0, inf]"),
+    ({"optimizer": {"name": "adagrad"}}, "optimizer.name = 'adagrad' is invalid; expected one of 'sgd', 'momentum', 'adam', 'adamw', 'rmsprop'."),
+    ({"data": {"test_fraction": 1.5}}, "data.test_fraction = 1.5 is invalid; expected a number in (0, 1)"),
+    ({"data": {"val_fraction": 0.5, "test_fraction": 0.5}}, "data.val_fraction + data.test_fraction must be below 1"),
+    ({"trainer": {"max_epochs": 0}}, "trainer.max_epochs = 0 is invalid"),
+    ({"seed": -1}, "params.seed = -1 is invalid"),
+    ({"trainer": "fast"}, "trainer must be a mapping of settings"),
+    ({"optimiser": {}}, "optimiser is not a known params section"),
+])
+def test_bad_params_name_the_key(registry, sections, message):
+    with pytest.raises(PipelineError) as error:
+        validate(changed(**sections), registry)
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_unknown_family_lists_the_known_ones(registry):
+    with pytest.raises(PipelineError, match="known: .*classifier"):
+        validate(changed(model={"family": "nope"}), registry)
+
+
+def test_cli_rejects_bad_params_before_heavy_imports(project: Path):
+    edit_params(project, model={"family": "resnet9000"})
+    done = run(["pipeline", "run", "train"], project, check=False)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert lines == [lines[-1]] and lines[0].startswith("error: model.family: unknown model family 'resnet9000'")
+    assert not (project / "checkpoints").exists() and not (project / "mlflow.db").exists()
+
+
+def test_validation_imports_no_torch(project: Path):
+    code = ("import sys; from pathlib import Path; from pipeline.context import build_context; "
+            "build_context(Path('.')); print(sorted(m for m in ('torch', 'lightning', 'mlflow', 'tensorflow') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_params_file_must_be_yaml_mapping(project: Path):
+    (project / "params.yaml").write_text("- just\n- a list\n")
+    done = run(["pipeline", "run", "prepare"], project, check=False)
+    assert done.returncode == 2 and "must hold a mapping of sections" in done.stderr
+
+
+def test_params_are_read_with_the_safe_loader(project: Path):
+    (project / "params.yaml").write_text("seed: !!python/object/apply:os.system ['echo pwned']\n")
+    done = run(["pipeline", "run", "prepare"], project, check=False)
+    assert done.returncode == 2 and "is not valid YAML" in done.stderr and "pwned" not in done.stdout

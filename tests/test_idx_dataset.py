@@ -1,0 +1,77 @@
+"""The idx dataset reads MNIST-format files from a user's folder (MNIST itself cannot be downloaded here)."""
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.errors import PipelineError
+from plugins.idx import load_idx_arrays, read_idx
+from tests.conftest import edit_params, run
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    data = header + array.astype(np.uint8).tobytes()
+    if path.suffix == ".gz":
+        with gzip.open(path, "wb") as handle:
+            handle.write(data)
+    else:
+        path.write_bytes(data)
+
+
+def make_mnist_like(folder: Path, n_train: int = 60, n_test: int = 20, gz: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    images = rng.integers(0, 256, size=(n_train + n_test, 28, 28), dtype=np.uint8)
+    labels = np.arange(n_train + n_test, dtype=np.uint8) % 10
+    ext = ".gz" if gz else ""
+    write_idx(folder / f"train-images-idx3-ubyte{ext}", images[:n_train])
+    write_idx(folder / f"train-labels-idx1-ubyte{ext}", labels[:n_train])
+    write_idx(folder / f"t10k-images-idx3-ubyte{ext}", images[n_train:])
+    write_idx(folder / f"t10k-labels-idx1-ubyte{ext}", labels[n_train:])
+    return images, labels
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_reads_what_was_written(tmp_path, gz):
+    images, labels = make_mnist_like(tmp_path, gz=gz)
+    x, y = load_idx_arrays({"path": str(tmp_path)})
+    assert x.shape == (80, 784) and x.dtype == np.float32
+    np.testing.assert_array_equal(x, images.reshape(80, -1).astype(np.float32) / 255)
+    np.testing.assert_array_equal(y, labels)
+
+
+def test_bad_files_are_named(tmp_path):
+    (tmp_path / "bad").write_bytes(b"\x01\x02\x03\x04")
+    with pytest.raises(PipelineError, match="is not an IDX file"):
+        read_idx(tmp_path / "bad")
+    make_mnist_like(tmp_path / "m")
+    (tmp_path / "m" / "train-labels-idx1-ubyte").unlink()
+    with pytest.raises(PipelineError, match="has no train-labels-idx1-ubyte file"):
+        load_idx_arrays({"path": str(tmp_path / "m")})
+    with pytest.raises(PipelineError, match="is not a folder"):
+        load_idx_arrays({"path": str(tmp_path / "missing")})
+    truncated = tmp_path / "short"
+    write_idx(truncated, np.zeros((3, 2, 2)))
+    truncated.write_bytes(truncated.read_bytes()[:-1])
+    with pytest.raises(PipelineError, match="truncated"):
+        read_idx(truncated)
+
+
+def test_prepare_stage_on_a_user_folder(project, tmp_path):
+    make_mnist_like(tmp_path / "mnist", n_train=100, n_test=50)
+    edit_params(project, data={"name": "idx", "path": str(tmp_path / "mnist")})
+    run(["pipeline", "run", "prepare"], project)
+    sizes = (project / "data" / "prepared" / "sizes.json").read_text()
+    assert '"test_examples": 30.0' in sizes and '"train_examples": 105.0' in sizes
+
+
+def test_missing_folder_fails_cleanly(project, tmp_path):
+    edit_params(project, data={"name": "idx", "path": str(tmp_path / "nowhere")})
+    done = run(["pipeline", "run", "prepare"], project, check=False)
+    assert done.returncode == 2 and "data.path" in done.stderr and "is not a folder" in done.stderr
+    assert not (project / "data" / "prepared").exists()

@@ -1,0 +1,78 @@
+"""The plugin manager: built-ins come from entry points, mistakes in plugins are errors, not silence."""
+from __future__ import annotations
+
+import types
+
+import pytest
+
+from pipeline import DatasetSpec, FamilySpec, hookimpl
+from pipeline.errors import PipelineError
+from pipeline.registry import Registry, create_plugin_manager
+from tests.conftest import run
+
+
+def test_builtins_register_through_entry_points():
+    registry = Registry(create_plugin_manager())
+    assert {"classifier"} <= set(registry.families)
+    assert {"digits", "idx"} <= set(registry.datasets)
+    assert registry.families["classifier"].package.startswith("cooler-pipeline ")
+    assert registry.family("classifier").name == "classifier"
+
+
+def test_without_entry_points_nothing_is_built_in():
+    registry = Registry(create_plugin_manager(entry_points=False))
+    assert registry.families == {} and registry.datasets == {} and registry.tricks == {}
+
+
+def test_each_run_gets_a_fresh_manager():
+    extra = types.SimpleNamespace(pipeline_families=hookimpl(lambda: [FamilySpec("extra", "x", load=lambda: None)]))
+    with_extra = Registry(create_plugin_manager([extra]))
+    assert "extra" in with_extra.families
+    assert "extra" not in Registry(create_plugin_manager()).families
+
+
+def test_misspelled_hook_is_an_error():
+    plugin = types.SimpleNamespace(pipeline_familes=hookimpl(lambda: []))
+    with pytest.raises(PipelineError, match="pipeline_familes"):
+        create_plugin_manager([plugin])
+
+
+def test_registering_a_class_instead_of_an_instance_is_an_error():
+    class Plugin:
+        @hookimpl
+        def pipeline_families(self):
+            return []
+
+    with pytest.raises(PipelineError, match="is the class .*Plugin; register an instance"):
+        create_plugin_manager([Plugin])
+    assert "classifier" in Registry(create_plugin_manager([Plugin()])).families
+
+
+def test_a_name_provided_twice_is_an_error():
+    twin = types.SimpleNamespace(pipeline_datasets=hookimpl(lambda: [DatasetSpec("digits", "again", load=lambda s: None)]))
+    with pytest.raises(PipelineError, match="dataset 'digits' is provided by both cooler-pipeline .* and "):
+        Registry(create_plugin_manager([twin]))
+
+
+def test_a_hook_returning_the_wrong_type_is_an_error():
+    wrong = types.SimpleNamespace(pipeline_families=hookimpl(lambda: ["classifier"]))
+    with pytest.raises(PipelineError, match="expected FamilySpec objects"):
+        Registry(create_plugin_manager([wrong]))
+
+
+def test_unknown_names_list_the_known_ones():
+    registry = Registry(create_plugin_manager())
+    with pytest.raises(PipelineError, match=r"data.name: unknown dataset 'mnist'; known: .*digits.*idx"):
+        registry.dataset("mnist")
+
+
+def test_plugins_command_lists_components_with_their_package(tmp_path):
+    out = run(["pipeline", "plugins"], tmp_path).stdout
+    assert "model families:" in out and "datasets:" in out and "tricks:" in out
+    line = next(l for l in out.splitlines() if l.strip().startswith("classifier"))
+    assert "[cooler-pipeline 0.1.0]" in line
+
+
+def test_help_lists_the_commands(tmp_path):
+    out = run(["pipeline", "--help"], tmp_path).stdout
+    assert "plugins" in out and "run" in out
