@@ -96,6 +96,10 @@ class Tracker:
         else:
             self.client.log_artifact(run_id, str(path), artifact_path)
 
+    def log_dict(self, run_id: str, values: Mapping[str, Any], name: str) -> None:
+        """Store ``values`` as a YAML or JSON artifact called ``name``."""
+        self.client.log_dict(run_id, dict(values), name)
+
     def set_tag(self, run_id: str, key: str, value: str) -> None:
         """Tag the run."""
         self.client.set_tag(run_id, key, value)

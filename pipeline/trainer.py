@@ -38,5 +38,8 @@ def build_trainer(settings: Mapping[str, Any], callbacks: list, logger: Any, roo
     bar, show_bar = progress_callbacks()
     kwargs = {**settings, **(extra or {})}
     kwargs.setdefault("enable_model_summary", show_bar)
-    return pl.Trainer(**kwargs, callbacks=[*callbacks, *bar], logger=logger, default_root_dir=root_dir,
-                      enable_progress_bar=show_bar)
+    try:
+        return pl.Trainer(**kwargs, callbacks=[*callbacks, *bar], logger=logger, default_root_dir=root_dir,
+                          enable_progress_bar=show_bar)
+    except (ValueError, TypeError, RuntimeError) as error:  # Lightning's MisconfigurationException is a ValueError
+        raise PipelineError(f"Lightning rejected the trainer settings: {error}".rstrip(".") + ".") from error

@@ -40,23 +40,24 @@ def run(ctx: RunContext) -> dict[str, float]:
     if tracker is not None and run_id is None:
         run_id = tracker.create_run(params["tracking"]["experiment"], params, parent_run_id=ctx.parent_run_id,
                                     tags={"pipeline.tricks": ",".join(t.spec.name for t in tricks) or "none"})
+        tracker.log_dict(run_id, params, "params.yaml")
         if ctx.on_run_created:
             ctx.on_run_created(run_id)
     if rank_zero:
         resume.record(paths.checkpoints, params, run_id)
 
-    callbacks = [
-        ModelCheckpoint(dirpath=paths.checkpoints, save_last=True, save_top_k=0, every_n_epochs=1),
-        EpochHistory(paths.plots / "history.csv"),
-        *optimization.callbacks(tricks),
-        *ctx.extra_callbacks,
-    ]
-    logger = MLFlowLogger(experiment_name=params["tracking"]["experiment"], run_id=run_id,
-                          tracking_uri=tracking.tracking_uri(paths.root)) if rank_zero else False
-    trainer = build_trainer(params["trainer"], callbacks, logger, str(paths.root / "lightning_logs"),
-                            extra=optimization.trainer_kwargs(tricks))
     datamodule = ArrayDataModule(data, params["optimizer"]["batch_size"], params["seed"])
     with tracker.active(run_id) if tracker else contextlib.nullcontext():
+        callbacks = [
+            ModelCheckpoint(dirpath=paths.checkpoints, save_last=True, save_top_k=0, every_n_epochs=1),
+            EpochHistory(paths.plots / "history.csv"),
+            *optimization.callbacks(tricks),
+            *ctx.extra_callbacks,
+        ]
+        logger = MLFlowLogger(experiment_name=params["tracking"]["experiment"], run_id=run_id,
+                              tracking_uri=tracking.tracking_uri(paths.root)) if rank_zero else False
+        trainer = build_trainer(params["trainer"], callbacks, logger, str(paths.root / "lightning_logs"),
+                                extra=optimization.trainer_kwargs(tricks))
         trainer.fit(module, datamodule=datamodule, ckpt_path=point.checkpoint, weights_only=True)
         if tracker is None:  # non-zero ranks of a distributed job only train
             return {}
