@@ -24,6 +24,7 @@ from pipeline.markers import hookspec
 if TYPE_CHECKING:  # the heavy types stay out of plugin imports
     from pathlib import Path
 
+    import keras
     import numpy as np
     import torch
     from lightning.pytorch import Callback, LightningModule
@@ -54,6 +55,13 @@ class Family:
         """Return the network to export (an ``nn.Sequential`` of standard layers converts to Keras
         automatically) and a batch of held-out example inputs for the parity check."""
         raise NotImplementedError
+
+    def keras_model(self, network: torch.nn.Module) -> keras.Model | None:
+        """Return a Keras model computing the same function as ``network`` (from :meth:`export_target`)
+        with its trained weights, for the SavedModel/TFLite export; None (the default) means the
+        generic converter rebuilds an ``nn.Sequential`` of standard layers. Import keras inside this
+        method so that only the export stage loads TensorFlow."""
+        return None
 
 
 class Trick:
