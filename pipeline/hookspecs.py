@@ -81,7 +81,8 @@ class Trick:
 
     def param_groups(self, settings: Mapping[str, Any], groups: list[dict]) -> list[dict]:
         """Return optimizer param groups. Each group has ``params`` and a parallel ``names`` list;
-        groups may be split and given their own ``lr`` or ``weight_decay``."""
+        groups may be split and given their own ``lr`` or ``weight_decay``, or an ``lr_scale`` that
+        multiplies ``optimizer.lr`` (so a trick scales rates without knowing the base rate)."""
         return groups
 
     def wrap_optimizer(self, settings: Mapping[str, Any], optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:

@@ -6,6 +6,7 @@ from typing import Any, Mapping
 
 import torch
 
+from pipeline.errors import PipelineError
 from pipeline.hookspecs import Trick, TrickSpec
 
 
@@ -31,8 +32,13 @@ def named_param_groups(module: torch.nn.Module) -> list[dict]:
 
 
 def base_optimizer(settings: Mapping[str, Any], groups: list[dict]) -> torch.optim.Optimizer:
-    """The optimizer named by ``optimizer.name`` over ``groups`` (names are kept in each group)."""
+    """The optimizer named by ``optimizer.name`` over ``groups`` (names are kept in each group).
+
+    A group's ``lr_scale`` multiplies the base learning rate for that group, so tricks that split
+    groups compose without knowing ``optimizer.lr``.
+    """
     name, lr, wd = settings["name"], settings["lr"], settings["weight_decay"]
+    groups = [{**g, "lr": lr * g["lr_scale"]} if "lr_scale" in g and "lr" not in g else g for g in groups]
     if name == "sgd":
         return torch.optim.SGD(groups, lr=lr, weight_decay=wd)
     if name == "momentum":
@@ -51,9 +57,13 @@ def configure(module: torch.nn.Module, optimizer_settings: Mapping[str, Any], tr
     groups = named_param_groups(module)
     for trick in tricks:
         groups = trick.impl.param_groups(trick.settings, groups)
+        if not isinstance(groups, list) or not all(isinstance(g, dict) and "params" in g for g in groups):
+            raise PipelineError(f"trick {trick.spec.name} returned {groups!r} from param_groups; expected a list of dicts with 'params'.")
     optimizer = base_optimizer(optimizer_settings, groups)
     for trick in tricks:
         optimizer = trick.impl.wrap_optimizer(trick.settings, optimizer)
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise PipelineError(f"trick {trick.spec.name} returned {optimizer!r} from wrap_optimizer; expected a torch.optim.Optimizer.")
     schedulers = [s for t in tricks if (s := t.impl.scheduler(t.settings, optimizer)) is not None]
     if not schedulers:
         return optimizer

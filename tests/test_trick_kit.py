@@ -1,0 +1,110 @@
+"""Shared pieces of the trick tests (no tests here): the real registry, tiny models, and a Lightning fit
+wired the way the train stage wires tricks (check, trainer kwargs, callbacks, configure_optimizers)."""
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import Any, Iterable, Mapping
+
+import lightning.pytorch as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from pipeline import optimization
+from pipeline.config import validate_tricks
+from pipeline.module import ModelModule
+from pipeline.registry import Registry, create_plugin_manager
+
+REGISTRY = Registry(create_plugin_manager())
+OPTIMIZERS = {
+    "sgd": {"name": "sgd", "lr": 0.1},
+    "momentum": {"name": "momentum", "lr": 0.05, "momentum": 0.9},
+    "adam": {"name": "adam", "lr": 0.01},
+}
+logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+
+
+def enabled(tricks: Mapping[str, Mapping[str, Any]]) -> list[optimization.EnabledTrick]:
+    """The tricks validated (defaults filled) and loaded through the installed registry, in apply order."""
+    settings = validate_tricks(dict(tricks), REGISTRY)
+    return optimization.load_tricks([(REGISTRY.trick(name), s) for name, s in settings.items()])
+
+
+class Tiny(ModelModule):
+    """An MLP without BatchNorm and a mean-reduced cross-entropy (so micro-batch averages are exact)."""
+
+    def __init__(self, inputs: int = 6, hidden: int = 8, classes: int = 3, zero_loss: bool = False):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(inputs, hidden), nn.Tanh(), nn.Linear(hidden, classes))
+        self.zero_loss = zero_loss
+
+    def forward(self, x):
+        return self.net(x)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = F.cross_entropy(self(x), y)
+        return loss * 0 if self.zero_loss else loss  # zero_loss: every gradient is exactly zero
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        self.log("val_loss", F.cross_entropy(self(x), y))
+
+
+def classification_data(n: int, inputs: int = 6, classes: int = 3, seed: int = 0) -> TensorDataset:
+    """Random features with labels; fixed by ``seed``."""
+    generator = torch.Generator().manual_seed(seed)
+    return TensorDataset(torch.randn(n, inputs, generator=generator), torch.randint(0, classes, (n,), generator=generator))
+
+
+def fit(module: ModelModule, tricks: Mapping[str, Mapping[str, Any]], data: TensorDataset, batch_size: int,
+        optimizer: str | Mapping[str, Any] = "sgd", before: Iterable[pl.Callback] = (), after: Iterable[pl.Callback] = (),
+        val: TensorDataset | None = None, ckpt_path: str | None = None, **trainer_args: Any) -> pl.Trainer:
+    """Train ``module`` with ``tricks`` enabled; ``before``/``after`` callbacks run around the tricks' own."""
+    active = enabled(tricks)
+    settings = OPTIMIZERS[optimizer] if isinstance(optimizer, str) else optimizer
+    module.optimization = partial(optimization.configure, tricks=active,
+                                  optimizer_settings={"momentum": 0.9, "weight_decay": 0.0, **settings})
+    for trick in active:
+        trick.impl.check(trick.settings, module)
+    trainer_args.setdefault("max_epochs", 1)
+    trainer_args.setdefault("enable_checkpointing", False)
+    trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False, enable_model_summary=False,
+                         num_sanity_val_steps=0, deterministic=True,
+                         callbacks=[*before, *optimization.callbacks(active), *after],
+                         **optimization.trainer_kwargs(active), **trainer_args)
+    val_loader = DataLoader(val, batch_size=len(val)) if val is not None else None
+    trainer.fit(module, DataLoader(data, batch_size=batch_size), val_loader, ckpt_path=ckpt_path, weights_only=True)
+    return trainer
+
+
+def weights(module: nn.Module) -> dict[str, torch.Tensor]:
+    """A detached copy of every parameter, by name."""
+    return {name: p.detach().clone() for name, p in module.named_parameters()}
+
+
+def assert_bitwise_equal(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor]) -> None:
+    """Same names, and every tensor equal bit for bit."""
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+
+
+class StepRecorder(pl.Callback):
+    """Records the weights after every optimizer step (``steps``) and the gradients the optimizer is about
+    to use (``grads``), plus each group's learning rate (``lrs``)."""
+
+    def __init__(self):
+        self.steps: list[dict[str, torch.Tensor]] = []
+        self.grads: list[dict[str, torch.Tensor]] = []
+        self.lrs: list[list[float]] = []
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+        self.grads.append({n: p.grad.clone() for n, p in pl_module.named_parameters() if p.grad is not None})
+        self.lrs.append([group["lr"] for group in optimizer.param_groups])
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if trainer.global_step > len(self.steps):
+            self.steps.append(weights(pl_module))
