@@ -24,7 +24,7 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
 @pytest.mark.parametrize("per", ["parameter", "pattern"])
 def test_norm_clipping_keeps_direction_and_leaves_the_rest_bitwise(per):
     limits = {"net.0.weight": 0.05, "net.2.*": 0.02}
-    before, after = run({"clip_norm": limits, "norm_per": per})
+    before, after = run({"clip_norm": [list(pair) for pair in limits.items()], "norm_per": per})
     for old, new in zip(before, after):
         assert torch.equal(new["net.0.bias"], old["net.0.bias"])  # matched by no pattern
         for pattern, names in (("net.0.weight", ["net.0.weight"]), ("net.2.*", ["net.2.weight", "net.2.bias"])):
@@ -39,7 +39,7 @@ def test_norm_clipping_keeps_direction_and_leaves_the_rest_bitwise(per):
 
 
 def test_value_clipping_and_zeroing_touch_only_their_parameters():
-    before, after = run({"clip_norm": {}, "clip_value": {"net.2.weight": 1e-3}, "zero": ["net.0.bias"]})
+    before, after = run({"clip_norm": [], "clip_value": [["net.2.weight", 1e-3]], "zero": ["net.0.bias"]})
     for old, new in zip(before, after):
         assert (old["net.2.weight"].abs() > 1e-3).any()
         assert torch.equal(new["net.2.weight"], old["net.2.weight"].clamp(-1e-3, 1e-3))

@@ -9,13 +9,13 @@ each parameter on its own (``norm_per: parameter``) or the parameters of one pat
 from __future__ import annotations
 
 from pipeline import Setting, TrickSpec, hookimpl
-from plugins.tricks.patterns import pattern_list, pattern_map
+from plugins.tricks.patterns import pattern_list, pattern_pairs
 
 SETTINGS = {
-    "clip_norm": pattern_map({"*": 1.0}, "largest gradient L2 norm per parameter-name pattern", low=0, low_open=True),
+    "clip_norm": pattern_pairs([["*", 1.0]], "[pattern, largest gradient L2 norm] pairs", low=0, low_open=True),
     "norm_per": Setting("parameter", "clip each matching parameter's norm alone, or one pattern's parameters jointly",
                         choices=("parameter", "pattern")),
-    "clip_value": pattern_map({}, "largest absolute gradient element per parameter-name pattern", low=0, low_open=True),
+    "clip_value": pattern_pairs([], "[pattern, largest absolute gradient element] pairs", low=0, low_open=True),
     "zero": pattern_list([], "parameter-name patterns whose gradients are set to zero"),
 }
 

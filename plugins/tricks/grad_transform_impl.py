@@ -8,7 +8,7 @@ import torch
 from torch.nn.utils import clip_grad_norm_, clip_grad_value_
 
 from pipeline import Trick
-from plugins.tricks.patterns import matches, parameter_names, require_matches
+from plugins.tricks.patterns import matches, parameter_names, patterns_of, require_matches
 
 
 class GradientTransforms(pl.Callback):
@@ -24,9 +24,9 @@ class GradientTransforms(pl.Callback):
         for name, p in named:
             if matches(name, self.settings["zero"]):
                 p.grad.zero_()
-        for pattern, limit in self.settings["clip_value"].items():
+        for pattern, limit in self.settings["clip_value"]:
             clip_grad_value_([p for name, p in named if matches(name, (pattern,))], limit)
-        for pattern, limit in self.settings["clip_norm"].items():
+        for pattern, limit in self.settings["clip_norm"]:
             chosen = [p for name, p in named if matches(name, (pattern,))]
             if self.settings["norm_per"] == "pattern":
                 clip_grad_norm_(chosen, limit)
@@ -40,8 +40,9 @@ class GradTransform(Trick):
 
     def check(self, settings, module):
         names = parameter_names(module)
-        for key in ("clip_norm", "clip_value", "zero"):
-            require_matches(f"tricks.grad_transform.{key}", settings[key], names)
+        for key in ("clip_norm", "clip_value"):
+            require_matches(f"tricks.grad_transform.{key}", patterns_of(settings[key]), names)
+        require_matches("tricks.grad_transform.zero", settings["zero"], names)
 
     def callbacks(self, settings):
         return [GradientTransforms(settings)]

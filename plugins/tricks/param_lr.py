@@ -6,9 +6,9 @@ others keep the base rate. Multipliers compose with schedules: a schedule scales
 from __future__ import annotations
 
 from pipeline import TrickSpec, hookimpl
-from plugins.tricks.patterns import pattern_map
+from plugins.tricks.patterns import pattern_pairs
 
-SETTINGS = {"multipliers": pattern_map({"*.bias": 2.0}, "learning-rate multiplier per parameter-name pattern", low=0)}
+SETTINGS = {"multipliers": pattern_pairs([["*.bias", 2.0]], "[pattern, learning-rate multiplier] pairs; first match wins", low=0)}
 
 
 def _load():

@@ -3,21 +3,20 @@ from __future__ import annotations
 
 from pipeline import Trick
 from plugins.tricks.groups import split_groups
-from plugins.tricks.patterns import first_match, parameter_names, require_matches
+from plugins.tricks.patterns import matches, parameter_names, patterns_of, require_matches
 
 
 class ParamLr(Trick):
     """Gives the parameters matching each pattern their own learning-rate multiplier."""
 
     def check(self, settings, module):
-        require_matches("tricks.param_lr.multipliers", settings["multipliers"], parameter_names(module))
+        require_matches("tricks.param_lr.multipliers", patterns_of(settings["multipliers"]), parameter_names(module))
 
     def param_groups(self, settings, groups):
-        multipliers = settings["multipliers"]
+        def multiplier(name: str, _) -> float | None:
+            return next((value for pattern, value in settings["multipliers"] if matches(name, (pattern,))), None)
 
-        def scale(group: dict, pattern: str | None) -> dict:
-            if pattern is not None:
-                group["lr_scale"] = group.get("lr_scale", 1.0) * multipliers[pattern]
-            return group
+        def scale(group: dict, value: float | None) -> dict:
+            return group if value is None else {**group, "lr_scale": group.get("lr_scale", 1.0) * value}
 
-        return split_groups(groups, lambda name, _: first_match(name, multipliers), scale)
+        return split_groups(groups, multiplier, scale)

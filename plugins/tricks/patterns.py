@@ -5,7 +5,7 @@ Nothing here imports torch, so the settings they describe are checked before any
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable
 
 from pipeline import PipelineError, Setting
 
@@ -13,11 +13,6 @@ from pipeline import PipelineError, Setting
 def matches(name: str, patterns: Iterable[str]) -> bool:
     """True when ``name`` matches any of ``patterns`` (case-sensitive globs; ``*`` also spans dots)."""
     return any(fnmatchcase(name, pattern) for pattern in patterns)
-
-
-def first_match(name: str, patterns: Iterable[str]) -> str | None:
-    """The first of ``patterns`` that ``name`` matches, or None."""
-    return next((pattern for pattern in patterns if fnmatchcase(name, pattern)), None)
 
 
 def require_matches(key: str, patterns: Iterable[str], names: list[str]) -> None:
@@ -33,8 +28,10 @@ def parameter_names(module: Any) -> list[str]:
     return [name for name, param in module.named_parameters() if param.requires_grad]
 
 
-def _is_number(value: Any, low: float) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= low
+def is_number(value: Any, low: float, low_open: bool = False) -> bool:
+    """True for an int or float (not a bool) that is ≥ ``low`` (> ``low`` when ``low_open``)."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and value >= low and not (low_open and value == low))
 
 
 def pattern_list(default: list[str], doc: str) -> Setting:
@@ -43,11 +40,21 @@ def pattern_list(default: list[str], doc: str) -> Setting:
                    expect="a list of parameter-name patterns such as ['*.bias', 'net.0.*']")
 
 
-def pattern_map(default: Mapping[str, float], doc: str, low: float, low_open: bool = False) -> Setting:
-    """A setting mapping parameter-name patterns to a number ``≥ low`` (``> low`` when ``low_open``)."""
-    def valid(value: Mapping) -> bool:
-        return all(isinstance(k, str) and k and _is_number(v, low) and not (low_open and v == low) for k, v in value.items())
+def pattern_pairs(default: list[list], doc: str, low: float, low_open: bool = False) -> Setting:
+    """A setting holding ``[pattern, number]`` pairs, number ≥ ``low`` (> ``low`` when ``low_open``).
+
+    Pairs rather than a mapping: Hydra merges a mapping given with ``-S`` into the default one (and
+    refuses new keys), while a list given with ``-S`` replaces the default as a whole.
+    """
+    def valid(value: list) -> bool:
+        return all(isinstance(pair, (list, tuple)) and len(pair) == 2 and isinstance(pair[0], str) and pair[0]
+                   and is_number(pair[1], low, low_open) for pair in value)
 
     bound = f"> {low}" if low_open else f"≥ {low}"
-    return Setting(default, doc, kinds=(dict,), check=valid,
-                   expect=f"a mapping of parameter-name pattern to a number {bound}, such as {{'net.0.*': 0.5}}")
+    return Setting(default, doc, kinds=(list,), check=valid,
+                   expect=f"a list of [pattern, number {bound}] pairs, such as [['net.0.*', 0.5]]")
+
+
+def patterns_of(pairs: list) -> list[str]:
+    """The patterns of ``[pattern, value]`` pairs, in order."""
+    return [pattern for pattern, _ in pairs]
