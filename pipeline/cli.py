@@ -21,6 +21,15 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run one stage (dvc.yaml calls this)")
     run.add_argument("stage", choices=STAGES)
     run.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file (default: params.yaml)")
+
+    sweep = commands.add_parser("sweep", help="tune params.yaml with Optuna over a search space (conf/sweep/*.yaml)")
+    sweep.add_argument("space", help="search space: a name under conf/sweep/ or a YAML file")
+    sweep.add_argument("--n-trials", type=int, help="trials the study should hold in total (default: the space's n_trials)")
+    sweep.add_argument("--workers", type=int, default=1, help="local worker processes sharing the study (default: 1)")
+    sweep.add_argument("--storage", help="Optuna storage URL (default: sqlite:///optuna/sweeps.db)")
+    sweep.add_argument("--study", help="study name (default: the space file's name)")
+    sweep.add_argument("--timeout", type=float, help="start no trial after this many seconds")
+    sweep.add_argument("--apply-best", action="store_true", help="write the best trial into params.yaml and print the dvc exp run line")
     return parser
 
 
@@ -48,7 +57,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"plugins": cmd_plugins, "run": cmd_run}
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Run or resume an Optuna sweep over the search space."""
+    from pipeline.sweep.runner import Request, run_sweep
+
+    request = Request(args.space, args.n_trials, args.workers, args.storage, args.study, args.timeout, args.apply_best)
+    return run_sweep(request, Path.cwd())
+
+
+COMMANDS = {"plugins": cmd_plugins, "run": cmd_run, "sweep": cmd_sweep}
 
 
 def _terminate(signum, frame):  # a kill marks the MLflow run FAILED instead of leaving it RUNNING
