@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Mapping
 
 import torch
@@ -68,6 +69,14 @@ def configure(module: torch.nn.Module, optimizer_settings: Mapping[str, Any], tr
     if not schedulers:
         return optimizer
     return {"optimizer": optimizer, "lr_scheduler": schedulers[0]} if len(schedulers) == 1 else ([optimizer], schedulers)
+
+
+def attach(module: Any, optimizer_settings: Mapping[str, Any], tricks: list[EnabledTrick]) -> None:
+    """Let ``module`` build its optimizers with ``tricks`` applied, after each trick checked it fits the model
+    (so a bad setting stops the run before training starts)."""
+    for trick in tricks:
+        trick.impl.check(trick.settings, module)
+    module.optimization = partial(configure, optimizer_settings=optimizer_settings, tricks=tricks)
 
 
 def trainer_kwargs(tricks: list[EnabledTrick]) -> dict[str, Any]:

@@ -3,7 +3,6 @@ wired the way the train stage wires tricks (check, trainer kwargs, callbacks, co
 from __future__ import annotations
 
 import logging
-from functools import partial
 from typing import Any, Iterable, Mapping
 
 import lightning.pytorch as pl
@@ -65,10 +64,7 @@ def fit(module: ModelModule, tricks: Mapping[str, Mapping[str, Any]], data: Tens
     """Train ``module`` with ``tricks`` enabled; ``before``/``after`` callbacks run around the tricks' own."""
     active = enabled(tricks)
     settings = OPTIMIZERS[optimizer] if isinstance(optimizer, str) else optimizer
-    module.optimization = partial(optimization.configure, tricks=active,
-                                  optimizer_settings={"momentum": 0.9, "weight_decay": 0.0, **settings})
-    for trick in active:
-        trick.impl.check(trick.settings, module)
+    optimization.attach(module, {"momentum": 0.9, "weight_decay": 0.0, **settings}, active)
     trainer_args.setdefault("max_epochs", 1)
     trainer_args.setdefault("enable_checkpointing", False)
     trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False, enable_model_summary=False,

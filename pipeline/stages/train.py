@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-from functools import partial
 from pathlib import Path
 
 from pipeline.context import RunContext
@@ -29,9 +28,7 @@ def run(ctx: RunContext) -> dict[str, float]:
 
     pl.seed_everything(params["seed"], workers=True, verbose=False)
     module = family.build(params["model"], data.info)
-    module.optimization = partial(optimization.configure, optimizer_settings=params["optimizer"], tricks=tricks)
-    for trick in tricks:
-        trick.impl.check(trick.settings, module)
+    optimization.attach(module, params["optimizer"], tricks)
 
     rank_zero = tracking.is_rank_zero()
     point = resume.find(paths.checkpoints, params) if rank_zero else resume.ResumePoint(_last(paths), None)
