@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -51,12 +52,31 @@ TOP_LEVEL = {"seed": Setting(0, "global random seed", low=0)}
 SECTIONS = ("seed", "data", "model", "optimizer", "tricks", "trainer", "export", "tracking")
 
 
+class _SafeLoader(yaml.SafeLoader):
+    """The safe loader, reading ``1e-3`` as a float the way YAML 1.2 (and DVC, and Hydra) do."""
+
+
+_SafeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+
+
+def load_yaml_text(text: str) -> Any:
+    """Parse YAML text with the safe loader (no Python objects), floats read as YAML 1.2 reads them."""
+    return yaml.load(text, Loader=_SafeLoader)
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     """Load a YAML mapping with the safe loader, or raise a clear error."""
     if not path.is_file():
         raise PipelineError(f"params file {path} does not exist; run from the project root or pass --params.")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = load_yaml_text(path.read_text())
     except yaml.YAMLError as error:
         raise PipelineError(f"params file {path} is not valid YAML: {error}.") from error
     if not isinstance(data, dict):

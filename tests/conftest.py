@@ -74,4 +74,5 @@ def edit_params(root: Path, **sections) -> dict:
 
 def fast_params(root: Path, epochs: int = 3, **sections) -> dict:
     """Shrink training to a few epochs so an end-to-end run takes seconds."""
-    return edit_params(root, trainer={"max_epochs": epochs}, **sections)
+    trainer = {"max_epochs": epochs, **sections.pop("trainer", {})}
+    return edit_params(root, trainer=trainer, **sections)

@@ -1,0 +1,86 @@
+"""`dvc repro` end to end in a fresh git clone: stages, caching, metrics, plots and the MLflow run."""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import yaml
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import edit_params, fast_params, run
+
+
+def stages_ran(output: str) -> list[str]:
+    return [stage for stage in ("prepare", "train", "evaluate", "export") if f"Running stage '{stage}'" in output]
+
+
+def only_run(client: MlflowClient):
+    experiment = client.get_experiment_by_name("pipeline")
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 1
+    return runs[0]
+
+
+def test_dvc_repro_end_to_end(project: Path):
+    fast_params(project, epochs=3)
+    first = run(["dvc", "repro"], project)
+    assert stages_ran(first.stdout) == ["prepare", "train", "evaluate", "export"]
+
+    train = json.loads((project / "metrics" / "train.json").read_text())
+    evaluate = json.loads((project / "metrics" / "evaluate.json").read_text())
+    assert train["epochs"] == 3 and train["optimizer_steps"] == 3 * 20  # 1,257 train digits / 64 per batch
+    assert evaluate["accuracy"] > 0.75  # 3 epochs; untrained is 0.1
+    for path in ("exported/model.onnx", "exported/model.tflite", "plots/evaluate/confusion_matrix.png", "plots/history.csv"):
+        assert (project / path).is_file(), path
+    history = (project / "plots" / "history.csv").read_text().splitlines()
+    assert history[0].startswith("epoch,") and len(history) == 4
+
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    mlrun = only_run(client)
+    assert mlrun.info.status == "FINISHED"
+    assert mlrun.data.params["model.family"] == "classifier" and mlrun.data.params["trainer.max_epochs"] == "3"
+    assert mlrun.data.tags["mlflow.source.git.commit"] == run(["git", "rev-parse", "HEAD"], project).stdout.strip()
+    assert abs(mlrun.data.metrics["test.accuracy"] - evaluate["accuracy"]) < 1e-12
+    assert [m.step for m in client.get_metric_history(mlrun.info.run_id, "val_loss")] == [19, 39, 59]
+    artifacts = {a.path for a in client.list_artifacts(mlrun.info.run_id)}
+    assert {"params.yaml", "plots", "exported"} <= artifacts
+    plots = {a.path for a in client.list_artifacts(mlrun.info.run_id, "plots")}
+    assert "plots/confusion_matrix.png" in plots
+
+    second = run(["dvc", "repro"], project)
+    assert stages_ran(second.stdout) == [] and "Data and pipelines are up to date" in second.stdout
+
+    edit_params(project, trainer={"max_epochs": 4})
+    third = run(["dvc", "repro"], project)
+    assert stages_ran(third.stdout) == ["train", "evaluate", "export"]
+    assert json.loads((project / "metrics" / "train.json").read_text())["epochs"] == 4
+
+    plots = json.loads(run(["dvc", "plots", "show", "--json"], project).stdout)
+    assert plots.get("errors") in (None, [])
+    assert {"learning curves", "confusion matrix", "plots/evaluate/confusion_matrix.png"} <= set(plots["data"])
+
+
+def test_failed_stage_keeps_dvc_lock_and_marks_run_failed(project: Path):
+    fast_params(project, epochs=1)
+    run(["dvc", "repro", "train"], project)
+    lock_before = (project / "dvc.lock").read_text()
+    edit_params(project, trainer={"max_epochs": 2, "strategy": "warp_drive"})
+    failed = run(["dvc", "repro", "train"], project, check=False)
+    assert failed.returncode != 0
+    assert "error: Lightning rejected the trainer settings" in failed.stderr
+    assert (project / "dvc.lock").read_text() == lock_before
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    statuses = sorted(r.info.status for r in client.search_runs([client.get_experiment_by_name("pipeline").experiment_id]))
+    assert statuses == ["FAILED", "FINISHED"]
+
+
+def test_corrupt_model_is_a_clear_error(project: Path):
+    fast_params(project, epochs=1)
+    run(["dvc", "repro", "train"], project)
+    (project / "models" / "model.pt").write_bytes(b"not a checkpoint")
+    done = run(["pipeline", "run", "evaluate"], project, check=False)
+    assert done.returncode == 2
+    assert "models/model.pt is corrupt or unreadable" in done.stderr
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    assert only_run(client).info.status == "FAILED"
