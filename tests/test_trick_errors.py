@@ -36,21 +36,26 @@ def prepared(tmp_path_factory) -> Path:
     """A project folder with prepared digits, so a train stage can get as far as its tricks' checks."""
     root = tmp_path_factory.mktemp("errors")
     shutil.copy(REPO / "params.yaml", root / "params.yaml")
-    run(["pipeline", "run", "prepare"], root)
+    assert in_process(root, "prepare") == 0
     return root
 
 
-def train_in_process(root: Path, tricks: dict, capsys) -> tuple[int, str]:
-    """`pipeline run train` through the console script's main(), with params.yaml holding ``tricks``."""
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    (root / "params.yaml").write_text(yaml.safe_dump({**params, "tricks": tricks}))
+def in_process(root: Path, stage: str) -> int:
+    """`pipeline run <stage>` through the console script's main(), in ``root``."""
     here, handler = Path.cwd(), signal.getsignal(signal.SIGTERM)
     os.chdir(root)
     try:
-        code = main(["run", "train"])
+        return main(["run", stage])
     finally:
         os.chdir(here)
         signal.signal(signal.SIGTERM, handler)
+
+
+def train_in_process(root: Path, tricks: dict, capsys) -> tuple[int, str]:
+    """`pipeline run train` in-process, with params.yaml holding ``tricks``; returns the exit code and stderr."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    (root / "params.yaml").write_text(yaml.safe_dump({**params, "tricks": tricks}))
+    code = in_process(root, "train")
     return code, capsys.readouterr().err
 
 
