@@ -45,14 +45,51 @@ def save_image_grid(images: np.ndarray, path: Path, columns: int = 10, title: st
     side = int(round(np.sqrt(images[0].size)))
     images = images.reshape(len(images), side, side)
     rows = int(np.ceil(len(images) / columns))
+    # One tiled image instead of an axes per picture: matplotlib spends ~50 ms on each axes.
+    cell = side + 2
+    mosaic = np.zeros((rows * cell, columns * cell), dtype=np.float32)
+    for index, image in enumerate(images):
+        row, col = divmod(index, columns)
+        mosaic[row * cell + 1:row * cell + 1 + side, col * cell + 1:col * cell + 1 + side] = image
     plt = _pyplot()
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * 0.8, rows * 0.8 + (0.4 if title else 0)), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, image in zip(axes.flat, images):
-        ax.imshow(image, cmap="gray_r", vmin=0, vmax=1)
+    fig, ax = plt.subplots(figsize=(columns * 0.8, rows * 0.8 + (0.4 if title else 0)))
+    ax.imshow(mosaic, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+    ax.axis("off")
     if title:
-        fig.suptitle(title)
+        ax.set_title(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def save_scatter(points: np.ndarray, labels: np.ndarray, path: Path, title: str = "",
+                 names: list[str] | None = None) -> None:
+    """Write a 2-D scatter of ``points`` coloured by integer ``labels`` (``names`` label the legend)."""
+    points, labels = np.asarray(points), np.asarray(labels)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    cmap = plt.get_cmap("tab10")
+    for index, label in enumerate(np.unique(labels)):
+        chosen = points[labels == label]
+        name = names[int(label)] if names else str(label)
+        ax.scatter(chosen[:, 0], chosen[:, 1], s=6, alpha=0.7, color=cmap(index % 10), label=name)
+    ax.legend(markerscale=2.5, fontsize=7, loc="best")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def save_histograms(samples: dict[str, np.ndarray], path: Path, title: str = "", bins: int = 80) -> None:
+    """Write overlaid histograms of 1-D ``samples`` (one per named set, e.g. real and generated)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    values = np.concatenate([np.ravel(v) for v in samples.values()])
+    edges = np.linspace(values.min(), values.max(), bins + 1)
+    for name, sample in samples.items():
+        ax.hist(np.ravel(sample), bins=edges, alpha=0.5, density=True, label=name)
+    ax.legend()
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
     plt.close(fig)
