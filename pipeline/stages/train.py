@@ -46,7 +46,10 @@ def run(ctx: RunContext) -> dict[str, float]:
     datamodule = ArrayDataModule(data, params["optimizer"]["batch_size"], params["seed"])
     with tracker.active(run_id) if tracker else contextlib.nullcontext():
         callbacks = [
-            ModelCheckpoint(dirpath=paths.checkpoints, save_last=True, save_top_k=0, every_n_epochs=1),
+            # last.ckpt after every epoch. (save_last with save_top_k=0 writes it only when fit ends in
+            # Lightning 2.6, so a killed training would start over.)
+            ModelCheckpoint(dirpath=paths.checkpoints, filename="last", save_top_k=1, every_n_epochs=1,
+                            enable_version_counter=False),
             EpochHistory(paths.plots / "history.csv"),
             *optimization.callbacks(tricks),
             *ctx.extra_callbacks,
