@@ -48,6 +48,8 @@ def setup(request: Request, root: Path):
     if request.workers < 1 or (request.n_trials is not None and request.n_trials < 1):
         raise PipelineError("--workers and --n-trials must be positive integers.")
     space = load_space(request.space, root)
+    if request.workers > 1:
+        fork_server()
     check.check_keys(space)
     algorithms.check_options(space)
     registry = Registry(create_plugin_manager())
@@ -96,12 +98,7 @@ def run_workers(sweep, count: int) -> list[int]:
             return [run_worker(sweep, 0, threading.Lock())]
         except KeyboardInterrupt:
             return [INTERRUPTED]
-    # A fork server imports torch and Lightning once and forks every worker from that clean
-    # process: cheaper than importing them again per worker, and never forking this process,
-    # whose torch thread pools are already running.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["pipeline.sweep.worker", "pipeline.sweep.trial", "pipeline.stages.train",
-                                    "lightning.pytorch", "mlflow", "optuna_integration"])
+    context = fork_server()
     lock = context.Lock()
     children = [context.Process(target=worker_process, args=(sweep, index, lock), name=f"sweep-worker-{index}")
                 for index in range(1, count)]
@@ -119,6 +116,22 @@ def run_workers(sweep, count: int) -> list[int]:
     for child in children:
         child.join()
     return [own, *(child.exitcode for child in children)]
+
+
+def fork_server():
+    """The multiprocessing context local workers start from, its server started (once) in the background.
+
+    A fork server imports torch, Lightning and MLflow once and forks every worker from that clean
+    process: cheaper than importing them again per worker, and it never forks this process, whose
+    torch thread pools are already running. Started before the checks, it imports while they run.
+    """
+    from multiprocessing import forkserver
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["pipeline.sweep.worker", "pipeline.sweep.trial", "pipeline.stages.train",
+                                    "lightning.pytorch", "mlflow", "optuna_integration"])
+    forkserver.ensure_running()
+    return context
 
 
 def _stop(children) -> None:
