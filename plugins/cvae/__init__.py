@@ -4,7 +4,7 @@ from __future__ import annotations
 from pipeline import FamilySpec, hookimpl
 from plugins.generative.settings import vae_settings
 
-SETTINGS = vae_settings(latent=2, recon_weight=1.0)
+SETTINGS = vae_settings(latent=8, recon_weight=1.0)
 
 
 def _load():
