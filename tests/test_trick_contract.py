@@ -3,6 +3,11 @@ its defaults validate, it loads, it trains without touching what it should not, 
 from __future__ import annotations
 
 import copy
+import importlib
+import re
+import sys
+import tomllib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +18,10 @@ from torch.utils.data import TensorDataset
 from pipeline import Trick
 from pipeline.config import validate_tricks
 from pipeline.data import DataInfo
+from pipeline.registry import Registry, create_plugin_manager
 from pipeline.settings import defaults_of
-from tests.test_trick_kit import REGISTRY, StepRecorder, assert_bitwise_equal, fit, weights
+from tests.conftest import REPO
+from tests.test_trick_kit import REGISTRY, assert_bitwise_equal, fit, weights
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +41,31 @@ def states(callbacks, keys: set[str]) -> dict:
 
 @pytest.mark.parametrize("name", sorted(REGISTRY.tricks))
 def test_trick_meets_the_contract(name, digits, tmp_path):
-    spec = REGISTRY.trick(name)
-    settings = validate_tricks({name: {}}, REGISTRY)[name]
+    meets_contract(REGISTRY, name, digits, tmp_path)
+
+
+def test_the_documented_example_plugin_meets_the_contract(digits, tmp_path, monkeypatch):
+    """The third-party trick package in docs/tricks.md, extracted as written, registers and passes the contract."""
+    doc = (REPO / "docs" / "tricks.md").read_text()
+    files = dict(re.findall(r"`(pipeline_grad_noise/[\w/]+\.py)`:\n\n```python\n(.*?)```", doc, re.S))
+    assert set(files) == {"pipeline_grad_noise/__init__.py", "pipeline_grad_noise/impl.py"}
+    project = tomllib.loads(re.search(r"`pyproject.toml`:\n\n```toml\n(.*?)```", doc, re.S).group(1))
+    assert project["project"]["entry-points"]["pipeline.plugins"] == {"grad_noise": "pipeline_grad_noise"}
+    for path, code in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for module in ("pipeline_grad_noise", "pipeline_grad_noise.impl"):
+        monkeypatch.delitem(sys.modules, module, raising=False)
+    registry = Registry(create_plugin_manager([importlib.import_module("pipeline_grad_noise")]))
+    meets_contract(registry, "grad_noise", digits, tmp_path / "run")
+
+
+def meets_contract(registry: Registry, name: str, digits, tmp_path: Path) -> None:
+    """Defaults validate, it loads, two epochs on the classifier touch nothing they should not, and a run
+    resumed from the first epoch's checkpoint ends bit for bit where the straight run did."""
+    spec = registry.trick(name)
+    settings = validate_tricks({name: {}}, registry)[name]
     assert settings == defaults_of(spec.settings)
     assert isinstance(spec.load(), Trick)
     pristine = copy.deepcopy(settings)
@@ -47,7 +77,7 @@ def test_trick_meets_the_contract(name, digits, tmp_path):
     start = {k: v.clone() for k, v in module.state_dict().items()}
     saver = ModelCheckpoint(dirpath=tmp_path, filename="{epoch}", save_top_k=-1, every_n_epochs=1)
     trainer = fit(module, {name: settings}, data, batch_size=32, optimizer="adam", after=[saver], max_epochs=2,
-                  enable_checkpointing=True)
+                  enable_checkpointing=True, registry=registry)
 
     after = module.state_dict()
     assert {k: (v.shape, v.dtype) for k, v in after.items()} == {k: (v.shape, v.dtype) for k, v in start.items()}
@@ -65,9 +95,9 @@ def test_trick_meets_the_contract(name, digits, tmp_path):
             callback.load_state_dict(saved)
         assert callback.state_dict() == saved
 
-    resumed_module, resumed = classifier(info), StepRecorder()
-    resumed_trainer = fit(resumed_module, {name: settings}, data, batch_size=32, optimizer="adam", after=[resumed],
-                          max_epochs=2, ckpt_path=str(tmp_path / "epoch=0.ckpt"))
+    resumed_module = classifier(info)
+    resumed_trainer = fit(resumed_module, {name: settings}, data, batch_size=32, optimizer="adam",
+                          max_epochs=2, ckpt_path=str(tmp_path / "epoch=0.ckpt"), registry=registry)
     assert resumed_trainer.global_step == trainer.global_step
     assert_bitwise_equal(weights(resumed_module), weights(module))
     assert states(resumed_trainer.callbacks, keys) == states(trainer.callbacks, keys)

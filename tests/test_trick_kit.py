@@ -25,10 +25,10 @@ OPTIMIZERS = {
 logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
 
 
-def enabled(tricks: Mapping[str, Mapping[str, Any]]) -> list[optimization.EnabledTrick]:
-    """The tricks validated (defaults filled) and loaded through the installed registry, in apply order."""
-    settings = validate_tricks(dict(tricks), REGISTRY)
-    return optimization.load_tricks([(REGISTRY.trick(name), s) for name, s in settings.items()])
+def enabled(tricks: Mapping[str, Mapping[str, Any]], registry: Registry = REGISTRY) -> list[optimization.EnabledTrick]:
+    """The tricks validated (defaults filled) and loaded through ``registry`` (the installed one), in apply order."""
+    settings = validate_tricks(dict(tricks), registry)
+    return optimization.load_tricks([(registry.trick(name), s) for name, s in settings.items()])
 
 
 class Tiny(ModelModule):
@@ -60,9 +60,10 @@ def classification_data(n: int, inputs: int = 6, classes: int = 3, seed: int = 0
 
 def fit(module: ModelModule, tricks: Mapping[str, Mapping[str, Any]], data: TensorDataset, batch_size: int,
         optimizer: str | Mapping[str, Any] = "sgd", before: Iterable[pl.Callback] = (), after: Iterable[pl.Callback] = (),
-        val: TensorDataset | None = None, ckpt_path: str | None = None, **trainer_args: Any) -> pl.Trainer:
+        val: TensorDataset | None = None, ckpt_path: str | None = None, registry: Registry = REGISTRY,
+        **trainer_args: Any) -> pl.Trainer:
     """Train ``module`` with ``tricks`` enabled; ``before``/``after`` callbacks run around the tricks' own."""
-    active = enabled(tricks)
+    active = enabled(tricks, registry)
     settings = OPTIMIZERS[optimizer] if isinstance(optimizer, str) else optimizer
     optimization.attach(module, {"momentum": 0.9, "weight_decay": 0.0, **settings}, active)
     trainer_args.setdefault("max_epochs", 1)

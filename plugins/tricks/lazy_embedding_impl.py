@@ -21,7 +21,9 @@ class LazyRows(WrappedOptimizer):
         for p in self.lazy:
             if p.grad is None:
                 continue
-            rows = p.grad.reshape(p.shape[0], -1).eq(0).all(dim=1).nonzero().squeeze(1)
+            grad = p.grad.reshape(p.shape[0], -1)
+            # A row is untouched when its largest and smallest gradient are both 0 (faster than eq(0).all()).
+            rows = ((grad.amax(dim=1) == 0) & (grad.amin(dim=1) == 0)).nonzero().squeeze(1)
             if rows.numel():
                 state = {k: v.index_select(0, rows) for k, v in self.state[p].items()
                          if isinstance(v, torch.Tensor) and v.shape == p.shape}
