@@ -19,12 +19,18 @@ from plugins.generative.stopgrad import frozen_call, gradient_only
 class SingleLossGAN(ModelModule):
     """Generator z → x in [0, 1] and discriminator x → scores (``scores`` outputs), trained by one loss."""
 
-    def __init__(self, inputs: int, hidden: int, latent: int, generator_weight: float, scores: int = 1):
+    def __init__(self, inputs: int, hidden: int, latent: int, generator_weight: float, scores: int = 1,
+                 flat_start: bool = True):
         super().__init__()
         self.latent = latent
         self.generator_weight = generator_weight
         self.generator = mlp([latent, hidden, hidden, inputs], nn.LeakyReLU, output=nn.Sigmoid())
         self.discriminator = mlp([inputs, hidden, hidden, scores], nn.LeakyReLU)
+        if flat_start:
+            # A discriminator that starts flat has no random slope for G to chase before D has seen data,
+            # and lets a WGAN critic take the sign of its slope from the data, not from the penalty.
+            nn.init.zeros_(self.discriminator[-1].weight)
+            nn.init.zeros_(self.discriminator[-1].bias)
 
     def discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor, z: torch.Tensor):
         """L_D and parts to log; ``fake`` is already cut from the generator."""

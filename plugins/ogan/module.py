@@ -27,7 +27,8 @@ class OGANModule(SingleLossGAN):
 
     def __init__(self, inputs: int, hidden: int, latent: int, generator_weight: float, r1: float,
                  correlation_weight: float):
-        super().__init__(inputs, hidden, latent, generator_weight, scores=latent)
+        # ρ(z, E) has an unbounded gradient at E = 0, so E must not start flat.
+        super().__init__(inputs, hidden, latent, generator_weight, scores=latent, flat_start=False)
         self.r1 = r1
         self.correlation_weight = correlation_weight
 
