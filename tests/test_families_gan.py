@@ -16,6 +16,13 @@ from tests.test_families_kit import build, fit, one_thread, prepared, read_histo
 ADVERSARIAL = ("gan", "wgan_gp", "ogan")
 
 
+def off_the_flat_start(module: nn.Module) -> None:
+    """Any fixed point will do: move D off its zero last layer so that every score and gradient is non-zero."""
+    with torch.no_grad():
+        for param in module.discriminator.parameters():
+            param.add_(0.1 * torch.randn(param.shape, generator=torch.Generator().manual_seed(param.numel())))
+
+
 def gradients(module: nn.Module, loss: torch.Tensor) -> dict[str, torch.Tensor]:
     module.zero_grad()
     loss.backward()
@@ -27,6 +34,7 @@ def gradients(module: nn.Module, loss: torch.Tensor) -> dict[str, torch.Tensor]:
 def test_single_loss_gives_each_player_exactly_its_own_gradient(name, weight):
     data = prepared()
     _, module = build(name, data, hidden=16, latent=4, generator_weight=weight)
+    off_the_flat_start(module)
     x = torch.from_numpy(data.train.x[:32])
     z = torch.randn(32, 4, generator=torch.Generator().manual_seed(3))
 
@@ -57,6 +65,7 @@ def test_losses_are_the_textbook_ones_with_penalties_off(name):
     data = prepared()
     off = {"gan": {"r1": 0.0}, "wgan_gp": {"penalty": 0.0}, "ogan": {"r1": 0.0, "correlation_weight": 0.0}}[name]
     _, module = build(name, data, hidden=16, latent=4, **off)
+    off_the_flat_start(module)
     x = torch.from_numpy(data.train.x[:32])
     z = torch.randn(32, 4, generator=torch.Generator().manual_seed(3))
     fake = module.generator(z).detach()
