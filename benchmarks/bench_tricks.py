@@ -1,0 +1,195 @@
+"""What each trick costs per training step, and what gradient accumulation saves in peak memory.
+
+Part 1 trains the classifier family at two sizes with no trick, with each registered trick alone (its
+default settings) and with all of them, through Lightning and the pipeline's own trick wiring. Time
+is the CPU time of the training thread (torch on one thread, data loaded in that thread), which other
+processes on a shared machine disturb far less than wall time. The configurations take turns for
+several rounds, each epoch after the first of every fit is one sample, and the table shows the
+smallest CPU time per batch over all samples: like ``timeit``, the least disturbed run.
+
+Part 2 measures peak memory of one optimizer step over k accumulated micro-batches of size b, against
+one batch of b and one batch of k·b, on a deep narrow MLP where activations, not weights, dominate.
+Each configuration runs in a fresh process. When training starts (weights, data and optimizer
+built) the kernel's resident-memory high-water mark is reset (``/proc/self/clear_refs``); the mark
+(``VmHWM``) when training ends, minus the resident memory at the start, is the extra peak: gradients,
+activations and temporaries. torch allocates CPU tensors with plain malloc, so resident memory sees
+them; Python's tracemalloc would not.
+
+Run: ``python benchmarks/bench_tricks.py`` (``--rounds``, ``--quick``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import lightning.pytorch as pl
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from pipeline import optimization
+from pipeline.config import validate_tricks
+from pipeline.data import DataInfo
+from pipeline.module import ModelModule
+from pipeline.registry import Registry, create_plugin_manager
+
+REGISTRY = Registry(create_plugin_manager())
+ADAM = {"name": "adam", "lr": 1e-3, "momentum": 0.9, "weight_decay": 0.0}
+SIZES = {  # name: (inputs, hidden, examples, batch)
+    "classifier 64-100-10, b=64": (64, 100, 2048, 64),
+    "classifier 784-1024-10, b=256": (784, 1024, 4096, 256),
+}
+
+
+def trainer(callbacks: list, tricks: list, epochs: int) -> pl.Trainer:
+    """A quiet CPU Trainer with the tricks' callbacks and Trainer arguments."""
+    return pl.Trainer(accelerator="cpu", devices=1, max_epochs=epochs, logger=False, enable_checkpointing=False,
+                      enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                      callbacks=[*optimization.callbacks(tricks), *callbacks], **optimization.trainer_kwargs(tricks))
+
+
+def enabled(names: list[str], settings: dict | None = None) -> list:
+    """The named tricks with their default settings (or ``settings``), loaded in apply order."""
+    valid = validate_tricks(settings or {name: {} for name in names}, REGISTRY)
+    return optimization.load_tricks([(REGISTRY.trick(name), s) for name, s in valid.items()])
+
+
+class EpochClock(pl.Callback):
+    """CPU seconds of the training thread per batch, for every epoch after the first."""
+
+    def __init__(self):
+        self.samples: list[float] = []
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self.start = time.thread_time()
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if trainer.current_epoch > 0:
+            self.samples.append((time.thread_time() - self.start) / trainer.num_training_batches)
+
+
+def seconds_per_batch(size: tuple, names: list[str], epochs: int) -> list[float]:
+    """One fit of the classifier of ``size`` with tricks ``names``; CPU seconds per batch of each epoch after the first."""
+    inputs, hidden, examples, batch = size
+    torch.manual_seed(0)
+    module = REGISTRY.family("classifier").load().build({"hidden": hidden}, DataInfo((inputs,), 10, "bench"))
+    tricks = enabled(names)
+    optimization.attach(module, ADAM, tricks)
+    data = TensorDataset(torch.rand(examples, inputs), torch.randint(0, 10, (examples,)))
+    clock = EpochClock()
+    trainer([clock], tricks, epochs).fit(module, DataLoader(data, batch_size=batch))
+    return clock.samples
+
+
+def step_costs(rounds: int, epochs: int) -> None:
+    """Part 1: the table of per-batch CPU time by trick, relative to no trick."""
+    configs = {"(none)": [], **{name: [name] for name in REGISTRY.tricks}, "(all at once)": list(REGISTRY.tricks)}
+    labels = list(configs)
+    samples: dict[tuple[str, str], list[float]] = {(size, label): [] for size in SIZES for label in configs}
+    for shape in SIZES.values():
+        seconds_per_batch(shape, [], epochs)  # warm-up: first fits pay for allocator and cache growth
+    for turn in range(rounds):
+        order = labels[turn % len(labels):] + labels[:turn % len(labels)]  # each configuration leads in turn
+        for size, shape in SIZES.items():
+            for label in order:
+                samples[size, label] += seconds_per_batch(shape, configs[label], epochs)
+    print(f"Part 1: CPU time per training batch, least of {rounds} rounds x {epochs - 1} epochs "
+          "(Adam, 1 thread, default settings)")
+    print(f"{'trick':<16}" + "".join(f" | {size:>31}" for size in SIZES))
+    for label in configs:
+        cells = []
+        for size in SIZES:
+            best, base = min(samples[size, label]), min(samples[size, "(none)"])
+            cells.append(f" | {best * 1e3:9.3f} ms {100 * (best / base - 1):+7.1f}% vs none")
+        print(f"{label:<16}{''.join(cells)}")
+    print("grad_accum (k=4) steps the optimizer once per 4 batches, so its batches are cheaper than none.\n")
+
+
+class DeepMlp(ModelModule):
+    """Eight 512-wide ReLU layers: few weights, many activations per example."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(*[layer for _ in range(8) for layer in (nn.Linear(512, 512), nn.ReLU())], nn.Linear(512, 10))
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return nn.functional.cross_entropy(self.net(x), y)
+
+
+def status_bytes(key: str) -> int:
+    """A memory figure of this process from /proc/self/status (``VmRSS``, ``VmHWM``)."""
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith(key + ":"))
+    return int(line.split()[1]) * 1024
+
+
+class PeakMemory(pl.Callback):
+    """Resets the resident high-water mark when training starts and reads it when training ends."""
+
+    def on_train_start(self, trainer, pl_module):
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")  # 5: reset the peak resident set size (Linux ≥ 4.0)
+        self.start = status_bytes("VmRSS")
+
+    def on_train_end(self, trainer, pl_module):
+        self.peak = status_bytes("VmHWM")
+
+
+def memory_child(batch: int, k: int, steps: int) -> None:
+    """Part 2, in a fresh process: ``steps`` optimizer steps of ``k`` micro-batches of ``batch``; print JSON."""
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    module = DeepMlp()
+    tricks = enabled([], {"grad_accum": {"k": k}} if k > 1 else {})
+    optimization.attach(module, {**ADAM, "name": "sgd"}, tricks)
+    data = TensorDataset(torch.rand(batch * k * steps, 512), torch.randint(0, 10, (batch * k * steps,)))
+    probe = PeakMemory()
+    fit = trainer([probe], tricks, 1)
+    fit.fit(module, DataLoader(data, batch_size=batch))
+    assert fit.global_step == steps
+    print(json.dumps({"peak_mib": (probe.peak - probe.start) / 2**20}))
+
+
+def memory_table(k: int, batch: int, repeats: int) -> None:
+    """Part 2: peak memory of accumulation against the two plain batch sizes, one process per measurement."""
+    rows = [(f"{k} x {batch} accumulated (grad_accum k={k})", batch, k), (f"1 x {batch}", batch, 1),
+            (f"1 x {k * batch}", k * batch, 1)]
+    print(f"Part 2: extra peak resident memory of 2 optimizer steps, 8x512 ReLU MLP, SGD, median of {repeats} processes")
+    for label, size, micro in rows:
+        peaks = []
+        for _ in range(repeats):
+            out = subprocess.run([sys.executable, __file__, "--memory-child", str(size), str(micro)],
+                                 capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+            peaks.append(json.loads(out)["peak_mib"])
+        print(f"  {label:<36} {statistics.median(peaks):8.1f} MiB   (each: {', '.join(f'{p:.1f}' for p in peaks)})")
+    print("Method: VmHWM when fit ends minus VmRSS when it starts, the high-water mark reset at the start.")
+
+
+def main() -> None:
+    """Parse arguments and print both tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5, help="turns each configuration takes (default 5)")
+    parser.add_argument("--epochs", type=int, default=4, help="epochs per fit; the first is not timed (default 4)")
+    parser.add_argument("--quick", action="store_true", help="one round, for a smoke run")
+    parser.add_argument("--memory-child", nargs=2, type=int, metavar=("BATCH", "K"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    import logging
+
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    if args.memory_child:
+        memory_child(*args.memory_child, steps=2)
+        return
+    torch.set_num_threads(1)
+    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}\n")
+    step_costs(1 if args.quick else args.rounds, epochs=2 if args.quick else args.epochs)
+    memory_table(k=8, batch=512, repeats=1 if args.quick else 3)
+
+
+if __name__ == "__main__":
+    main()
