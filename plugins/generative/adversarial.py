@@ -11,12 +11,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from pipeline.module import ModelModule
+from plugins.generative.epoch_log import EpochPartsModule
 from plugins.generative.nets import mlp
 from plugins.generative.stopgrad import frozen_call, gradient_only
 
 
-class SingleLossGAN(ModelModule):
+class SingleLossGAN(EpochPartsModule):
     """Generator z → x in [0, 1] and discriminator x → scores (``scores`` outputs), trained by one loss."""
 
     def __init__(self, inputs: int, hidden: int, latent: int, generator_weight: float, scores: int = 1,
@@ -53,19 +53,17 @@ class SingleLossGAN(ModelModule):
         loss = d_loss + self.generator_weight * gradient_only(g_loss)
         return loss, {"d_loss": d_loss, "g_loss": g_loss, **d_parts, **g_parts}
 
-    def _log_parts(self, stage: str, loss: torch.Tensor, parts: dict) -> None:
-        val = stage == "val"
-        self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=val)
-        for name, value in parts.items():
-            self.log(f"{stage}_{name}", value, on_step=False, on_epoch=True, prog_bar=name == "g_loss", sync_dist=val)
+    def objective(self, batch):
+        """The single loss of a batch ``(x, y)`` and its parts; the labels are not used."""
+        return self.single_loss(batch[0])
 
     def training_step(self, batch, batch_idx):
-        loss, parts = self.single_loss(batch[0])
-        self._log_parts("train", loss, parts)
+        loss, parts = self.objective(batch)
+        self.log_step("train", loss, parts, len(batch[0]))
         return loss
 
     def validation_step(self, batch, batch_idx):
         # Losses such as the gradient penalty differentiate inside the loss, which inference mode forbids.
         with torch.inference_mode(False), torch.enable_grad():
-            loss, parts = self.single_loss(batch[0].clone())
-        self._log_parts("val", loss.detach(), {k: v.detach() for k, v in parts.items()})
+            loss, parts = self.objective((batch[0].clone(), batch[1]))
+        self.log_step("val", loss, parts, len(batch[0]))

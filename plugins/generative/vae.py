@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from pipeline.module import ModelModule
+from plugins.generative.epoch_log import EpochPartsModule
 from plugins.generative.nets import mlp
 
 
@@ -22,7 +22,7 @@ def reconstruction_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(1)
 
 
-class VAEModule(ModelModule):
+class VAEModule(EpochPartsModule):
     """Encoder → (μ, log σ²), reparametrized sample, decoder → pixel logits; loss = −ELBO."""
 
     def __init__(self, inputs: int, hidden: int, latent: int, recon_weight: float = 1.0):
@@ -53,21 +53,22 @@ class VAEModule(ModelModule):
         kl, extra = self.prior_kl(mu, logvar, z, y)
         return recon + kl, {"recon": recon, "kl": kl, **extra}
 
-    def _step(self, batch, stage: str) -> torch.Tensor:
+    def objective(self, batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The training loss of a batch (−ELBO, reconstruction weighted) and its parts, batch-averaged."""
         x, y = batch
         _, parts = self.negative_elbo(x, y)
         # A reconstruction weight above 1 trades the bound for more information in z (the post uses 2.5).
         loss = (self.recon_weight * parts["recon"] + parts["kl"]).mean()
-        self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=stage == "val")
-        for name, value in parts.items():
-            self.log(f"{stage}_{name}", value.mean(), on_step=False, on_epoch=True, sync_dist=stage == "val")
-        return loss
+        return loss, {name: value.mean() for name, value in parts.items()}
 
     def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
+        loss, parts = self.objective(batch)
+        self.log_step("train", loss, parts, len(batch[0]))
+        return loss
 
     def validation_step(self, batch, batch_idx):
-        self._step(batch, "val")
+        loss, parts = self.objective(batch)
+        self.log_step("val", loss, parts, len(batch[0]))
 
     @torch.no_grad()
     def elbo(self, x: torch.Tensor, y: torch.Tensor, samples: int = 16) -> dict[str, float]:
