@@ -1,9 +1,13 @@
 """conf/trick/: one file per built-in trick holding its defaults, switched on by `dvc exp run -S 'trick=[...]'`."""
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 from dvc.utils.hydra import compose_and_dump
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 from pipeline.config import validate
 from pipeline.settings import defaults_of
@@ -33,3 +37,19 @@ def test_dvc_composes_tricks_and_overrides_into_valid_params(tmp_path):
     params = validate(yaml.safe_load(out.read_text()), REGISTRY)
     assert params["tricks"] == {"ema": {"decay": 0.9}, "piecewise_lr": {"points": [[1000, 1], [2000, 0.1]]},
                                 "param_lr": {"multipliers": [["net.0.*", 0.5]]}}  # replaced, not merged
+
+
+def documented_runs() -> list[list[str]]:
+    """The overrides of every `dvc exp run -S …` line in docs/tricks.md that uses built-in tricks."""
+    doc = (REPO / "docs" / "tricks.md").read_text()
+    lines = [re.findall(r"-S '([^']+)'", line) for line in re.findall(r"dvc exp run ((?:-S '[^']+' ?)+)", doc)]
+    return [overrides for overrides in lines if "grad_noise" not in " ".join(overrides)]
+
+
+def test_every_documented_dvc_line_composes_into_valid_params():
+    runs = documented_runs()
+    assert len(runs) >= 9
+    with initialize_config_dir(config_dir=str(CONF), version_base=None):  # what DVC's -S composes, minus the dump
+        for overrides in runs:
+            params = validate(OmegaConf.to_container(compose("config", overrides=overrides)), REGISTRY)
+            assert set(params["tricks"]) == set(overrides[0].removeprefix("trick=[").removesuffix("]").split(",")), overrides
