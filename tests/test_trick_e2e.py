@@ -24,6 +24,7 @@ ALL_TRICKS = {
     "piecewise_lr": {"points": [[10, 1.0], [100, 0.2]]},
     "lazy_embedding": {"patterns": ["*"]},
 }
+EPOCHS = 12
 THREADS = {"OMP_NUM_THREADS": "1"}  # tiny models on a shared machine train faster without thread hand-offs
 
 
@@ -53,7 +54,7 @@ def kill_after_epoch(project: Path, epoch: int) -> None:
 
 
 def test_all_tricks_through_dvc_repro_then_kill_and_resume(project: Path):
-    edit_params(project, tricks=ALL_TRICKS, optimizer={"lr": 0.01}, trainer={"max_epochs": 12})
+    edit_params(project, tricks=ALL_TRICKS, optimizer={"lr": 0.01}, trainer={"max_epochs": EPOCHS})
     repro = run(["dvc", "repro"], project, **THREADS)
     assert "Running stage 'export'" in repro.stdout
     assert json.loads((project / "metrics" / "evaluate.json").read_text())["accuracy"] >= 0.9
@@ -66,6 +67,7 @@ def test_all_tricks_through_dvc_repro_then_kill_and_resume(project: Path):
     shutil.rmtree(project / "checkpoints")  # so only the new run's checkpoints are watched
 
     kill_after_epoch(project, 1)
+    assert 1 <= checkpoint_epoch(project / "checkpoints" / "last.ckpt") < EPOCHS - 1, "the kill came after training"
     resumed = run(["pipeline", "run", "train"], project, **THREADS)
     assert "Restoring states from the checkpoint path" in resumed.stdout + resumed.stderr
     after = weights(project)
