@@ -47,7 +47,8 @@ def _build(kind: str, name: str, options: Mapping[str, Any], source: str) -> Any
     import optuna
 
     cls = _classes(kind)[name]
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    accepted = {name for name, p in inspect.signature(cls.__init__).parameters.items()
+                if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
     for key in options:
         if key not in accepted:
             raise PipelineError(f"{source}: {kind}.{key} is not an option of {cls.__name__}; valid: {', '.join(sorted(accepted)) or 'none'}.")

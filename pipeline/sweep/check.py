@@ -24,8 +24,8 @@ def check_keys(space: Space) -> None:
             raise PipelineError(f"{space.source}: {key} cannot be searched or fixed by a sweep, because {reason}; set it in params.yaml.")
 
 
-def check_params(space: Space, base: Mapping[str, Any], registry: Registry) -> dict[str, Any]:
-    """Validate params at every corner of the space (each bound, each choice); return the first, validated."""
+def check_params(space: Space, base: Mapping[str, Any], registry: Registry) -> list[dict[str, Any]]:
+    """Validate params at every corner of the space (each bound, each choice); return them, validated."""
     from pipeline.config import validate
     from pipeline.trainer import check_trainer_keys
 
@@ -37,16 +37,22 @@ def check_params(space: Space, base: Mapping[str, Any], registry: Registry) -> d
         except PipelineError as error:
             raise PipelineError(f"{space.source} does not fit params.yaml: {error}") from error
         checked.append(params)
-    return checked[0]
+    return checked
 
 
-def check_metrics(space: Space, params: Mapping[str, Any], registry: Registry, prepared: Path) -> None:
-    """Ask the family itself which metrics it produces, so a misspelled objective fails before any trial.
+def check_metrics(space: Space, corners: list[Mapping[str, Any]], registry: Registry, prepared: Path) -> None:
+    """Ask each family the space can pick which metrics it produces, so a misspelled objective fails first.
 
-    An untrained model of the space's first corner is scored by the family's own ``evaluate`` (the
-    code the evaluate stage runs) and validated for one batch by Lightning (the metrics the pruner
-    watches). Names declared by hand would drift from what the code logs; this cannot.
+    An untrained model is scored by the family's own ``evaluate`` (the code the evaluate stage runs)
+    and validated for one batch by Lightning (the metrics the pruner watches). Names declared by
+    hand would drift from what the code logs; this cannot.
     """
+    families = {params["model"]["family"]: params for params in reversed(corners)}  # first corner of each family
+    for params in families.values():
+        _check_family(space, params, registry, prepared)
+
+
+def _check_family(space: Space, params: Mapping[str, Any], registry: Registry, prepared: Path) -> None:
     import lightning.pytorch as pl
 
     from pipeline.data import PreparedData

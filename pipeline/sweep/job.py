@@ -21,8 +21,10 @@ class Sweep:
     study: str
     base: Mapping[str, Any]  # raw params.yaml the trials start from
     parent_run_id: str
+    tracking_uri: str  # the project's MLflow store, which every trial's runs go to
     n_trials: int
     workers: int = 1  # local worker processes (they split the CPU cores)
+    trials_before: int = 0  # trials the study held when this command started (seeds each run's samplers apart)
     deadline: float | None = None  # time.time() after which no trial starts
 
     @property

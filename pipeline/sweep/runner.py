@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
 import sys
 import threading
 import time
@@ -56,11 +55,11 @@ def setup(request: Request, root: Path):
     base = read_yaml(root / "params.yaml")
     url = request.storage or storage.default_url(root)
     backend = storage.open_storage(url, space.heartbeat_interval, space.grace_period)
-    params = check.check_params(space, base, registry)
-    return _prepare(request, root, space, registry, base, url, backend, params)
+    corners = check.check_params(space, base, registry)
+    return _prepare(request, root, space, registry, base, url, backend, corners)
 
 
-def _prepare(request: Request, root: Path, space, registry, base, url: str, backend, params):
+def _prepare(request: Request, root: Path, space, registry, base, url: str, backend, corners):
     from pipeline import tracking
     from pipeline.sweep import check, runs, storage
     from pipeline.sweep.job import Sweep, study_folder
@@ -69,16 +68,16 @@ def _prepare(request: Request, root: Path, space, registry, base, url: str, back
 
     quiet_logs()
     name = request.study or space.name
+    params = corners[0]  # seed and data are the same at every corner; they cannot be searched
     prepared = prepare_once(study_folder(root, name), params, registry)
-    check.check_metrics(space, params, registry, prepared)
+    check.check_metrics(space, corners, registry, prepared)
     study = storage.open_study(backend, name, space.direction)  # created only once everything checked out
     check_base(study, space, base)
-    # Trials run in their own folders; their MLflow runs still belong in the project's store.
-    os.environ.setdefault("MLFLOW_TRACKING_URI", tracking.tracking_uri(root))
     tracker = tracking.Tracker(root)
     parent = runs.parent_run(tracker, study, space, params["tracking"]["experiment"], _shown(url))
     sweep = Sweep(root=root, space=space, storage_url=url, study=study.study_name, base=base, parent_run_id=parent,
-                  n_trials=request.n_trials or space.n_trials, workers=request.workers,
+                  tracking_uri=tracker.uri,
+                  n_trials=request.n_trials or space.n_trials, workers=request.workers, trials_before=len(study.trials),
                   deadline=time.time() + request.timeout if request.timeout else None)
     return sweep, study, tracker, registry
 

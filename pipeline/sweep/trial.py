@@ -26,6 +26,7 @@ class Objective:
         self.registry = Registry(create_plugin_manager())
         self.tracker = tracking.Tracker(sweep.root)
         self.on_start: Callable[[], None] = lambda: None  # the worker frees its claim on a trial slot here
+        self.record: TrialRecord | None = None
 
     def __call__(self, trial) -> float:
         self.on_start()

@@ -46,13 +46,15 @@ def run_worker(sweep: Sweep, index: int, lock) -> int:
     from pipeline.sweep.storage import open_storage
     from pipeline.sweep.trial import Objective, TrialInterrupted
 
+    # Trials train in their own folders, but their MLflow runs belong in the project's store,
+    # which the stages find through this variable (a worker process does not inherit it).
+    os.environ["MLFLOW_TRACKING_URI"] = sweep.tracking_uri
     share_cores(sweep.workers)
     quiet_logs()
     space = sweep.space
     storage = open_storage(sweep.storage_url, space.heartbeat_interval, space.grace_period)
-    started = len(optuna.load_study(study_name=sweep.study, storage=storage).trials)
-    study = optuna.load_study(study_name=sweep.study, storage=storage, sampler=build_sampler(space, index, started),
-                              pruner=build_pruner(space))
+    study = optuna.load_study(study_name=sweep.study, storage=storage, pruner=build_pruner(space),
+                              sampler=build_sampler(space, index, sweep.trials_before))
     objective = Objective(sweep)
     while sweep.deadline is None or time.time() < sweep.deadline:
         lock.acquire()
