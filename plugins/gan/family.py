@@ -35,8 +35,7 @@ class GANFamily(Family):
                          settings["generator_weight"], r1=settings["r1"])
 
     def evaluate(self, module, data, out_dir):
-        metrics, _ = gan_report(module, data, out_dir, "GAN")
-        return metrics
+        return gan_report(module, data, out_dir, "GAN")
 
     def export_target(self, module, data):
         return generator_export(module)

@@ -13,17 +13,16 @@ from plugins.generative.report import is_image, latent_generator, sample_metrics
 
 
 @torch.no_grad()
-def gan_report(module: SingleLossGAN, data: PreparedData, out_dir: Path, title: str) -> tuple[dict[str, float], Judge]:
-    """Scores of samples from fixed noise, the samples picture and interpolations; returns the judge too."""
+def gan_report(module: SingleLossGAN, data: PreparedData, out_dir: Path, title: str) -> dict[str, float]:
+    """Scores of samples from fixed noise, the samples picture and interpolations."""
     generator = latent_generator()
     samples = module.generator(module.noise(len(data.test.x), generator)).numpy()
-    judge = Judge(data)
-    metrics = sample_metrics(judge, data, samples)
+    metrics = sample_metrics(Judge(data), data, samples)
     save_samples(data.test.x, samples, out_dir / "samples.png", f"{title}: samples")
     if is_image(data.test.x.shape[1]):
         save_interpolations(module.generator, module.noise(6, generator), module.noise(6, generator),
                             out_dir / "interpolations.png", f"{title}: straight lines between noise vectors")
-    return metrics, judge
+    return metrics
 
 
 def generator_export(module: SingleLossGAN, examples: int = 256) -> tuple[nn.Sequential, torch.Tensor]:

@@ -20,7 +20,7 @@ class OGANFamily(Family):
 
     @torch.no_grad()
     def evaluate(self, module, data, out_dir):
-        metrics, _ = gan_report(module, data, out_dir, "O-GAN")
+        metrics = gan_report(module, data, out_dir, "O-GAN")
         z = module.noise(len(data.test.x), latent_generator(2))
         metrics["rho"] = float(pearson(z, module.discriminator(module.generator(z))).mean())
         x = torch.from_numpy(data.test.x)

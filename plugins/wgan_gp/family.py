@@ -45,7 +45,7 @@ class WGANGPFamily(Family):
 
     @torch.no_grad()
     def evaluate(self, module, data, out_dir):
-        metrics, _ = gan_report(module, data, out_dir, "WGAN-GP")
+        metrics = gan_report(module, data, out_dir, "WGAN-GP")
         real = torch.from_numpy(data.test.x)
         fake = module.generator(module.noise(len(real), latent_generator(2)))
         metrics["w_critic"] = float(module.discriminator(real).mean() - module.discriminator(fake).mean())
