@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import lightning.pytorch as pl
+from typing_extensions import override
 
 
 class OppositeMonitor(pl.Callback):
@@ -18,10 +19,14 @@ class OppositeMonitor(pl.Callback):
         self.key = f"-{monitor}"
         inner.monitor = self.key
 
+    @override
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Let the wrapped callback check the strategy it runs under."""
         self.inner.on_fit_start(trainer, pl_module)
 
+    @override
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Report the negated monitor through the wrapped callback, then take it away again."""
         metrics = trainer.callback_metrics
         if self.monitor in metrics:
             metrics[self.key] = -metrics[self.monitor]

@@ -34,6 +34,7 @@ class Sweep:
 
     @property
     def prepared(self) -> Path:
+        """The prepare stage's split, written once per study and read by every trial."""
         return self.folder / "prepared"
 
     def trial_root(self, number: int) -> Path:

@@ -5,6 +5,7 @@ import json
 import math
 import os
 import socket
+import warnings
 from typing import Any, Callable
 
 from pipeline.sweep import runs
@@ -29,10 +30,15 @@ class Objective:
         self.record: TrialRecord | None = None
 
     def __call__(self, trial) -> float:
+        from pipeline.sweep.worker import quiet_warnings
+
         self.on_start()
         self.record = None
         try:
-            return self._run(trial)
+            # Libraries reset warning filters along the way; a fresh context per trial keeps them.
+            with warnings.catch_warnings():
+                quiet_warnings()
+                return self._run(trial)
         except (KeyboardInterrupt, SystemExit) as stop:
             _queue_again(trial)
             self._finish(trial, "INTERRUPTED")

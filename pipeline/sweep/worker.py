@@ -107,12 +107,16 @@ def share_cores(workers: int) -> None:
 
 def quiet_logs() -> None:
     """Keep Optuna's one line per trial; drop Lightning's per-trial banner about devices."""
-    import lightning.pytorch  # noqa: F401  (its import installs warning filters these must come after)
-
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_warnings()
+
+
+def quiet_warnings() -> None:
+    """Ignore the warnings every trial would repeat (the objective calls it inside its own warnings context)."""
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
 
 
 def _terminate(signum, frame):  # a terminated worker ends its trial like Ctrl-C: queued again
