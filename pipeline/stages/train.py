@@ -54,10 +54,8 @@ def run(ctx: RunContext) -> dict[str, float]:
             *optimization.callbacks(tricks),
             *ctx.extra_callbacks,
         ]
-        # Epoch metrics are written from a background thread: a synchronous sqlite commit per log call
-        # stalls training (benchmarks/bench_pipeline.py). The logger's finalize waits for the queue.
         logger = MLFlowLogger(experiment_name=params["tracking"]["experiment"], run_id=run_id,
-                              tracking_uri=tracking.tracking_uri(paths.root), synchronous=False) if rank_zero else False
+                              tracking_uri=tracking.tracking_uri(paths.root)) if rank_zero else False
         trainer = build_trainer(params["trainer"], callbacks, logger, str(paths.root / "lightning_logs"),
                                 extra=optimization.trainer_kwargs(tricks))
         trainer.fit(module, datamodule=datamodule, ckpt_path=point.checkpoint, weights_only=True)
