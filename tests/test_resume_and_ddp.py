@@ -34,6 +34,8 @@ def kill_after_first_checkpoint(project: Path) -> None:
     assert process.poll() is None, "training finished before it could be killed; raise max_epochs"
     process.send_signal(signal.SIGKILL)
     process.wait()
+    killed_at = torch.load(project / "checkpoints" / "last.ckpt", weights_only=True)["epoch"]
+    assert killed_at < 11, "the kill came after training ended; nothing was resumed"
 
 
 def test_killed_training_resumes_to_the_same_weights(project: Path):

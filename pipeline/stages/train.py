@@ -11,13 +11,13 @@ def run(ctx: RunContext) -> dict[str, float]:
     """Fit the model, write ``models/model.pt`` and the train metrics; return those metrics."""
     import lightning.pytorch as pl
     from lightning.pytorch.callbacks import ModelCheckpoint
-    from lightning.pytorch.loggers import MLFlowLogger
 
     from pipeline import optimization, resume, tracking
     from pipeline.outputs import save_weights, write_json
     from pipeline.data import PreparedData
     from pipeline.datamodule import ArrayDataModule
     from pipeline.history import EpochHistory
+    from pipeline.mlflow_logger import CheckpointBatchedMLFlowLogger
     from pipeline.trainer import build_trainer, check_trainer_keys
 
     params, paths = ctx.params, ctx.paths
@@ -54,7 +54,7 @@ def run(ctx: RunContext) -> dict[str, float]:
             *optimization.callbacks(tricks),
             *ctx.extra_callbacks,
         ]
-        logger = MLFlowLogger(experiment_name=params["tracking"]["experiment"], run_id=run_id,
+        logger = CheckpointBatchedMLFlowLogger(experiment_name=params["tracking"]["experiment"], run_id=run_id,
                               tracking_uri=tracking.tracking_uri(paths.root)) if rank_zero else False
         trainer = build_trainer(params["trainer"], callbacks, logger, str(paths.root / "lightning_logs"),
                                 extra=optimization.trainer_kwargs(tricks))
