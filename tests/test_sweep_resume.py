@@ -18,7 +18,7 @@ SPACE = """
 objective: {metric: accuracy, direction: maximize}
 n_trials: 3
 fixed:
-  trainer.max_epochs: 6      # enough epochs after the first checkpoint for the kill to land mid-training
+  trainer.max_epochs: 40     # enough epochs after the first checkpoint for the kill to land mid-training
   model.hidden: 16
 params:
   optimizer.lr: {type: float, low: 0.005, high: 0.05, log: true}
