@@ -69,15 +69,17 @@ class Tracker:
             all_tags["mlflow.source.git.commit"] = commit
         if parent_run_id:
             all_tags["mlflow.parentRunId"] = parent_run_id
-        run = self.client.create_run(experiment_id, run_name=run_name, tags=all_tags)
-        run_id = run.info.run_id
+        run_id = self.client.create_run(experiment_id, run_name=run_name, tags=all_tags).info.run_id
+        self.log_params(run_id, params)
+        return run_id
+
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        """Record ``params`` flattened to dotted keys."""
         from mlflow.entities import Param
 
-        flat = flatten(params)
-        batch = [Param(k, str(v)) for k, v in sorted(flat.items())]
+        batch = [Param(k, str(v)) for k, v in sorted(flatten(params).items())]
         for start in range(0, len(batch), 100):
             self.client.log_batch(run_id, params=batch[start:start + 100])
-        return run_id
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int | None = None) -> None:
         """Record final (or stepped) metric values."""

@@ -35,8 +35,10 @@ def run(ctx: RunContext) -> dict[str, float]:
     tracker = tracking.Tracker(paths.root) if rank_zero else None
     run_id = point.run_id
     if tracker is not None and run_id is None:
-        run_id = tracker.create_run(params["tracking"]["experiment"], params, parent_run_id=ctx.parent_run_id,
+        run_id = tracker.create_run(params["tracking"]["experiment"], {}, parent_run_id=ctx.parent_run_id,
                                     tags={"pipeline.tricks": ",".join(t.spec.name for t in tricks) or "none"})
+        resume.record(paths.checkpoints, params, run_id)  # first, so an interrupted start resumes this run
+        tracker.log_params(run_id, params)
         tracker.log_dict(run_id, params, "params.yaml")
         if ctx.on_run_created:
             ctx.on_run_created(run_id)
