@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 from pipeline.errors import PipelineError
-
-STAGES = ("prepare", "train", "evaluate", "export")
+from pipeline.stages import STAGES
 
 
 def build_parser() -> argparse.ArgumentParser:

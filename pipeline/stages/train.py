@@ -75,5 +75,7 @@ def run(ctx: RunContext) -> dict[str, float]:
 
 
 def _last(paths) -> Path | None:
-    last = paths.checkpoints / "last.ckpt"
+    from pipeline.resume import LAST
+
+    last = paths.checkpoints / LAST
     return last if last.is_file() else None
