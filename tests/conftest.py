@@ -15,8 +15,8 @@ BIN = Path(sys.executable).parent
 
 
 def project_files() -> list[str]:
-    """Files a fresh clone would hold: tracked plus untracked-but-not-ignored."""
-    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=REPO,
+    """Files a fresh clone would hold: the tracked ones, whatever else the workspace holds (outputs of `make repro`)."""
+    out = subprocess.run(["git", "ls-files", "--cached", "-z"], cwd=REPO,
                          capture_output=True, text=True, check=True).stdout
     return [name for name in out.split("\0") if name and (REPO / name).is_file()]
 
