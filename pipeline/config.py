@@ -10,9 +10,19 @@ import yaml
 
 from pipeline.errors import PipelineError
 from pipeline.registry import Registry
-from pipeline.settings import Setting, validate_section
+from pipeline.settings import Setting, did_you_mean, non_finite_numbers, validate_section
+from pipeline.trainer_check import check_trainer
 
-OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "rmsprop")
+# Each base optimizer, what it is, and the optimizer settings beyond name, lr, batch_size and
+# weight_decay that it uses; a setting the chosen optimizer would ignore is refused, not recorded.
+OPTIMIZERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "sgd": ("plain stochastic gradient descent (torch.optim.SGD)", ()),
+    "momentum": ("SGD with heavy-ball momentum (torch.optim.SGD, momentum)", ("momentum",)),
+    "adam": ("Adam (torch.optim.Adam)", ()),
+    "adamw": ("Adam with decoupled weight decay (torch.optim.AdamW)", ()),
+    "rmsprop": ("RMSprop, optionally with momentum (torch.optim.RMSprop)", ("momentum",)),
+}
+OPTIONAL_OPTIMIZER_SETTINGS = ("momentum",)
 
 CORE_SCHEMA: dict[str, dict[str, Setting]] = {
     "data": {
@@ -24,7 +34,7 @@ CORE_SCHEMA: dict[str, dict[str, Setting]] = {
         "family": Setting("classifier", "model family plugin to train", kinds=(str,)),
     },
     "optimizer": {
-        "name": Setting("adam", "base optimizer", choices=OPTIMIZERS),
+        "name": Setting("adam", "base optimizer", choices=tuple(OPTIMIZERS)),
         "lr": Setting(1e-3, "learning rate", low=0, low_open=True),
         "batch_size": Setting(64, "examples per (micro-)batch", low=1),
         "momentum": Setting(0.9, "momentum (used by momentum and rmsprop)", low=0, high=1, high_open=True),
@@ -87,10 +97,13 @@ def read_yaml(path: Path) -> dict[str, Any]:
 def validate(raw: Mapping[str, Any], registry: Registry) -> dict[str, Any]:
     """Return a validated, defaults-filled copy of ``raw`` params; raise on the first bad key."""
     raw = copy.deepcopy(dict(raw))
-    unknown = sorted(set(raw) - set(SECTIONS) - {"hydra"})
+    unknown = sorted(set(raw) - set(SECTIONS) - {"hydra"}, key=str)
     if unknown:
-        raise PipelineError(f"{unknown[0]} is not a known params section; known sections: {', '.join(SECTIONS)}.")
-    params: dict[str, Any] = validate_section("params", {"seed": raw.get("seed", 0)}, TOP_LEVEL)
+        raise PipelineError(f"{unknown[0]} is not a known params section{did_you_mean(unknown[0], SECTIONS)}; "
+                            f"known sections: {', '.join(SECTIONS)}.")
+    for path, value in non_finite_numbers(raw):
+        raise PipelineError(f"{path} = {value} is not a finite number; give a finite value.")
+    params: dict[str, Any] = validate_section("", {"seed": raw.get("seed", 0)}, TOP_LEVEL)
 
     data = raw.get("data") or {}
     dataset = registry.dataset(_name(data, "data.name", CORE_SCHEMA["data"]["name"].default))
@@ -103,10 +116,12 @@ def validate(raw: Mapping[str, Any], registry: Registry) -> dict[str, Any]:
     params["model"] = validate_section("model", model, {**CORE_SCHEMA["model"], **family.settings})
 
     params["tricks"] = validate_tricks(raw.get("tricks"), registry)
-    for section in ("optimizer", "export", "tracking"):
+    params["optimizer"] = validate_optimizer(raw.get("optimizer"))
+    for section in ("export", "tracking"):
         params[section] = validate_section(section, raw.get(section), CORE_SCHEMA[section])
-    # Any other Lightning Trainer argument may be given; the train stage checks its name.
+    # Any other argument of Lightning's Trainer may be given too.
     params["trainer"] = validate_section("trainer", raw.get("trainer"), CORE_SCHEMA["trainer"], allow_extra=True)
+    check_trainer(params["trainer"])
     return params
 
 
@@ -125,6 +140,21 @@ def validate_tricks(raw: Any, registry: Registry) -> dict[str, dict[str, Any]]:
             if other in tricks:
                 raise PipelineError(f"tricks.{name} cannot be combined with tricks.{other}; enable only one of them.")
     return tricks
+
+
+def validate_optimizer(raw: Any) -> dict[str, Any]:
+    """Validate the ``optimizer:`` section, refusing settings the chosen optimizer would ignore."""
+    params = validate_section("optimizer", raw, CORE_SCHEMA["optimizer"])
+    uses = OPTIMIZERS[params["name"]][1]
+    for key in OPTIONAL_OPTIMIZER_SETTINGS:
+        if key in uses:
+            continue
+        if key in (raw or {}):
+            users = ", ".join(name for name, (_, used) in OPTIMIZERS.items() if key in used)
+            raise PipelineError(f"optimizer.{key} is ignored by optimizer.name = {params['name']!r}; remove it, "
+                                f"or choose an optimizer that uses it: {users}.")
+        del params[key]
+    return params
 
 
 def load_params(path: Path, registry: Registry) -> dict[str, Any]:

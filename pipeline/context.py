@@ -20,6 +20,7 @@ class RunContext:
     extra_callbacks: list = field(default_factory=list)  # e.g. a sweep's pruning callback
     parent_run_id: str | None = None  # a sweep's parent MLflow run
     on_run_created: Callable[[str], None] | None = None
+    run_tags: dict[str, str] = field(default_factory=dict)  # set on the train stage's MLflow run when it is created
 
     @property
     def hook(self):

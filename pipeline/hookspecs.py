@@ -89,8 +89,15 @@ class Trick:
         """Return the optimizer, possibly wrapped (e.g. Lookahead)."""
         return optimizer
 
-    def scheduler(self, settings: Mapping[str, Any], optimizer: torch.optim.Optimizer) -> dict | None:
-        """Return a Lightning lr-scheduler config dict (``{"scheduler": ..., "interval": "step"}``)."""
+    def scheduler(self, settings: Mapping[str, Any], optimizer: torch.optim.Optimizer, total_steps: float) -> dict | None:
+        """Return a Lightning lr-scheduler config dict (``{"scheduler": ..., "interval": "step"}``), or None.
+
+        ``optimizer`` is the fully wrapped optimizer. ``total_steps`` is the number of optimizer steps
+        the whole run takes, counted from its start even when resuming (Lightning's
+        ``trainer.estimated_stepping_batches``: epochs × ⌈batches ÷ ``accumulate_grad_batches``⌉,
+        capped by ``max_steps``), so a schedule can be set relative to the run's length; it is
+        ``math.inf`` when the run has no set end.
+        """
         return None
 
     def callbacks(self, settings: Mapping[str, Any]) -> list[Callback]:
@@ -113,12 +120,19 @@ class FamilySpec:
 @dataclass(frozen=True)
 class DatasetSpec:
     """A dataset: selected by ``data.name``. ``load(settings)`` returns ``(x, y)`` numpy arrays,
-    ``x`` float32 scaled to [0, 1] with one row per example, ``y`` int64 labels (or zeros)."""
+    ``x`` float32 scaled to [0, 1] with one row per example, ``y`` int64 labels (or zeros).
+
+    ``sources(settings)``, for a dataset read from the user's files, returns those files (or
+    folders); their content fingerprint is a DVC dependency of the prepare stage, so changed files
+    rerun it. It should raise :class:`pipeline.errors.PipelineError` when they are missing, and stay
+    cheap (no parsing): it runs on every ``dvc repro``.
+    """
 
     name: str
     description: str
     load: Callable[[Mapping[str, Any]], tuple[np.ndarray, np.ndarray]]
     settings: Mapping[str, Setting] = field(default_factory=dict)
+    sources: Callable[[Mapping[str, Any]], list[Path]] | None = None
 
 
 @dataclass(frozen=True)
@@ -155,7 +169,7 @@ def pipeline_tricks() -> list[TrickSpec]:
     """Return the optimizer tricks this plugin provides; merged like :func:`pipeline_families`."""
 
 
-# --- Lifecycle: called around every stage (prepare, train, evaluate, export) ---------------------
+# --- Lifecycle: called around every stage (check, prepare, train, evaluate, export) --------------
 
 @hookspec
 def pipeline_before_stage(stage: str, params: Mapping[str, Any]) -> None:

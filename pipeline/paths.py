@@ -17,6 +17,11 @@ class Paths:
         return self.prepared_dir or self.root / "data" / "prepared"
 
     @property
+    def source_record(self) -> Path:
+        """The fingerprint of the files the dataset reads (written by check, a dependency of prepare)."""
+        return self.root / "data" / "source.json"
+
+    @property
     def checkpoints(self) -> Path:
         return self.root / "checkpoints"
 

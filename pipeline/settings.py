@@ -8,8 +8,10 @@ import.
 """
 from __future__ import annotations
 
+import difflib
+import math
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from pipeline.errors import PipelineError
 
@@ -53,8 +55,8 @@ class Setting:
         kinds = self.accepted_kinds()
         words = " or ".join(_KIND_NAMES.get(k, k.__name__) for k in kinds if k is not int or float not in kinds)
         if self.low is not None or self.high is not None:
-            left = "(" if self.low_open else "["
-            right = ")" if self.high_open else "]"
+            left = "(" if self.low_open or self.low is None else "["
+            right = ")" if self.high_open or self.high is None else "]"
             low = "-inf" if self.low is None else self.low
             high = "inf" if self.high is None else self.high
             words += f" in {left}{low}, {high}{right}"
@@ -74,6 +76,8 @@ class Setting:
         if not isinstance(value, kinds):
             return False
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                return False
             if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
                 return False
             if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
@@ -96,14 +100,37 @@ def validate_section(path: str, values: Mapping[str, Any] | None, schema: Mappin
     unknown = sorted(set(values) - set(schema))
     if unknown and not allow_extra:
         known = ", ".join(sorted(schema)) or "none"
-        raise PipelineError(f"{path}.{unknown[0]} is not a known setting; known settings: {known}.")
+        raise PipelineError(f"{key_path(path, unknown[0])} is not a known setting{did_you_mean(unknown[0], schema)}; known settings: {known}.")
     result = {name: setting.default for name, setting in schema.items()}
     for name, value in values.items():
         setting = schema.get(name)
         if setting is not None and not setting.is_valid(value):
-            raise PipelineError(f"{path}.{name} = {value!r} is invalid; expected {setting.describe()}.")
+            raise PipelineError(f"{key_path(path, name)} = {value!r} is invalid; expected {setting.describe()}.")
         result[name] = value
     return result
+
+
+def key_path(section: str, name: str) -> str:
+    """``section.name``, or just ``name`` for a top-level key (section "")."""
+    return f"{section}.{name}" if section else str(name)
+
+
+def did_you_mean(name: Any, known: Iterable[str]) -> str:
+    """`` (did you mean 'trainer'?)`` when ``name`` looks like a misspelling of a known name, else ``""``."""
+    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def non_finite_numbers(value: Any, path: str = "") -> Iterable[tuple[str, float]]:
+    """Every NaN or infinite number inside ``value`` (nested mappings and lists), with its key path."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from non_finite_numbers(item, key_path(path, key))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from non_finite_numbers(item, f"{path}[{index}]")
 
 
 def defaults_of(schema: Mapping[str, Setting]) -> dict[str, Any]:

@@ -8,11 +8,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from lightning.fabric.utilities.rank_zero import rank_zero_only
+from pipeline.errors import PipelineError
+
+REACH_TIMEOUT_S = 5.0
+# An unreachable server fails a call in seconds instead of MLflow's default minutes of retries.
+_HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                  "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
 
 
 def tracking_uri(root: Path) -> str:
@@ -22,7 +31,40 @@ def tracking_uri(root: Path) -> str:
 
 def is_rank_zero() -> bool:
     """True in the process that records runs (the only process outside distributed training)."""
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
     return rank_zero_only.rank == 0
+
+
+def check_reachable(uri: str) -> None:
+    """Refuse, in seconds and in one line, a tracking store that cannot be reached (before any run starts)."""
+    parsed = urllib.parse.urlparse(uri)
+    where = f"MLFLOW_TRACKING_URI = {uri}" if os.environ.get("MLFLOW_TRACKING_URI") else f"the MLflow store {uri}"
+    advice = "start the server, fix the URI, or unset MLFLOW_TRACKING_URI to record into ./mlflow.db"
+    if parsed.scheme in ("http", "https"):
+        try:
+            urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=REACH_TIMEOUT_S).close()
+        except urllib.error.HTTPError as error:
+            if error.code in (502, 503, 504):  # a gateway answered for a server that is down
+                raise PipelineError(f"{where} is unreachable (HTTP {error.code} {error.reason}); {advice}.") from None
+            return  # the server answered (perhaps asking for credentials): it is reachable
+        except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise PipelineError(f"{where} is unreachable ({reason}); {advice}.") from None
+    elif parsed.scheme.split("+")[0] == "sqlite":
+        folder = Path(parsed.path[1:]).parent  # sqlite:///relative.db, sqlite:////absolute.db
+        if not folder.is_dir():
+            raise PipelineError(f"{where} lies in {folder}, which does not exist; create the folder or fix the URI.")
+    elif parsed.hostname and parsed.scheme not in ("databricks", "file"):
+        try:  # a database server (postgresql://, mysql://…): is anything listening?
+            socket.create_connection((parsed.hostname, parsed.port or _default_port(parsed.scheme)), REACH_TIMEOUT_S).close()
+        except OSError as error:
+            raise PipelineError(f"{where} is unreachable ({error.strerror or error}); {advice}.") from None
+
+
+def _default_port(scheme: str) -> int:
+    base = scheme.split("+")[0]
+    return {"postgresql": 5432, "postgres": 5432, "mysql": 3306, "mssql": 1433}.get(base, 443)
 
 
 def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -53,6 +95,8 @@ class Tracker:
         import mlflow
         from mlflow.tracking import MlflowClient
 
+        for key, value in _HTTP_DEFAULTS.items():
+            os.environ.setdefault(key, value)
         self.root = Path(root)
         self.uri = tracking_uri(root)
         mlflow.set_tracking_uri(self.uri)
@@ -109,6 +153,18 @@ class Tracker:
     def status(self, run_id: str) -> str:
         """The run's status: RUNNING, FINISHED, FAILED or KILLED."""
         return self.client.get_run(run_id).info.status
+
+    def close_if_running(self, run_id: str | None, status: str = "KILLED") -> None:
+        """End a run left RUNNING by a process that died (no-op for other runs, or one deleted meanwhile)."""
+        from mlflow.exceptions import MlflowException
+
+        if not run_id:
+            return
+        try:
+            if self.status(run_id) == "RUNNING":
+                self.client.set_terminated(run_id, status=status)
+        except MlflowException:
+            pass
 
     @contextlib.contextmanager
     def active(self, run_id: str) -> Iterator[str]:

@@ -44,24 +44,57 @@ def test_default_params_validate_to_themselves(registry):
     ({"model": {"family": "resnet9000"}}, "model.family: unknown model family 'resnet9000'; known: "),
     ({"data": {"name": "imagenet"}}, "data.name: unknown dataset 'imagenet'; known: "),
     ({"tricks": {"warp_drive": {}}}, "tricks.warp_drive: unknown trick 'warp_drive'; known: "),
-    ({"model": {"hidden": "wide"}}, "model.hidden = 'wide' is invalid; expected an integer in [1, inf]"),
-    ({"model": {"hidden": 0}}, "model.hidden = 0 is invalid; expected an integer in [1, inf]"),
+    ({"model": {"hidden": "wide"}}, "model.hidden = 'wide' is invalid; expected an integer in [1, inf)"),
+    ({"model": {"hidden": 0}}, "model.hidden = 0 is invalid; expected an integer in [1, inf)"),
     ({"model": {"hidden": True}}, "model.hidden = True is invalid"),
     ({"model": {"depth": 3}}, "model.depth is not a known setting; known settings: family, hidden."),
-    ({"optimizer": {"lr": -0.1}}, "optimizer.lr = -0.1 is invalid; expected a number in (0, inf]"),
+    ({"optimizer": {"lr": -0.1}}, "optimizer.lr = -0.1 is invalid; expected a number in (0, inf)"),
     ({"optimizer": {"name": "adagrad"}}, "optimizer.name = 'adagrad' is invalid; expected one of 'sgd', 'momentum', 'adam', 'adamw', 'rmsprop'."),
     ({"data": {"test_fraction": 1.5}}, "data.test_fraction = 1.5 is invalid; expected a number in (0, 1)"),
     ({"data": {"val_fraction": 0.5, "test_fraction": 0.5}}, "data.val_fraction + data.test_fraction must be below 1"),
     ({"trainer": {"max_epochs": 0}}, "trainer.max_epochs = 0 is invalid"),
-    ({"seed": -1}, "params.seed = -1 is invalid"),
+    ({"seed": -1}, "seed = -1 is invalid"),
     ({"trainer": "fast"}, "trainer must be a mapping of settings"),
-    ({"optimiser": {}}, "optimiser is not a known params section"),
+    ({"optimiser": {}}, "optimiser is not a known params section (did you mean 'optimizer'?); known sections: "),
+    ({"trainr": {"max_epochs": 3}}, "trainr is not a known params section (did you mean 'trainer'?)"),
+    ({"model": {"hiden": 3}}, "model.hiden is not a known setting (did you mean 'hidden'?); known settings: family, hidden."),
+    ({"optimizer": {"lr": float("nan")}}, "optimizer.lr = nan is not a finite number"),
+    ({"optimizer": {"lr": float("inf")}}, "optimizer.lr = inf is not a finite number"),
+    ({"export": {"tolerance": float("inf")}}, "export.tolerance = inf is not a finite number"),
+    ({"tricks": {"piecewise_lr": {"points": [[0, 1.0], [10, float("inf")]]}}},
+     "tricks.piecewise_lr.points[1][1] = inf is not a finite number"),
+    ({"optimizer": {"name": "sgd", "momentum": 0.9}},
+     "optimizer.momentum is ignored by optimizer.name = 'sgd'; remove it, or choose an optimizer that uses it: momentum, rmsprop."),
+    ({"optimizer": {"name": "adam", "momentum": 0.5}}, "optimizer.momentum is ignored by optimizer.name = 'adam'"),
 ])
 def test_bad_params_name_the_key(registry, sections, message):
     with pytest.raises(PipelineError) as error:
         validate(changed(**sections), registry)
     assert message in str(error.value)
     assert "\n" not in str(error.value)
+
+
+def test_infinite_bound_is_printed_open_and_refused():
+    from pipeline.config import CORE_SCHEMA
+
+    lr = CORE_SCHEMA["optimizer"]["lr"]
+    assert lr.describe() == "a number in (0, inf)"
+    assert not lr.is_valid(float("inf")) and not lr.is_valid(float("nan")) and lr.is_valid(1e30)
+
+
+def test_only_the_settings_an_optimizer_uses_are_kept(registry):
+    assert "momentum" not in validate(changed(optimizer={"name": "sgd"}), registry)["optimizer"]
+    assert validate(changed(optimizer={"name": "momentum"}), registry)["optimizer"]["momentum"] == 0.9
+    assert validate(changed(optimizer={"name": "rmsprop", "momentum": 0.5}), registry)["optimizer"]["momentum"] == 0.5
+
+
+def test_nan_written_in_yaml_is_refused(registry, tmp_path: Path):
+    from pipeline.config import load_params
+
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(DEFAULT).replace("lr: 0.001", "lr: .nan"))
+    with pytest.raises(PipelineError, match=r"^optimizer.lr = nan is not a finite number"):
+        load_params(path, registry)
 
 
 def test_unknown_family_lists_the_known_ones(registry):

@@ -9,6 +9,7 @@ from typing import Any, Iterator
 
 import torch
 
+from pipeline.atomic import recover_dir, replace_dir
 from pipeline.export import parity
 from pipeline.export.backend import load_keras
 from pipeline.export.keras_convert import to_keras
@@ -24,17 +25,14 @@ TFLITE_FILE = "model.tflite"
 def staged(target: Path) -> Iterator[Path]:
     """Yield an empty folder next to ``target``; on success it replaces ``target``, on error it is deleted."""
     # Named *.tmp so git ignores it; a folder left by a killed export is cleared by the next one.
+    recover_dir(target)
     for stale in target.parent.glob(f".{target.name}-*.tmp"):
         shutil.rmtree(stale, ignore_errors=True)
     staging = target.parent / f".{target.name}-new-{os.getpid()}.tmp"
-    old = target.parent / f".{target.name}-old-{os.getpid()}.tmp"
     staging.mkdir(parents=True)
     try:
         yield staging
-        if target.exists():
-            target.rename(old)  # renames within one folder are atomic: target is never half-written
-        staging.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_dir(staging, target)  # one atomic swap: target is never missing or half-written
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

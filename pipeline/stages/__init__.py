@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from pipeline.context import RunContext
 
-STAGES = ("prepare", "train", "evaluate", "export")
+STAGES = ("check", "prepare", "train", "evaluate", "export")
 
 
 def run_stage(name: str, ctx: RunContext) -> Mapping[str, float]:

@@ -18,10 +18,13 @@ def run(ctx: RunContext) -> dict[str, float]:
     from pipeline.datamodule import ArrayDataModule
     from pipeline.history import EpochHistory
     from pipeline.mlflow_logger import CheckpointBatchedMLFlowLogger
-    from pipeline.trainer import build_trainer, check_trainer_keys
+    from pipeline.errors import PipelineError
+    from pipeline.trainer import build_trainer, probe_trainer
 
     params, paths = ctx.params, ctx.paths
-    check_trainer_keys(params["trainer"])
+    rank_zero = tracking.is_rank_zero()
+    if rank_zero:
+        tracking.check_reachable(tracking.tracking_uri(paths.root))
     family = ctx.registry.family(params["model"]["family"]).load()
     tricks = optimization.load_tricks([(ctx.registry.trick(name), s) for name, s in params["tricks"].items()])
     data = PreparedData.load(paths.prepared)
@@ -29,21 +32,31 @@ def run(ctx: RunContext) -> dict[str, float]:
     pl.seed_everything(params["seed"], workers=True, verbose=False)
     module = family.build(params["model"], data.info)
     optimization.attach(module, params["optimizer"], tricks)
+    trick_kwargs = optimization.trainer_kwargs(tricks)
+    # Lightning refuses bad settings here, before a run is opened or another setting's checkpoints go.
+    probe_trainer(params["trainer"], trick_kwargs)
 
-    rank_zero = tracking.is_rank_zero()
-    point = resume.find(paths.checkpoints, params) if rank_zero else resume.ResumePoint(_last(paths), None)
     tracker = tracking.Tracker(paths.root) if rank_zero else None
+    if tracker is not None:
+        unfinished = resume.unfinished_run(paths.checkpoints)
+        try:
+            point = resume.find(paths.checkpoints, params)
+        except PipelineError:
+            tracker.close_if_running(unfinished)  # its checkpoint cannot be resumed: that run is over
+            raise
+        if unfinished != point.run_id:
+            tracker.close_if_running(unfinished)  # a training of other settings, killed and abandoned
+    else:
+        point = resume.ResumePoint(_last(paths), None)
     run_id = point.run_id
     if tracker is not None and run_id is None:
-        run_id = tracker.create_run(params["tracking"]["experiment"], {}, parent_run_id=ctx.parent_run_id,
-                                    tags={"pipeline.tricks": ",".join(t.spec.name for t in tricks) or "none"})
+        tags = {"pipeline.tricks": ",".join(t.spec.name for t in tricks) or "none", **ctx.run_tags}
+        run_id = tracker.create_run(params["tracking"]["experiment"], {}, parent_run_id=ctx.parent_run_id, tags=tags)
         resume.record(paths.checkpoints, params, run_id)  # first, so an interrupted start resumes this run
         tracker.log_params(run_id, params)
         tracker.log_dict(run_id, params, "params.yaml")
         if ctx.on_run_created:
             ctx.on_run_created(run_id)
-    if rank_zero:
-        resume.record(paths.checkpoints, params, run_id)
 
     datamodule = ArrayDataModule(data, params["optimizer"]["batch_size"], params["seed"])
     with tracker.active(run_id) if tracker else contextlib.nullcontext():
@@ -59,7 +72,7 @@ def run(ctx: RunContext) -> dict[str, float]:
         logger = CheckpointBatchedMLFlowLogger(experiment_name=params["tracking"]["experiment"], run_id=run_id,
                               tracking_uri=tracking.tracking_uri(paths.root)) if rank_zero else False
         trainer = build_trainer(params["trainer"], callbacks, logger, str(paths.root / "lightning_logs"),
-                                extra=optimization.trainer_kwargs(tricks))
+                                extra=trick_kwargs)
         trainer.fit(module, datamodule=datamodule, ckpt_path=point.checkpoint, weights_only=True)
         if tracker is None:  # non-zero ranks of a distributed job only train
             return {}

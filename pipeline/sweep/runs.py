@@ -28,13 +28,10 @@ def parent_run(tracker, study, space, experiment: str, storage: str) -> str:
     return winner
 
 
-def tag_child(tracker, run_id: str, study: str, folder: int, trial_number: int) -> None:
-    """Mark a freshly opened child run as a trial of ``study`` (one write, so a kill rarely lands in between)."""
-    from mlflow.entities import RunTag
-
-    tags = {"optuna.study": study, "optuna.trial": str(folder), "optuna.trial_number": str(trial_number),
+def child_tags(study: str, folder: int, trial_number: int) -> dict[str, str]:
+    """The tags marking a child run as a trial of ``study``, given when the run is created (so never missing)."""
+    return {"optuna.study": study, "optuna.trial": str(folder), "optuna.trial_number": str(trial_number),
             "optuna.state": "RUNNING", "pipeline.sweep": "trial"}
-    tracker.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
 
 def finish_child(tracker, run_id: str, state: str, labels: Mapping[str, Any], trial_number: int,

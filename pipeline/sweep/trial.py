@@ -63,12 +63,9 @@ class Objective:
         paths = Paths(root=sweep.trial_root(folder), prepared_dir=sweep.prepared)
         record = self.record = TrialRecord(paths.root / "trial.json")
 
-        def created(run_id: str) -> None:
-            record.save(run_id)
-            runs.tag_child(self.tracker, run_id, sweep.study, folder, trial.number)
-
         ctx = RunContext(params=params, registry=self.registry, paths=paths, extra_callbacks=pruning_callbacks(trial, sweep.space),
-                         parent_run_id=sweep.parent_run_id, on_run_created=created)
+                         parent_run_id=sweep.parent_run_id, on_run_created=record.save,
+                         run_tags=runs.child_tags(sweep.study, folder, trial.number))
         try:
             if not record.trained(paths):  # a retry killed during evaluation keeps its finished training
                 run_stage("train", ctx)

@@ -1,0 +1,82 @@
+"""Puts back, from DVC's cache, the outputs DVC removed before running a stage that then failed.
+
+``dvc repro`` deletes a stage's outputs before running its command. When the command fails, DVC
+leaves ``dvc.lock`` as it was but the workspace without those outputs; this module copies each one
+back from the cache, as ``dvc.lock`` records it, so a failed run never costs the last good model,
+metrics or export. Only the command that DVC runs (``DVC_STAGE`` set) does this.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def restore_failed_stage() -> list[str]:
+    """Restore the outputs of the stage DVC is running now, if any; return the paths put back."""
+    stage, root = os.environ.get("DVC_STAGE"), os.environ.get("DVC_ROOT")
+    if not stage or not root or ":" in stage:  # only stages of the root dvc.yaml
+        return []
+    return restore_outputs(Path(root), stage)
+
+
+def restore_outputs(root: Path, stage: str) -> list[str]:
+    """Reset every output ``dvc.lock`` records for ``stage`` to its recorded content; return those restored."""
+    outs = _locked_outputs(root, stage)
+    if not outs:
+        return []
+    from dvc.repo import Repo
+
+    restored = []
+    with Repo(str(root)) as repo:  # reading the cache takes no repository lock
+        odb = repo.cache.local
+        for out in outs:
+            if _copy_from_cache(odb, out["md5"], root / out["path"]):
+                restored.append(out["path"])
+    return restored
+
+
+def _locked_outputs(root: Path, stage: str) -> list[dict[str, Any]]:
+    lock = root / "dvc.lock"
+    if not lock.is_file():
+        return []
+    entry = ((yaml.safe_load(lock.read_text()) or {}).get("stages") or {}).get(stage) or {}
+    return [out for out in entry.get("outs") or [] if out.get("md5") and out.get("path")]
+
+
+def _copy_from_cache(odb: Any, md5: str, target: Path) -> bool:
+    """Write the cached object ``md5`` (a file, or a folder for ``*.dir``) at ``target``; False if not cached."""
+    if md5.endswith(".dir"):
+        manifest = Path(odb.oid_to_path(md5))
+        if not manifest.is_file():
+            return False
+        files = [(Path(odb.oid_to_path(item["md5"])), item["relpath"]) for item in json.loads(manifest.read_text())]
+        if not all(source.is_file() for source, _ in files):
+            return False
+        staging = target.parent / f".{target.name}-restore.tmp"
+        shutil.rmtree(staging, ignore_errors=True)
+        for source, relpath in files:
+            (staging / relpath).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, staging / relpath)
+        _replace(staging, target)
+        return True
+    source = Path(odb.oid_to_path(md5))
+    if not source.is_file():
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{target.name}-restore.tmp"
+    shutil.copyfile(source, staging)  # the cache's copy is read-only; the workspace's is not
+    _replace(staging, target)
+    return True
+
+
+def _replace(new: Path, target: Path) -> None:
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)
+    elif target.exists() or target.is_symlink():
+        target.unlink()
+    new.rename(target)

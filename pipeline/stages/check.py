@@ -1,0 +1,27 @@
+"""Stage 0: refuse in seconds what would fail later, before DVC removes any result of the last run.
+
+DVC deletes a stage's outputs before running it, so a mistake found inside the train stage would
+cost the last good model. This stage runs on every ``dvc repro`` (``always_changed``) and imports
+nothing heavy. By the time it runs, the whole params.yaml has been validated (building the context
+does that: unknown sections and keys, values, trainer arguments). It then checks that the chosen
+accelerator exists, that the tracking store answers, and that the dataset's source files are there,
+and writes ``data/source.json``, the fingerprint of those files, which the prepare stage depends on.
+"""
+from __future__ import annotations
+
+from pipeline.context import RunContext
+
+
+def run(ctx: RunContext) -> dict[str, float]:
+    """Check what later stages need; write the data source fingerprint."""
+    from pipeline.outputs import write_json
+    from pipeline.sources import source_fingerprint
+    from pipeline.tracking import check_reachable, tracking_uri
+    from pipeline.trainer_check import check_accelerator_available
+
+    params = ctx.params
+    check_accelerator_available(params["trainer"].get("accelerator", "auto"))
+    check_reachable(tracking_uri(ctx.paths.root))
+    entry = ctx.registry.datasets[params["data"]["name"]]
+    write_json(ctx.paths.source_record, source_fingerprint(entry.spec, entry.package, params["data"]))
+    return {}
