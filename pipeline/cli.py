@@ -33,17 +33,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_plugins(_: argparse.Namespace) -> int:
-    """Print every registered family, dataset and trick with the package it comes from."""
+    """Print every registered family, dataset and trick with its package, then any plugin that failed to load (exit 1)."""
     from pipeline.registry import Registry, create_plugin_manager
 
-    registry = Registry(create_plugin_manager())
+    registry = Registry(create_plugin_manager(report_broken=False))
     for title, entries in (("model families", registry.families), ("datasets", registry.datasets), ("tricks", registry.tricks)):
         print(f"{title}:")
         for name, entry in entries.items():
             print(f"  {name:<16} {entry.spec.description}  [{entry.package}]")
         if not entries:
             print("  (none installed)")
-    return 0
+    if not registry.broken:
+        return 0
+    print("broken plugins:")
+    for plugin in registry.broken:
+        print(f"  {plugin.distribution} {plugin.version}, entry point {plugin.entry_point}")
+        print(f"    {plugin.error}")
+        print(f"    to fix: {plugin.remedy}")
+    names = ", ".join(sorted({plugin.distribution for plugin in registry.broken}))
+    print(f"error: {len(registry.broken)} installed plugin(s) failed to load ({names}); see \"broken plugins:\" above.", file=sys.stderr)
+    return 1
 
 
 def cmd_run(args: argparse.Namespace) -> int:

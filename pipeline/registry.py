@@ -1,7 +1,10 @@
 """Builds a fresh plugin manager for each run and indexes the families, datasets and tricks it provides."""
 from __future__ import annotations
 
+import importlib.metadata
 import inspect
+import os
+import sys
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
@@ -13,14 +16,49 @@ from pipeline.hookspecs import DatasetSpec, FamilySpec, TrickSpec
 from pipeline.markers import PROJECT
 
 ENTRY_POINT_GROUP = "pipeline.plugins"
+STRICT_ENV = "PIPELINE_STRICT_PLUGINS"
 
 
-def create_plugin_manager(extra_plugins: Iterable[object] = (), entry_points: bool = True) -> pluggy.PluginManager:
-    """Return a new manager with every installed plugin (and ``extra_plugins``) registered and checked."""
-    pm = pluggy.PluginManager(PROJECT)
+@dataclass(frozen=True)
+class BrokenPlugin:
+    """An installed entry point that failed to load: where it comes from and why it failed."""
+
+    distribution: str  # project name as pip knows it
+    version: str
+    entry_point: str  # "name = module[:attr]"
+    error: str  # the exception's one-line summary
+
+    def __str__(self) -> str:
+        return f"{self.distribution} {self.version} (entry point {self.entry_point}: {self.error})"
+
+    @property
+    def remedy(self) -> str:
+        """What the user can do about it."""
+        return f"reinstall {self.distribution}, or remove it with `pip uninstall {self.distribution}`"
+
+
+class PluginManager(pluggy.PluginManager):
+    """A pluggy manager that also remembers the installed plugins that could not be loaded."""
+
+    def __init__(self, project_name: str):
+        super().__init__(project_name)
+        self.broken: list[BrokenPlugin] = []
+
+
+def create_plugin_manager(extra_plugins: Iterable[object] = (), entry_points: bool = True,
+                          report_broken: bool = True) -> PluginManager:
+    """Return a new manager with every installed plugin (and ``extra_plugins``) registered and checked.
+
+    An installed plugin that fails to load is left out and recorded in ``pm.broken``. With
+    ``report_broken`` it is one warning line on stderr, or an error when ``PIPELINE_STRICT_PLUGINS=1``;
+    ``pipeline plugins`` passes False and lists them itself.
+    """
+    pm = PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
     if entry_points:
-        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        _load_entry_points(pm)
+        if report_broken:
+            _report(pm.broken)
     for plugin in extra_plugins:
         register(pm, plugin)
     for _, plugin in pm.list_name_plugin():
@@ -30,6 +68,49 @@ def create_plugin_manager(extra_plugins: Iterable[object] = (), entry_points: bo
     except pluggy.PluginValidationError as error:
         raise PipelineError(f"a plugin implements a hook that does not exist: {error}") from error
     return pm
+
+
+def strict_plugins() -> bool:
+    """Whether ``PIPELINE_STRICT_PLUGINS`` asks for a broken plugin to fail every command."""
+    return os.environ.get(STRICT_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _load_entry_points(pm: PluginManager) -> None:
+    """pluggy's ``load_setuptools_entrypoints``, one entry point at a time: a broken one is recorded, not raised."""
+    for dist in list(importlib.metadata.distributions()):
+        for ep in dist.entry_points:
+            if ep.group != ENTRY_POINT_GROUP or pm.has_plugin(ep.name) or pm.is_blocked(ep.name):
+                continue
+            try:
+                plugin = ep.load()
+                pm.register(plugin, name=ep.name)
+            except Exception as error:  # a third-party import can raise anything; none may stop other plugins
+                broken = BrokenPlugin(dist.metadata["Name"], dist.version, f"{ep.name} = {ep.value}", _summary(error))
+                if broken not in pm.broken:  # a distribution found twice on sys.path
+                    pm.broken.append(broken)
+                continue
+            pm._plugin_distinfo.append((plugin, dist))  # what pluggy's loader records for list_plugin_distinfo()
+
+
+def _summary(error: BaseException, limit: int = 300) -> str:
+    """``Type: message`` on one line, however many lines the message had."""
+    text = " ".join(str(error).split())
+    text = text if len(text) <= limit else text[:limit - 1] + "…"
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+_warned: set[BrokenPlugin] = set()  # a sweep builds several managers in one process; warn once each
+
+
+def _report(broken: list[BrokenPlugin]) -> None:
+    if broken and strict_plugins():
+        others = f" (and {len(broken) - 1} more; see `pipeline plugins`)" if len(broken) > 1 else ""
+        raise PipelineError(f"plugin {broken[0]} failed to load{others} and {STRICT_ENV} is set; {broken[0].remedy}, "
+                            f"or unset {STRICT_ENV} to run without it.")
+    for plugin in broken:
+        if plugin not in _warned:
+            _warned.add(plugin)
+            print(f"warning: skipping broken plugin {plugin}; `pipeline plugins` says how to fix it.", file=sys.stderr)
 
 
 def register(pm: pluggy.PluginManager, plugin: object, name: str | None = None) -> None:
@@ -54,8 +135,9 @@ class Entry:
 class Registry:
     """The families, datasets and tricks that one plugin manager provides, looked up by name."""
 
-    def __init__(self, pm: pluggy.PluginManager):
+    def __init__(self, pm: PluginManager):
         self.pm = pm
+        self.broken = pm.broken
         packages = _package_of_plugins(pm)
         self.families: dict[str, Entry] = self._collect(pm.hook.pipeline_families, FamilySpec, "model family", packages)
         self.datasets: dict[str, Entry] = self._collect(pm.hook.pipeline_datasets, DatasetSpec, "dataset", packages)
@@ -77,21 +159,22 @@ class Registry:
 
     def family(self, name: str) -> FamilySpec:
         """The family called ``name``, or an error listing the known ones."""
-        return _lookup(self.families, name, "model family", "model.family")
+        return _lookup(self.families, name, "model family", "model.family", self.broken)
 
     def dataset(self, name: str) -> DatasetSpec:
         """The dataset called ``name``, or an error listing the known ones."""
-        return _lookup(self.datasets, name, "dataset", "data.name")
+        return _lookup(self.datasets, name, "dataset", "data.name", self.broken)
 
     def trick(self, name: str) -> TrickSpec:
         """The trick called ``name``, or an error listing the known ones."""
-        return _lookup(self.tricks, name, "trick", f"tricks.{name}")
+        return _lookup(self.tricks, name, "trick", f"tricks.{name}", self.broken)
 
 
-def _lookup(entries: Mapping[str, Entry], name: str, what: str, key: str):
+def _lookup(entries: Mapping[str, Entry], name: str, what: str, key: str, broken: list[BrokenPlugin]):
     if name not in entries:
         known = ", ".join(entries) or "none installed"
-        raise PipelineError(f"{key}: unknown {what} {name!r}; known: {known}.")
+        hint = "".join(f" It may come from the broken plugin {plugin}; {plugin.remedy}." for plugin in broken)
+        raise PipelineError(f"{key}: unknown {what} {name!r}; known: {known}.{hint}")
     return entries[name].spec
 
 

@@ -55,10 +55,21 @@ def record(folder: Path, params: Mapping[str, Any], run_id: str | None, complete
 
 
 def check_readable(path: Path) -> None:
-    """Raise a clear error if ``path`` is not a loadable torch checkpoint (read with ``weights_only``)."""
+    """Raise a clear error unless ``path`` is a torch file (read with ``weights_only``) Lightning can resume from."""
     import torch
 
     try:
-        torch.load(path, map_location="cpu", weights_only=True)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for damaged files
         raise PipelineError(f"checkpoint {path} is corrupt or unreadable ({type(error).__name__}); delete it to start training over.") from error
+    # What Lightning reads to resume a fit; without it, it fails deep inside with a bare KeyError.
+    needed = ("pytorch-lightning_version", "state_dict", "epoch", "global_step", "loops", "optimizer_states", "lr_schedulers")
+    if not isinstance(checkpoint, dict):
+        problem = f"it holds a {type(checkpoint).__name__}, not a dict"
+    elif missing := [key for key in needed if key not in checkpoint]:
+        problem = f"it lacks {', '.join(missing)}"
+    elif not isinstance(checkpoint["state_dict"], dict):
+        problem = "its state_dict is not a dict"
+    else:
+        return
+    raise PipelineError(f"checkpoint {path} is not a training checkpoint written by Lightning ({problem}); delete it to start training over.")

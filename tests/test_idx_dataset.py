@@ -75,3 +75,80 @@ def test_missing_folder_fails_cleanly(project, tmp_path):
     done = run(["pipeline", "run", "prepare"], project, check=False)
     assert done.returncode == 2 and "data.path" in done.stderr and "is not a folder" in done.stderr
     assert not (project / "data" / "prepared").exists()
+
+
+def damage_random_gzip(folder: Path) -> Path:
+    path = folder / "train-images-idx3-ubyte.gz"
+    path.write_bytes(bytes(range(256)) * 16)
+    return path
+
+
+def damage_truncated_gzip(folder: Path) -> Path:
+    path = folder / "train-images-idx3-ubyte.gz"
+    write_idx(path, np.zeros((60, 28, 28)))
+    path.write_bytes(path.read_bytes()[:-20])
+    return path
+
+
+def damage_header_longer_than_file(folder: Path) -> Path:
+    path = folder / "train-images-idx3-ubyte"
+    path.write_bytes(struct.pack(">BBBB", 0, 0, 0x08, 255) + bytes(8))
+    return path
+
+
+@pytest.mark.parametrize("damage, problem", [
+    (damage_random_gzip, "is not a valid gzip file (BadGzipFile: Not a gzipped file (b'\\x00\\x01')); expected MNIST-format IDX data, gzipped or plain."),
+    (damage_truncated_gzip, "is not a valid gzip file (EOFError: Compressed file ended before the end-of-stream marker was reached); "
+                            "expected MNIST-format IDX data, gzipped or plain."),
+    (damage_header_longer_than_file, "is truncated: its header declares 255 dimensions but the file holds only 12 bytes; "
+                                     "expected MNIST-format IDX data."),
+])
+def test_damaged_file_is_one_line_naming_it(project, tmp_path, damage, problem):
+    folder = tmp_path / "mnist"
+    make_mnist_like(folder)
+    (folder / "train-images-idx3-ubyte").unlink()
+    bad = damage(folder)
+    edit_params(project, data={"name": "idx", "path": str(folder)})
+    done = run(["pipeline", "run", "prepare"], project, check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"error: {bad} {problem}"]
+    assert not (project / "data" / "prepared").exists()
+
+
+def idx_bytes(code: int, shape: tuple[int, ...], body: bytes = b"") -> bytes:
+    return struct.pack(">BBBB", 0, 0, code, len(shape)) + struct.pack(f">{len(shape)}I", *shape) + body
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b"", "is not an IDX file (bad magic number)"),
+    (idx_bytes(0x08, ()), "declares no dimensions in its header"),
+    (idx_bytes(0x08, (2,))[:6], "is truncated: its header declares 1 dimensions but the file holds only 6 bytes"),
+    (idx_bytes(0x08, (2**32 - 1,) * 4, bytes(10)), "is truncated or padded: 10 data bytes where its header's shape "
+                                                   f"{(2**32 - 1,) * 4} needs {(2**32 - 1) ** 4}"),
+])
+def test_every_malformed_file_is_a_pipeline_error(tmp_path, content, problem):
+    path = tmp_path / "file"
+    path.write_bytes(content)
+    with pytest.raises(PipelineError) as raised:
+        read_idx(path)
+    assert str(raised.value).startswith(f"{path} {problem}")
+    assert str(raised.value).endswith("expected MNIST-format IDX data.")
+
+
+@pytest.mark.parametrize("images, labels, problem", [
+    (np.zeros(4), np.zeros(4), "train-images-idx3-ubyte holds a 1-D array; expected images"),
+    (np.zeros((4, 2, 2)), np.zeros((4, 1)), "train-labels-idx1-ubyte holds 2-D uint8 values; expected one non-negative integer label"),
+    (np.zeros((0, 2, 2)), np.zeros(0), "holds IDX files with no images in them"),
+])
+def test_files_that_are_not_images_and_labels_are_refused(tmp_path, images, labels, problem):
+    write_idx(tmp_path / "train-images-idx3-ubyte", images)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", labels)
+    with pytest.raises(PipelineError, match=problem):
+        load_idx_arrays({"path": str(tmp_path)})
+
+
+def test_test_images_of_another_shape_are_refused(tmp_path):
+    make_mnist_like(tmp_path)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", np.zeros((20, 32, 32)))
+    with pytest.raises(PipelineError, match=r"t10k-images-idx3-ubyte holds images of shape \(32, 32\) but the train images have shape \(28, 28\)"):
+        load_idx_arrays({"path": str(tmp_path)})

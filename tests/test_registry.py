@@ -24,6 +24,14 @@ def test_without_entry_points_nothing_is_built_in():
     assert registry.families == {} and registry.datasets == {} and registry.tricks == {}
 
 
+def test_entry_points_load_one_by_one_as_pluggy_would():
+    pm = create_plugin_manager()
+    assert pm.broken == []
+    loaded = {name for name, _ in pm.list_name_plugin()}
+    assert {"digits", "idx", "classifier", "ema"} <= loaded
+    assert "cooler-pipeline" in {dist.project_name for _, dist in pm.list_plugin_distinfo()}
+
+
 def test_each_run_gets_a_fresh_manager():
     extra = types.SimpleNamespace(pipeline_families=hookimpl(lambda: [FamilySpec("extra", "x", load=lambda: None)]))
     with_extra = Registry(create_plugin_manager([extra]))
@@ -69,6 +77,7 @@ def test_unknown_names_list_the_known_ones():
 def test_plugins_command_lists_components_with_their_package(tmp_path):
     out = run(["pipeline", "plugins"], tmp_path).stdout
     assert "model families:" in out and "datasets:" in out and "tricks:" in out
+    assert "broken plugins:" not in out
     line = next(l for l in out.splitlines() if l.strip().startswith("classifier"))
     assert "[cooler-pipeline 0.1.0]" in line
 

@@ -1,0 +1,34 @@
+"""Bad files a user may leave behind are one `error:` line naming the file and what to do, never a traceback."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from tests.conftest import fast_params, run
+from tests.test_resume_and_ddp import kill_after_first_checkpoint
+
+
+def test_a_torch_file_that_is_not_a_lightning_checkpoint_is_refused(project: Path):
+    fast_params(project, epochs=12)
+    run(["pipeline", "run", "prepare"], project)
+    kill_after_first_checkpoint(project)
+    last = project / "checkpoints" / "last.ckpt"
+    torch.save({"a": 1}, last)
+    done = run(["pipeline", "run", "train"], project, check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"error: checkpoint {last} is not a training checkpoint written by Lightning (it lacks pytorch-lightning_version, "
+        "state_dict, epoch, global_step, loops, optimizer_states, lr_schedulers); delete it to start training over.")
+    assert "Traceback" not in done.stderr
+
+    torch.save([1, 2, 3], last)
+    done = run(["pipeline", "run", "train"], project, check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"error: checkpoint {last} is not a training checkpoint written by Lightning (it holds a list, not a dict); "
+        "delete it to start training over.")
+
+    last.unlink()
+    run(["pipeline", "run", "train"], project)
+    assert (project / "models" / "model.pt").is_file()
