@@ -101,7 +101,9 @@ class Trick:
         return None
 
     def callbacks(self, settings: Mapping[str, Any]) -> list[Callback]:
-        """Return Lightning callbacks (their state is checkpointed with the run)."""
+        """Return Lightning callbacks (their state is checkpointed with the run). A callback may set the
+        module's ``loss_weight`` (:class:`pipeline.module.ModelModule`) in ``on_train_batch_start`` to
+        scale that batch's loss before its backward pass, as ``grad_accum`` does."""
         return []
 
 

@@ -1,6 +1,7 @@
 """Builds the base optimizer from params and applies the enabled tricks to it in their fixed order."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Mapping
@@ -65,10 +66,20 @@ def configure(module: torch.nn.Module, optimizer_settings: Mapping[str, Any], tr
         optimizer = trick.impl.wrap_optimizer(trick.settings, optimizer)
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise PipelineError(f"trick {trick.spec.name} returned {optimizer!r} from wrap_optimizer; expected a torch.optim.Optimizer.")
-    schedulers = [s for t in tricks if (s := t.impl.scheduler(t.settings, optimizer)) is not None]
+    scheduling = [t for t in tricks if type(t.impl).scheduler is not Trick.scheduler]
+    total = total_steps(module) if scheduling else math.inf
+    schedulers = [s for t in scheduling if (s := t.impl.scheduler(t.settings, optimizer, total)) is not None]
     if not schedulers:
         return optimizer
     return {"optimizer": optimizer, "lr_scheduler": schedulers[0]} if len(schedulers) == 1 else ([optimizer], schedulers)
+
+
+def total_steps(module: Any) -> float:
+    """The optimizer steps of the whole run, from its start (Lightning's estimate: epochs × ⌈batches ÷
+    accumulation⌉, capped by ``max_steps``); ``math.inf`` when the run has no set end. Asked only when a
+    trick schedules, because it makes Lightning load the training data early."""
+    steps = module.trainer.estimated_stepping_batches
+    return math.inf if steps < 0 else steps
 
 
 def attach(module: Any, optimizer_settings: Mapping[str, Any], tricks: list[EnabledTrick]) -> None:

@@ -29,13 +29,13 @@ def test_every_built_in_trick_has_a_file():
 
 
 def test_dvc_composes_tricks_and_overrides_into_valid_params(tmp_path):
-    """What `dvc exp run -S 'trick=[ema,piecewise_lr,param_lr]' -S 'tricks.piecewise_lr.points=[[1000,1],[2000,0.1]]' …` writes."""
+    """What `dvc exp run -S 'trick=[ema,piecewise_lr,param_lr]' -S 'tricks.piecewise_lr.points=[[1000,1],[2000,0.1]]' -S tricks.piecewise_lr.unit=steps …` writes."""
     out = tmp_path / "params.yaml"
     compose_and_dump(out, str(CONF), None, "config", str(tmp_path),
                      ["trick=[ema,piecewise_lr,param_lr]", "tricks.piecewise_lr.points=[[1000,1],[2000,0.1]]",
-                      "tricks.ema.decay=0.9", "tricks.param_lr.multipliers=[[net.0.*,0.5]]"])
+                      "tricks.piecewise_lr.unit=steps", "tricks.ema.decay=0.9", "tricks.param_lr.multipliers=[[net.0.*,0.5]]"])
     params = validate(yaml.safe_load(out.read_text()), REGISTRY)
-    assert params["tricks"] == {"ema": {"decay": 0.9}, "piecewise_lr": {"points": [[1000, 1], [2000, 0.1]]},
+    assert params["tricks"] == {"ema": {"decay": 0.9}, "piecewise_lr": {"points": [[1000, 1], [2000, 0.1]], "unit": "steps"},
                                 "param_lr": {"multipliers": [["net.0.*", 0.5]]}}  # replaced, not merged
 
 

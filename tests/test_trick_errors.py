@@ -17,12 +17,14 @@ from tests.conftest import REPO, run
 
 BAD = [
     ({"emma": {}}, "tricks.emma: unknown trick 'emma'; known: "),
-    ({"grad_accum": {"k": -2}}, "tricks.grad_accum.k = -2 is invalid; expected an integer in [1, inf]"),
+    ({"grad_accum": {"k": -2}}, "tricks.grad_accum.k = -2 is invalid; expected an integer in [1, inf"),
     ({"ema": {"decay": 1.5}}, "tricks.ema.decay = 1.5 is invalid; expected a number in (0, 1)"),
     ({"ema": {"decay": None}}, "tricks.ema.decay = None is invalid"),
-    ({"ema": {"dacay": 0.9}}, "tricks.ema.dacay is not a known setting; known settings: decay"),
+    ({"ema": {"dacay": 0.9}}, "tricks.ema.dacay is not a known setting"),
     ({"lookahead": {"alpha": 0}}, "tricks.lookahead.alpha = 0 is invalid"),
     ({"piecewise_lr": {"points": []}}, "tricks.piecewise_lr.points = [] is invalid"),
+    ({"piecewise_lr": {"points": [[1000, 1]]}},
+     "tricks.piecewise_lr.points has position 1000, beyond 1, while tricks.piecewise_lr.unit = 'fraction'"),
     ({"param_lr": {"multipliers": [["encoder.*", 0.1]]}},
      "tricks.param_lr.multipliers: pattern 'encoder.*' matches no parameter of this model; its parameters are net.0.weight"),
     ({"grad_transform": {"zero": ["head.*"]}}, "tricks.grad_transform.zero: pattern 'head.*' matches no parameter"),

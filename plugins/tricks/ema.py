@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pipeline import Setting, TrickSpec, hookimpl
 
-SETTINGS = {"decay": Setting(0.99, "α: weight of the old average at each step", low=0, high=1, low_open=True, high_open=True)}
+SETTINGS = {"decay": Setting(0.95, "α: weight of the old average at each step", low=0, high=1, low_open=True, high_open=True)}
 
 
 def _load():

@@ -10,7 +10,7 @@ from pipeline import Setting, TrickSpec, hookimpl
 
 SETTINGS = {
     "k": Setting(5, "fast steps per slow update", kinds=(int,), low=1),
-    "alpha": Setting(0.5, "slow step size α (1 = the base optimizer alone)", low=0, high=1, low_open=True),
+    "alpha": Setting(0.8, "slow step size α (1 = the base optimizer alone)", low=0, high=1, low_open=True),
 }
 
 

@@ -1,11 +1,14 @@
 """The ``piecewise_lr`` trick on torch's ``LambdaLR``, stepped per optimizer step by Lightning."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from lightning.pytorch.utilities import rank_zero_warn
 from torch.optim.lr_scheduler import LambdaLR
 
-from pipeline import Trick
-from plugins.tricks.piecewise_lr import as_points
+from pipeline import PipelineError, Trick
+from plugins.tricks.piecewise_lr import as_points, check_points
 
 
 class PiecewiseLinear:
@@ -15,7 +18,7 @@ class PiecewiseLinear:
     checkpoints that are read back with ``weights_only=True``.
     """
 
-    def __init__(self, points: list[tuple[int, float]]):
+    def __init__(self, points: list[tuple[float, float]]):
         if points[0][0] != 0:
             points = [(0, 0.0), *points]
         self.steps = [float(step) for step, _ in points]
@@ -25,9 +28,25 @@ class PiecewiseLinear:
         return float(np.interp(step, self.steps, self.values))
 
 
+def in_steps(points: list[tuple[float, float]], unit: str, total_steps: float) -> list[tuple[float, float]]:
+    """The points with positions in optimizer steps: fractions are scaled by the run's ``total_steps``."""
+    if unit == "steps":
+        if points[-1][0] > total_steps:
+            rank_zero_warn(f"tricks.piecewise_lr: points at steps {[p for p, _ in points if p > total_steps]} lie beyond "
+                           f"this run's last optimizer step ({total_steps}); the schedule stops short of them.")
+        return points
+    if math.isinf(total_steps):
+        raise PipelineError("tricks.piecewise_lr.unit = 'fraction' needs a run of known length, but this run sets no "
+                            "trainer.max_epochs or max_steps; set one, or set tricks.piecewise_lr.unit=steps.")
+    return [(fraction * max(total_steps, 1), value) for fraction, value in points]
+
+
 class PiecewiseLr(Trick):
     """Adds a step-interval ``LambdaLR`` with the piecewise-linear multiplier."""
 
-    def scheduler(self, settings, optimizer):
-        schedule = PiecewiseLinear(as_points(settings["points"]))
+    def check(self, settings, module):
+        check_points(as_points(settings["points"]), settings["unit"])
+
+    def scheduler(self, settings, optimizer, total_steps):
+        schedule = PiecewiseLinear(in_steps(as_points(settings["points"]), settings["unit"], total_steps))
         return {"scheduler": LambdaLR(optimizer, schedule), "interval": "step", "frequency": 1, "name": "piecewise_lr"}
