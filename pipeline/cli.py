@@ -88,7 +88,26 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except PipelineError as error:
         print(f"error: {error}", file=sys.stderr)
+        _keep_last_results(args)
         return 2
+    except BaseException:
+        _keep_last_results(args)
+        raise
+
+
+def _keep_last_results(args: argparse.Namespace) -> None:
+    """After a stage that DVC runs failed, put back the last good outputs DVC removed before it."""
+    if args.command != "run":
+        return
+    from pipeline.restore import restore_failed_stage
+
+    try:
+        restored = restore_failed_stage()
+    except Exception as error:  # never hide the stage's own error behind this one
+        print(f"warning: could not restore the last results from DVC's cache ({error}); run `dvc checkout`.", file=sys.stderr)
+        return
+    if restored and args.stage != "check":  # check's only output is a fingerprint, not a result
+        print(f"kept the last good results: {', '.join(restored)} restored from DVC's cache.", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 The checkpoint folder carries ``state.json`` with a fingerprint of every setting that shapes
 training and the MLflow run it belongs to. A rerun with the same fingerprint resumes that run from
-its last checkpoint; any other settings start over in an emptied folder.
+its last checkpoint; any other settings start over in an emptied folder (emptied only once the new
+settings passed every check, so a refused run never costs an unfinished training). A training that
+completes removes its checkpoints: its results are in ``models/`` and in DVC's cache.
 """
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ def find(folder: Path, params: Mapping[str, Any]) -> ResumePoint:
     """The resume point for ``params`` in ``folder``, emptying the folder if it belongs to other settings."""
     state_path = folder / "state.json"
     state = json.loads(state_path.read_text()) if state_path.is_file() else {}
-    if state.get("fingerprint") != fingerprint(params) or state.get("complete"):
+    if state.get("fingerprint") != fingerprint(params):
         shutil.rmtree(folder, ignore_errors=True)
         return ResumePoint(None, None)
     last = folder / LAST
@@ -47,11 +49,22 @@ def find(folder: Path, params: Mapping[str, Any]) -> ResumePoint:
     return ResumePoint(None, state.get("run_id"))
 
 
-def record(folder: Path, params: Mapping[str, Any], run_id: str | None, complete: bool = False) -> None:
+def unfinished_run(folder: Path) -> str | None:
+    """The MLflow run of the unfinished training whose checkpoints ``folder`` holds, if any."""
+    state_path = folder / "state.json"
+    return json.loads(state_path.read_text()).get("run_id") if state_path.is_file() else None
+
+
+def record(folder: Path, params: Mapping[str, Any], run_id: str | None) -> None:
     """Note which settings and MLflow run the checkpoints in ``folder`` belong to."""
     folder.mkdir(parents=True, exist_ok=True)
-    state = {"fingerprint": fingerprint(params), "run_id": run_id, "complete": complete}
+    state = {"fingerprint": fingerprint(params), "run_id": run_id}
     (folder / "state.json").write_text(json.dumps(state, indent=2) + "\n")
+
+
+def finish(folder: Path) -> None:
+    """Drop the checkpoints of a training that completed: its results are in models/ (and DVC's cache)."""
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def check_readable(path: Path) -> None:

@@ -42,7 +42,11 @@ def run(args: list[str], cwd: Path, check: bool = True, timeout: float = 600, **
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A copy of the project in its own git repository (one commit), as after `git clone`."""
-    root = tmp_path / "project"
+    return make_project(tmp_path / "project")
+
+
+def make_project(root: Path) -> Path:
+    """Copy the project's tracked files to ``root`` and make it a git repository with one commit."""
     for name in project_files():
         target = root / name
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ def run(ctx: RunContext) -> dict[str, float]:
     from pipeline.outputs import save_weights, write_json
     from pipeline.data import PreparedData
     from pipeline.datamodule import ArrayDataModule
+    from pipeline.divergence import DivergenceGuard
     from pipeline.history import EpochHistory
     from pipeline.mlflow_logger import CheckpointBatchedMLFlowLogger
     from pipeline.errors import PipelineError
@@ -66,6 +67,7 @@ def run(ctx: RunContext) -> dict[str, float]:
             ModelCheckpoint(dirpath=paths.checkpoints, filename="last", save_top_k=1, every_n_epochs=1,
                             enable_version_counter=False),
             EpochHistory(paths.plots / "history.csv"),
+            DivergenceGuard(params["optimizer"]["lr"]),  # a diverged run fails instead of passing
             *optimization.callbacks(tricks),
             *ctx.extra_callbacks,
         ]
@@ -83,7 +85,7 @@ def run(ctx: RunContext) -> dict[str, float]:
         write_json(paths.run_record, {"run_id": run_id, "tracking_uri": tracker.uri})
         tracker.log_metrics(run_id, {f"train.{k}": v for k, v in metrics.items()})
         tracker.log_artifact(run_id, paths.plots / "history.csv", "plots")
-        resume.record(paths.checkpoints, params, run_id, complete=True)
+        resume.finish(paths.checkpoints)
     return metrics
 
 

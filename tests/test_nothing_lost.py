@@ -1,0 +1,190 @@
+"""`dvc repro` as a user types it: a mistyped, refused, diverged or killed run never passes, never
+deletes the last good results, and never costs a retrain that DVC's cache or a checkpoint can spare."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import command_env, edit_params, fast_params, make_project, run
+
+STAGES = ("check", "prepare", "train", "evaluate", "export")
+RESULTS = ("models/model.pt", "models/run.json", "metrics/train.json", "metrics/evaluate.json", "metrics/export.json",
+           "plots/history.csv", "plots/evaluate/confusion_matrix.png", "exported/model.onnx", "exported/model.tflite",
+           "dvc.lock")
+THREADS = {"OMP_NUM_THREADS": "1"}
+
+
+def stages_ran(output: str) -> list[str]:
+    return [stage for stage in STAGES if f"Running stage '{stage}'" in output]
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """The content hash of every result a user keeps (a missing file maps to 'missing')."""
+    return {name: hashlib.md5((root / name).read_bytes()).hexdigest() if (root / name).is_file() else "missing"
+            for name in RESULTS}
+
+
+def locked(root: Path) -> dict:
+    return yaml.safe_load((root / "dvc.lock").read_text())["stages"]
+
+
+def runs(root: Path) -> list:
+    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    return client.search_runs([client.get_experiment_by_name("pipeline").experiment_id], order_by=["attributes.start_time ASC"])
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory) -> Path:
+    """A project after a first, successful `dvc repro` (2 epochs), committed."""
+    root = make_project(tmp_path_factory.mktemp("reproduced") / "project")
+    fast_params(root, epochs=2)
+    run(["dvc", "repro"], root, **THREADS)
+    run(["git", "add", "-A"], root)
+    run(["git", "commit", "-qm", "first results"], root)
+    return root
+
+
+@pytest.fixture
+def workspace(reproduced: Path, tmp_path: Path) -> Path:
+    """A private copy of the reproduced project (its DVC cache and MLflow store included)."""
+    copy = tmp_path / "project"
+    shutil.copytree(reproduced, copy, symlinks=True)
+    return copy
+
+
+def refused(root: Path, **env: str) -> subprocess.CompletedProcess:
+    done = run(["dvc", "repro"], root, check=False, **THREADS, **env)
+    assert done.returncode != 0, done.stdout
+    return done
+
+
+def error_lines(done: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"trainr": {"max_epochs": 3}}, "error: trainr is not a known params section (did you mean 'trainer'?)"),
+    ({"trainer": {"devices": 0}}, "error: trainer.devices = 0 is invalid"),
+    ({"trainer": {"precision": "banana"}}, "error: trainer.precision = 'banana' is invalid"),
+    ({"optimizer": {"name": "sgd", "momentum": 0.9}}, "error: optimizer.momentum is ignored by optimizer.name = 'sgd'"),
+])
+def test_a_mistake_is_refused_before_anything_is_removed(workspace: Path, change, message):
+    before, runs_before = snapshot(workspace), len(runs(workspace))
+    edit_params(workspace, **change)
+    done = refused(workspace)
+    assert error_lines(done) == [error_lines(done)[0]] and error_lines(done)[0].startswith(message)
+    assert "Traceback" not in done.stderr
+    assert stages_ran(done.stdout) == ["check"]
+    assert snapshot(workspace) == before
+    assert len(runs(workspace)) == runs_before  # no MLflow run was opened
+
+
+def test_unreachable_tracking_server_fails_in_seconds(workspace: Path):
+    before = snapshot(workspace)
+    edit_params(workspace, trainer={"max_epochs": 3})
+    started = time.monotonic()
+    done = refused(workspace, MLFLOW_TRACKING_URI="http://127.0.0.1:9")
+    assert time.monotonic() - started < 15
+    assert error_lines(done) == ["error: MLFLOW_TRACKING_URI = http://127.0.0.1:9 is unreachable ([Errno 111] Connection refused); "
+                                 "start the server, fix the URI, or unset MLFLOW_TRACKING_URI to record into ./mlflow.db."]
+    assert snapshot(workspace) == before
+
+
+def test_diverged_training_fails_and_keeps_the_last_results(workspace: Path):
+    before, runs_before = snapshot(workspace), len(runs(workspace))
+    edit_params(workspace, optimizer={"lr": 1.0e30})
+    done = refused(workspace)
+    assert stages_ran(done.stdout) == ["check", "train"]
+    assert "diverged at epoch" in done.stderr and "Traceback" not in done.stderr
+    assert "kept the last good results" in done.stderr
+    assert snapshot(workspace) == before  # model, metrics, plots, export and dvc.lock as they were
+    assert [r.info.status for r in runs(workspace)][runs_before:] == ["FAILED"]
+    status = json.loads(run(["dvc", "status", "--json"], workspace).stdout)
+    assert "deleted" not in json.dumps(status.get("train", []))  # DVC sees the last results in place
+
+
+def test_reverted_params_are_restored_from_the_run_cache(workspace: Path):
+    first, runs_first, lock_first = snapshot(workspace), len(runs(workspace)), locked(workspace)
+    edit_params(workspace, trainer={"max_epochs": 3})
+    run(["dvc", "repro", "evaluate"], workspace, **THREADS)
+    assert json.loads((workspace / "metrics" / "train.json").read_text())["epochs"] == 3
+    assert len(runs(workspace)) == runs_first + 1
+
+    run(["git", "checkout", "params.yaml"], workspace)
+    done = run(["dvc", "repro", "evaluate"], workspace, **THREADS)
+    assert "Stage 'train' is cached - skipping run" in done.stdout
+    assert "Stage 'evaluate' is cached - skipping run" in done.stdout
+    assert len(runs(workspace)) == runs_first + 1  # nothing trained again
+    now = snapshot(workspace)
+    for name in ("models/model.pt", "models/run.json", "metrics/train.json", "metrics/evaluate.json"):
+        assert now[name] == first[name], name
+    assert {stage: locked(workspace)[stage] for stage in ("train", "evaluate")} == {stage: lock_first[stage] for stage in ("train", "evaluate")}
+
+
+def test_killed_export_leaves_the_last_export_whole(workspace: Path):
+    before = snapshot(workspace)
+    edit_params(workspace, export={"examples": 32})
+    process = subprocess.Popen(["dvc", "repro"], cwd=workspace, env=command_env(**THREADS), start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not any((staging / "model.onnx").is_file() for staging in workspace.glob(".exported-new-*.tmp")):
+        assert process.poll() is None, "the export ended before it could be killed"
+        assert time.time() < deadline
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    after = snapshot(workspace)
+    for name in ("exported/model.onnx", "exported/model.tflite"):
+        assert after[name] == before[name], name
+    assert (workspace / "exported" / "saved_model" / "saved_model.pb").is_file()
+
+    run(["dvc", "repro"], workspace, **THREADS)
+    assert json.loads((workspace / "metrics" / "export.json").read_text())["ONNX"] < 1e-4
+    assert not list(workspace.glob(".exported-*.tmp"))
+
+
+def checkpoint_epoch(path: Path) -> int:
+    try:
+        return torch.load(path, weights_only=True)["epoch"]
+    except Exception:  # missing or half-written
+        return -1
+
+
+def test_refused_fix_keeps_the_checkpoint_and_the_rerun_resumes(workspace: Path):
+    edit_params(workspace, trainer={"max_epochs": 40})
+    process = subprocess.Popen(["dvc", "repro", "train"], cwd=workspace, env=command_env(**THREADS), start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = workspace / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 300
+    while checkpoint_epoch(last) < 1:
+        assert process.poll() is None, "training ended before it could be killed"
+        assert time.time() < deadline
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    killed_at, killed_run = checkpoint_epoch(last), runs(workspace)[-1].info.run_id
+    assert 1 <= killed_at < 39, "the kill came after training ended"
+    checkpoint = hashlib.md5(last.read_bytes()).hexdigest()
+
+    edit_params(workspace, trainer={"devices": 0})  # a typo while fixing something else
+    refused(workspace)
+    assert hashlib.md5(last.read_bytes()).hexdigest() == checkpoint
+
+    edit_params(workspace, trainer={"devices": 1})
+    done = run(["dvc", "repro", "train"], workspace, **THREADS)
+    assert "Restoring states from the checkpoint path" in done.stdout + done.stderr
+    assert json.loads((workspace / "models" / "run.json").read_text())["run_id"] == killed_run
+    assert [r.info.status for r in runs(workspace)] == ["FINISHED", "FINISHED"]
+    history = (workspace / "plots" / "history.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in history[1:]] == [str(e) for e in range(40)]
