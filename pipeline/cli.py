@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_plugins(_: argparse.Namespace) -> int:
     """Print every registered family, dataset and trick with its package, then any plugin that failed to load (exit 1)."""
+    from pipeline.config import OPTIMIZERS
     from pipeline.registry import Registry, create_plugin_manager
 
     registry = Registry(create_plugin_manager(report_broken=False))
@@ -43,6 +44,10 @@ def cmd_plugins(_: argparse.Namespace) -> int:
             print(f"  {name:<16} {entry.spec.description}  [{entry.package}]")
         if not entries:
             print("  (none installed)")
+    print("optimizers (optimizer.name):")
+    for name, (description, uses) in OPTIMIZERS.items():
+        extra = f"; also uses optimizer.{', optimizer.'.join(uses)}" if uses else ""
+        print(f"  {name:<16} {description}{extra}")
     if not registry.broken:
         return 0
     print("broken plugins:")

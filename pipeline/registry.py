@@ -12,6 +12,7 @@ import pluggy
 
 from pipeline import hookspecs
 from pipeline.errors import PipelineError
+from pipeline.settings import did_you_mean
 from pipeline.hookspecs import DatasetSpec, FamilySpec, TrickSpec
 from pipeline.markers import PROJECT
 
@@ -174,7 +175,7 @@ def _lookup(entries: Mapping[str, Entry], name: str, what: str, key: str, broken
     if name not in entries:
         known = ", ".join(entries) or "none installed"
         hint = "".join(f" It may come from the broken plugin {plugin}; {plugin.remedy}." for plugin in broken)
-        raise PipelineError(f"{key}: unknown {what} {name!r}; known: {known}.{hint}")
+        raise PipelineError(f"{key}: unknown {what} {name!r}{did_you_mean(name, entries)}; known: {known}.{hint}")
     return entries[name].spec
 
 

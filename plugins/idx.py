@@ -60,16 +60,14 @@ def _find(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def load_idx_arrays(settings) -> tuple:
-    """Every image in the folder's train and t10k files, flattened and scaled to [0, 1], with labels."""
-    import numpy as np
-
+def idx_pairs(settings) -> list[tuple[Path, Path]]:
+    """The (images, labels) files the dataset reads from ``data.path``: the train pair, and the t10k pair if present."""
     if settings["path"] is None:
         raise PipelineError("data.path is not set; the idx dataset needs the folder holding the MNIST-format IDX files.")
     folder = Path(settings["path"]).expanduser()
     if not folder.is_dir():
         raise PipelineError(f"data.path = {str(folder)!r} is not a folder; expected one holding {IMAGES[0]} and {LABELS[0]}.")
-    xs, ys, first_shape = [], [], ()
+    pairs = []
     for images_stem, labels_stem in zip(IMAGES, LABELS):
         images, labels = _find(folder, images_stem), _find(folder, labels_stem)
         if images is None and labels is None and images_stem != IMAGES[0]:
@@ -77,6 +75,21 @@ def load_idx_arrays(settings) -> tuple:
         if images is None or labels is None:
             missing = images_stem if images is None else labels_stem
             raise PipelineError(f"data.path = {str(folder)!r} has no {missing} file (plain or .gz).")
+        pairs.append((images, labels))
+    return pairs
+
+
+def idx_sources(settings) -> list[Path]:
+    """Every file the dataset reads, so a change to any of them reruns prepare."""
+    return [path for pair in idx_pairs(settings) for path in pair]
+
+
+def load_idx_arrays(settings) -> tuple:
+    """Every image in the folder's train and t10k files, flattened and scaled to [0, 1], with labels."""
+    import numpy as np
+
+    xs, ys, first_shape = [], [], ()
+    for images, labels in idx_pairs(settings):
         x, y = read_idx(images), read_idx(labels)
         _check_pair(images, x, labels, y)
         if xs and x.shape[1:] != first_shape:
@@ -104,4 +117,4 @@ SETTINGS = {"path": Setting(None, "folder with the IDX files", kinds=(str,), nul
 
 @hookimpl
 def pipeline_datasets() -> list[DatasetSpec]:
-    return [DatasetSpec("idx", "MNIST-format IDX files from data.path", load_idx_arrays, SETTINGS)]
+    return [DatasetSpec("idx", "MNIST-format IDX files from data.path", load_idx_arrays, SETTINGS, sources=idx_sources)]

@@ -97,6 +97,18 @@ def test_nan_written_in_yaml_is_refused(registry, tmp_path: Path):
         load_params(path, registry)
 
 
+def test_misspelled_plugin_name_gets_a_suggestion(registry):
+    with pytest.raises(PipelineError, match=r"^tricks.emma: unknown trick 'emma' \(did you mean 'ema'\?\); known: "):
+        validate(changed(tricks={"emma": {}}), registry)
+
+
+def test_plugins_lists_the_optimizers(project: Path):
+    listing = run(["pipeline", "plugins"], project).stdout
+    section = listing[listing.index("optimizers (optimizer.name):"):].splitlines()
+    assert [line.split()[0] for line in section[1:6]] == ["sgd", "momentum", "adam", "adamw", "rmsprop"]
+    assert "also uses optimizer.momentum" in section[2]
+
+
 def test_unknown_family_lists_the_known_ones(registry):
     with pytest.raises(PipelineError, match="known: .*classifier"):
         validate(changed(model={"family": "nope"}), registry)

@@ -70,6 +70,25 @@ def test_prepare_stage_on_a_user_folder(project, tmp_path):
     assert '"test_examples": 30.0' in sizes and '"train_examples": 105.0' in sizes
 
 
+def test_changed_user_files_rerun_prepare(project, tmp_path):
+    make_mnist_like(tmp_path / "mnist", n_train=100, n_test=50)
+    edit_params(project, data={"name": "idx", "path": str(tmp_path / "mnist")})
+    first = run(["dvc", "repro", "prepare"], project)
+    assert "Running stage 'prepare'" in first.stdout
+    unchanged = run(["dvc", "repro", "prepare"], project)
+    assert "Stage 'prepare' didn't change, skipping" in unchanged.stdout
+
+    labels = tmp_path / "mnist" / "t10k-labels-idx1-ubyte"
+    write_idx(labels, np.zeros(50))  # the same file, relabelled: every t10k image is now a 0
+    changed = run(["dvc", "repro", "prepare"], project)
+    assert "Running stage 'prepare'" in changed.stdout
+    zeros = 0
+    for split in ("train", "val", "test"):
+        with np.load(project / "data" / "prepared" / f"{split}.npz") as arrays:
+            zeros += int((arrays["y"] == 0).sum())
+    assert zeros == 10 + 50  # 10 zeros among the train files, 50 among the relabelled ones
+
+
 def test_missing_folder_fails_cleanly(project, tmp_path):
     edit_params(project, data={"name": "idx", "path": str(tmp_path / "nowhere")})
     done = run(["pipeline", "run", "prepare"], project, check=False)
