@@ -12,7 +12,7 @@ from tests.conftest import edit_params, fast_params, run
 
 
 def stages_ran(output: str) -> list[str]:
-    return [stage for stage in ("prepare", "train", "evaluate", "export") if f"Running stage '{stage}'" in output]
+    return [stage for stage in ("check", "prepare", "train", "evaluate", "export") if f"Running stage '{stage}'" in output]
 
 
 def only_run(client: MlflowClient):
@@ -25,7 +25,7 @@ def only_run(client: MlflowClient):
 def test_dvc_repro_end_to_end(project: Path):
     fast_params(project, epochs=3)
     first = run(["dvc", "repro"], project)
-    assert stages_ran(first.stdout) == ["prepare", "train", "evaluate", "export"]
+    assert stages_ran(first.stdout) == ["check", "prepare", "train", "evaluate", "export"]
 
     train = json.loads((project / "metrics" / "train.json").read_text())
     evaluate = json.loads((project / "metrics" / "evaluate.json").read_text())
@@ -49,11 +49,12 @@ def test_dvc_repro_end_to_end(project: Path):
     assert "plots/confusion_matrix.png" in plots
 
     second = run(["dvc", "repro"], project)
-    assert stages_ran(second.stdout) == [] and "Data and pipelines are up to date" in second.stdout
+    assert stages_ran(second.stdout) == ["check"]  # the check runs every time; nothing else changed
+    assert all(f"Stage '{stage}' didn't change, skipping" in second.stdout for stage in ("prepare", "train", "evaluate", "export"))
 
     edit_params(project, trainer={"max_epochs": 4})
     third = run(["dvc", "repro"], project)
-    assert stages_ran(third.stdout) == ["train", "evaluate", "export"]
+    assert stages_ran(third.stdout) == ["check", "train", "evaluate", "export"]
     assert json.loads((project / "metrics" / "train.json").read_text())["epochs"] == 4
 
     plots = json.loads(run(["dvc", "plots", "show", "--json"], project).stdout)
@@ -69,11 +70,19 @@ def test_failed_stage_keeps_dvc_lock_and_marks_run_failed(project: Path):
     edit_params(project, trainer={"max_epochs": 2, "strategy": "warp_drive"})
     failed = run(["dvc", "repro", "train"], project, check=False)
     assert failed.returncode != 0
-    assert "error: Lightning rejected the trainer settings" in failed.stderr
+    assert "error: trainer.strategy = 'warp_drive' is invalid; expected one of auto, ddp" in failed.stderr
+    assert stages_ran(failed.stdout) == ["check"]
     assert (project / "dvc.lock").read_text() == lock_before
     client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
     statuses = sorted(r.info.status for r in client.search_runs([client.get_experiment_by_name("pipeline").experiment_id]))
-    assert statuses == ["FAILED", "FINISHED"]
+    assert statuses == ["FINISHED"]  # refused before a run was opened
+
+    edit_params(project, trainer={"strategy": "auto", "max_time": "later"})  # only Lightning can judge this one
+    failed = run(["dvc", "repro", "train"], project, check=False)
+    assert "error: Lightning rejected the trainer settings" in failed.stderr and "Traceback" not in failed.stderr
+    assert (project / "dvc.lock").read_text() == lock_before and (project / "models" / "model.pt").is_file()
+    statuses = sorted(r.info.status for r in client.search_runs([client.get_experiment_by_name("pipeline").experiment_id]))
+    assert statuses == ["FINISHED"]
 
 
 def test_corrupt_model_is_a_clear_error(project: Path):
