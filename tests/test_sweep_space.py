@@ -71,7 +71,7 @@ def test_unknown_pruner_option_is_refused_with_the_valid_ones():
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"optimizer.lrr": {"type": "float", "low": 1e-3, "high": 0.1}}, "optimizer.lrr is not a known setting; known settings: batch_size, lr"),
+    ({"optimizer.lrr": {"type": "float", "low": 1e-3, "high": 0.1}}, "optimizer.lrr is not a known setting (did you mean 'lr'?); known settings: batch_size, lr"),
     ({"optimzer.lr": {"type": "float", "low": 1e-3, "high": 0.1}}, "optimzer is not a known params section"),
     ({"trainer.max_epoch": {"type": "int", "low": 1, "high": 3}}, "trainer.max_epoch is not an argument of Lightning's Trainer"),
     ({"optimizer.batch_size": {"type": "int", "low": 0, "high": 64}}, "optimizer.batch_size = 0 is invalid"),
