@@ -62,6 +62,24 @@ def check_reachable(uri: str) -> None:
             raise PipelineError(f"{where} is unreachable ({error.strerror or error}); {advice}.") from None
 
 
+HOST_TAG, PID_TAG = "pipeline.host", "pipeline.pid"
+
+
+def _owner_tags() -> dict[str, str]:
+    """Which process works on a run, so a later command can tell that it died and close the run."""
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def _default_port(scheme: str) -> int:
     base = scheme.split("+")[0]
     return {"postgresql": 5432, "postgres": 5432, "mysql": 3306, "mssql": 1433}.get(base, 443)
@@ -107,7 +125,8 @@ class Tracker:
         """Open a new RUNNING run with flattened params and the git commit; return its id."""
         found = self.client.get_experiment_by_name(experiment)
         experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
-        all_tags = dict(tags or {})
+        self.close_dead_runs(experiment_id)
+        all_tags = {**(tags or {}), **_owner_tags()}
         commit = git_commit(self.root)
         if commit:
             all_tags["mlflow.source.git.commit"] = commit
@@ -166,9 +185,21 @@ class Tracker:
         except MlflowException:
             pass
 
+    def close_dead_runs(self, experiment_id: str) -> None:
+        """Close as KILLED the RUNNING runs of ``experiment_id`` whose process, on this machine, has died."""
+        host = socket.gethostname()
+        for found in self.client.search_runs([experiment_id], "attributes.status = 'RUNNING'", max_results=1000):
+            tags = found.data.tags
+            if tags.get(HOST_TAG) == host and tags.get(PID_TAG, "").isdigit() and not _alive(int(tags[PID_TAG])):
+                self.client.set_terminated(found.info.run_id, status="KILLED")
+
     @contextlib.contextmanager
     def active(self, run_id: str) -> Iterator[str]:
         """Mark the run RUNNING while a stage works on it; FINISHED after, FAILED if the stage raises."""
+        from mlflow.entities import RunTag
+
+        self.close_dead_runs(self.client.get_run(run_id).info.experiment_id)
+        self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in _owner_tags().items()])
         self.client.update_run(run_id, status="RUNNING")
         try:
             yield run_id

@@ -188,3 +188,22 @@ def test_refused_fix_keeps_the_checkpoint_and_the_rerun_resumes(workspace: Path)
     assert [r.info.status for r in runs(workspace)] == ["FINISHED", "FINISHED"]
     history = (workspace / "plots" / "history.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in history[1:]] == [str(e) for e in range(40)]
+
+
+def test_a_run_whose_process_died_is_closed_by_the_next_command(workspace: Path):
+    client = MlflowClient(f"sqlite:///{workspace / 'mlflow.db'}")
+    [first] = runs(workspace)
+    process = subprocess.Popen(["pipeline", "run", "evaluate"], cwd=workspace, env=command_env(**THREADS),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while client.get_run(first.info.run_id).info.status != "RUNNING":
+        assert process.poll() is None, "evaluate ended before it could be killed"
+        assert time.time() < deadline
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert client.get_run(first.info.run_id).info.status == "RUNNING"  # a kill -9 leaves no chance to close it
+
+    edit_params(workspace, trainer={"max_epochs": 3})
+    run(["dvc", "repro", "train"], workspace, **THREADS)
+    assert [r.info.status for r in runs(workspace)] == ["KILLED", "FINISHED"]
