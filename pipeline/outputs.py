@@ -51,6 +51,12 @@ def load_trained(ctx) -> tuple[Any, Any, Any]:
     family_name = ctx.params["model"]["family"]
     if saved.get("family") != family_name:
         raise PipelineError(f"trained model {path} is a {saved.get('family')!r} model but model.family is {family_name!r}; rerun the train stage.")
+    broken = [name for name, value in state.items()
+              if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all()]
+    if broken:
+        named = ", ".join(broken[:3]) + (f" and {len(broken) - 3} more" if len(broken) > 3 else "")
+        raise PipelineError(f"trained model {path} holds non-finite weights (nan or inf in {named}); "
+                            "the training diverged — retrain with a lower optimizer.lr.")
     family = ctx.registry.family(family_name).load()
     module = family.build(ctx.params["model"], data.info)
     module.load_state_dict(state)

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import torch
 
 from pipeline.atomic import recover_dir, replace_dir
@@ -37,11 +38,17 @@ def staged(target: Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def write_formats(network: torch.nn.Module, keras_model: Any, examples: torch.Tensor, folder: Path) -> dict[str, float]:
-    """Write the ONNX, SavedModel and TFLite files into ``folder``; return each format's max abs diff from torch."""
-    network = network.eval()
+def torch_outputs(network: torch.nn.Module, examples: torch.Tensor) -> np.ndarray:
+    """What every format must reproduce: the network's outputs on ``examples`` in eval mode."""
     with torch.no_grad():
-        reference = network(examples).numpy()
+        return network.eval()(examples).numpy()
+
+
+def write_formats(network: torch.nn.Module, keras_model: Any, examples: torch.Tensor, reference: np.ndarray,
+                  folder: Path) -> dict[str, float]:
+    """Write the ONNX, SavedModel and TFLite files into ``folder``; return each format's max abs diff from
+    torch's ``reference`` outputs."""
+    network = network.eval()
     x = examples.numpy()
     export_onnx(network, examples, folder / ONNX_FILE)
     if keras_model is None:
@@ -59,7 +66,9 @@ def export_network(family: Any, network: torch.nn.Module, examples: torch.Tensor
                    tolerance: float) -> dict[str, float]:
     """Export ``network`` to ``target`` if every format matches torch within ``tolerance``; return the diff metrics."""
     examples = torch.as_tensor(examples).contiguous()
+    reference = torch_outputs(network, examples)
+    parity.check_reference(reference)  # before anything is written: a diverged model is no conversion problem
     load_keras()  # configures TensorFlow before a family's keras_model imports it
     with staged(target) as folder:
-        diffs = write_formats(network, family.keras_model(network), examples, folder)
+        diffs = write_formats(network, family.keras_model(network), examples, reference, folder)
         return parity.check(diffs, tolerance)

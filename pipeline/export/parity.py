@@ -1,6 +1,7 @@
 """The parity check: every exported format must reproduce torch's outputs within a tolerance."""
 from __future__ import annotations
 
+import math
 from typing import Mapping
 
 import numpy as np
@@ -14,6 +15,14 @@ class ParityError(PipelineError):
     def __init__(self, message: str, diffs: Mapping[str, float]):
         super().__init__(message)
         self.diffs = dict(diffs)
+
+
+def check_reference(reference: np.ndarray) -> None:
+    """Refuse torch's own outputs when they are not finite: no format could match them, and the model is broken."""
+    bad = int(reference.size - np.count_nonzero(np.isfinite(reference)))
+    if bad:
+        raise PipelineError(f"the network's outputs on the export examples are not finite ({bad} of {reference.size} values "
+                            "are nan or inf); its weights overflow — retrain with a lower optimizer.lr.")
 
 
 def max_abs_diff(fmt: str, reference: np.ndarray, output: np.ndarray) -> float:
@@ -30,9 +39,12 @@ def metric_name(fmt: str) -> str:
 
 def check(diffs: Mapping[str, float], tolerance: float) -> dict[str, float]:
     """Return the diffs keyed by metric name, or raise :class:`ParityError` naming the first format whose
-    difference (keyed by format in ``diffs``) exceeds ``tolerance``; NaN counts as too large."""
+    difference (keyed by format in ``diffs``) exceeds ``tolerance``; NaN or inf never passes."""
     metrics = {metric_name(fmt): diff for fmt, diff in diffs.items()}
     for fmt, diff in diffs.items():
+        if not math.isfinite(diff):  # torch's outputs are finite (check_reference), so the format broke them
+            raise ParityError(f"{fmt} output is not finite where torch's is (max abs diff {diff}); exported/ was left "
+                              "unchanged (the conversion is broken; no export.tolerance can pass it).", metrics)
         if not diff <= tolerance:
             raise ParityError(f"{fmt} output differs from torch by {diff:.3g}, above export.tolerance = {tolerance:g}; "
                               "exported/ was left unchanged (raise export.tolerance or fix the conversion).", metrics)
