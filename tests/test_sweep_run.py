@@ -80,3 +80,28 @@ def test_parallel_sweep_prunes_records_children_and_best_reproduces(project: Pat
 
     run(["dvc", "repro", "evaluate"], project)
     assert json.loads((project / "metrics" / "evaluate.json").read_text())["accuracy"] == study.best_value
+
+
+DIVERGING = """
+objective: {metric: accuracy, direction: maximize}
+n_trials: 4
+fixed:
+  trainer.max_epochs: 1
+  model.hidden: 16
+params:
+  optimizer.lr: {type: categorical, choices: {good: 0.02, diverging: 1.0e+30}}
+pruner: {type: none}
+sampler: {type: random, seed: 0}
+"""
+
+
+def test_a_diverged_trial_is_pruned_and_the_sweep_goes_on(project: Path):
+    (project / "conf" / "sweep" / "diverging.yaml").write_text(DIVERGING)
+    run(["pipeline", "sweep", "diverging"], project)
+    study = optuna.load_study(study_name="diverging", storage=f"sqlite:///{project / 'optuna' / 'sweeps.db'}")
+    good = [t for t in study.trials if t.params["optimizer.lr"] == "good"]
+    diverging = [t for t in study.trials if t.params["optimizer.lr"] == "diverging"]
+    assert len(study.trials) == 4 and good and diverging
+    assert all(t.state == TrialState.COMPLETE and t.value > 0.5 for t in good)
+    assert all(t.state == TrialState.PRUNED for t in diverging)
+    assert all(t.user_attrs["sweep.diverged"].startswith("training diverged at epoch 0, step 2: the loss is nan") for t in diverging)

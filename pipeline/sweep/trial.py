@@ -49,6 +49,7 @@ class Objective:
 
         from pipeline.config import validate
         from pipeline.context import RunContext
+        from pipeline.divergence import TrainingDiverged
         from pipeline.paths import Paths
         from pipeline.stages import run_stage
         from pipeline.sweep.callbacks import pruning_callbacks
@@ -75,6 +76,10 @@ class Objective:
             trial.set_user_attr("sweep.pruned_epoch", epoch)
             self._finish(trial, "PRUNED", pruned_epoch=epoch)
             raise
+        except TrainingDiverged as diverged:  # a diverged trial is hopeless, not broken: prune it rather than fail the sweep
+            trial.set_user_attr("sweep.diverged", str(diverged))
+            self._finish(trial, "PRUNED")
+            raise optuna.TrialPruned(str(diverged)) from diverged
         value = float(metrics[sweep.space.metric])
         if not math.isfinite(value):  # a diverged trial is hopeless, not broken: prune it rather than fail the sweep
             trial.set_user_attr("sweep.diverged", True)
