@@ -98,7 +98,7 @@ def load_idx_arrays(settings) -> tuple:
         xs.append(x.reshape(len(x), math.prod(x.shape[1:])).astype(np.float32) / float(max(np.iinfo(x.dtype).max if x.dtype.kind in "ui" else 1, 1)))
         ys.append(y.astype(np.int64))
     if sum(len(y) for y in ys) == 0:
-        raise PipelineError(f"data.path = {str(folder)!r} holds IDX files with no images in them.")
+        raise PipelineError(f"data.path = {str(Path(settings['path']).expanduser())!r} holds IDX files with no images in them.")
     return np.concatenate(xs), np.concatenate(ys)
 
 
