@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
-import yaml
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import edit_params, fast_params, run
