@@ -16,7 +16,7 @@ from pipeline.registry import Registry, create_plugin_manager
 from tests.conftest import REPO, run
 
 BAD = [
-    ({"emma": {}}, "tricks.emma: unknown trick 'emma'; known: "),
+    ({"emma": {}}, "tricks.emma: unknown trick 'emma' (did you mean 'ema'?); known: "),
     ({"grad_accum": {"k": -2}}, "tricks.grad_accum.k = -2 is invalid; expected an integer in [1, inf"),
     ({"ema": {"decay": 1.5}}, "tricks.ema.decay = 1.5 is invalid; expected a number in (0, 1)"),
     ({"ema": {"decay": None}}, "tricks.ema.decay = None is invalid"),
