@@ -5,14 +5,17 @@ from pathlib import Path
 
 import torch
 
+from pipeline import resume
+from pipeline.config import validate
+from pipeline.registry import Registry, create_plugin_manager
 from tests.conftest import fast_params, run
-from tests.test_resume_and_ddp import kill_after_first_checkpoint
 
 
 def test_a_torch_file_that_is_not_a_lightning_checkpoint_is_refused(project: Path):
-    fast_params(project, epochs=12)
+    params = fast_params(project, epochs=2)
     run(["pipeline", "run", "prepare"], project)
-    kill_after_first_checkpoint(project)
+    # What a killed training of these settings leaves, but with a foreign file where its checkpoint was.
+    resume.record(project / "checkpoints", validate(params, Registry(create_plugin_manager())), None)
     last = project / "checkpoints" / "last.ckpt"
     torch.save({"a": 1}, last)
     done = run(["pipeline", "run", "train"], project, check=False)
