@@ -112,7 +112,7 @@ def step_costs(rounds: int, epochs: int) -> None:
             change = 100 * (statistics.median(ratios[size, label]) - 1) if label in configs else 0.0
             cells.append(f" | {statistics.median(times[size, label]) * 1e3:9.3f} ms {change:+7.1f}% vs none")
         print(f"{label:<16}{''.join(cells)}")
-    print("grad_accum (k=4) steps the optimizer once per 4 batches, so its batches are cheaper than none.\n")
+    print("grad_accum (default k=2) steps the optimizer once per k batches, so its batches are cheaper than none.\n")
 
 
 class DeepMlp(ModelModule):
