@@ -49,12 +49,6 @@ def find(folder: Path, params: Mapping[str, Any]) -> ResumePoint:
     return ResumePoint(None, state.get("run_id"))
 
 
-def unfinished_run(folder: Path) -> str | None:
-    """The MLflow run of the unfinished training whose checkpoints ``folder`` holds, if any."""
-    state_path = folder / "state.json"
-    return json.loads(state_path.read_text()).get("run_id") if state_path.is_file() else None
-
-
 def record(folder: Path, params: Mapping[str, Any], run_id: str | None) -> None:
     """Note which settings and MLflow run the checkpoints in ``folder`` belong to."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -125,7 +125,7 @@ class Tracker:
         """Open a new RUNNING run with flattened params and the git commit; return its id."""
         found = self.client.get_experiment_by_name(experiment)
         experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
-        self.close_dead_runs(experiment_id)
+        self._close_dead_runs(experiment_id)
         all_tags = {**(tags or {}), **_owner_tags()}
         commit = git_commit(self.root)
         if commit:
@@ -173,20 +173,13 @@ class Tracker:
         """The run's status: RUNNING, FINISHED, FAILED or KILLED."""
         return self.client.get_run(run_id).info.status
 
-    def close_if_running(self, run_id: str | None, status: str = "KILLED") -> None:
-        """End a run left RUNNING by a process that died (no-op for other runs, or one deleted meanwhile)."""
-        from mlflow.exceptions import MlflowException
+    def close_dead_runs(self, experiment: str) -> None:
+        """Close as KILLED the RUNNING runs of ``experiment`` whose process, on this machine, has died."""
+        found = self.client.get_experiment_by_name(experiment)
+        if found is not None:
+            self._close_dead_runs(found.experiment_id)
 
-        if not run_id:
-            return
-        try:
-            if self.status(run_id) == "RUNNING":
-                self.client.set_terminated(run_id, status=status)
-        except MlflowException:
-            pass
-
-    def close_dead_runs(self, experiment_id: str) -> None:
-        """Close as KILLED the RUNNING runs of ``experiment_id`` whose process, on this machine, has died."""
+    def _close_dead_runs(self, experiment_id: str) -> None:
         host = socket.gethostname()
         for found in self.client.search_runs([experiment_id], "attributes.status = 'RUNNING'", max_results=1000):
             tags = found.data.tags
@@ -198,7 +191,7 @@ class Tracker:
         """Mark the run RUNNING while a stage works on it; FINISHED after, FAILED if the stage raises."""
         from mlflow.entities import RunTag
 
-        self.close_dead_runs(self.client.get_run(run_id).info.experiment_id)
+        self._close_dead_runs(self.client.get_run(run_id).info.experiment_id)
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in _owner_tags().items()])
         self.client.update_run(run_id, status="RUNNING")
         try:

@@ -8,7 +8,6 @@ import lightning.pytorch as pl
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 
 from pipeline.errors import PipelineError
-from pipeline.trainer_check import check_trainer
 
 
 def progress_callbacks() -> tuple[list[pl.Callback], bool]:
@@ -23,7 +22,6 @@ def progress_callbacks() -> tuple[list[pl.Callback], bool]:
 def build_trainer(settings: Mapping[str, Any], callbacks: list, logger: Any, root_dir: str,
                   extra: Mapping[str, Any] | None = None) -> pl.Trainer:
     """A Trainer with the user's settings, the tricks' extras, and the pipeline's callbacks and logger."""
-    check_trainer(settings)
     bar, show_bar = progress_callbacks()
     kwargs = {**settings, **(extra or {})}
     kwargs.setdefault("enable_model_summary", show_bar)

@@ -39,14 +39,11 @@ def run(ctx: RunContext) -> dict[str, float]:
 
     tracker = tracking.Tracker(paths.root) if rank_zero else None
     if tracker is not None:
-        unfinished = resume.unfinished_run(paths.checkpoints)
         try:
             point = resume.find(paths.checkpoints, params)
-        except PipelineError:
-            tracker.close_if_running(unfinished)  # its checkpoint cannot be resumed: that run is over
+        except PipelineError:  # the killed run whose checkpoint cannot be resumed is over
+            tracker.close_dead_runs(params["tracking"]["experiment"])
             raise
-        if unfinished != point.run_id:
-            tracker.close_if_running(unfinished)  # a training of other settings, killed and abandoned
     else:
         point = resume.ResumePoint(_last(paths), None)
     run_id = point.run_id
