@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 import copy
-import re
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
 
 from pipeline.errors import PipelineError
 from pipeline.registry import Registry
 from pipeline.settings import Setting, did_you_mean, non_finite_numbers, validate_section
 from pipeline.trainer_check import check_trainer
+from pipeline.yaml_io import read_yaml_file
 
 # Each base optimizer, what it is, and the optimizer settings beyond name, lr, batch_size and
 # weight_decay that it uses; a setting the chosen optimizer would ignore is refused, not recorded.
@@ -62,33 +61,11 @@ TOP_LEVEL = {"seed": Setting(0, "global random seed", low=0)}
 SECTIONS = ("seed", "data", "model", "optimizer", "tricks", "trainer", "export", "tracking")
 
 
-class _SafeLoader(yaml.SafeLoader):
-    """The safe loader, reading ``1e-3`` as a float the way YAML 1.2 (and DVC, and Hydra) do."""
-
-
-_SafeLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
-    |[-+]?\.(?:inf|Inf|INF)
-    |\.(?:nan|NaN|NAN))$""", re.X),
-    list("-+0123456789."))
-
-
-def load_yaml_text(text: str) -> Any:
-    """Parse YAML text with the safe loader (no Python objects), floats read as YAML 1.2 reads them."""
-    return yaml.load(text, Loader=_SafeLoader)
-
-
 def read_yaml(path: Path) -> dict[str, Any]:
     """Load a YAML mapping with the safe loader, or raise a clear error."""
     if not path.is_file():
         raise PipelineError(f"params file {path} does not exist; run from the project root or pass --params.")
-    try:
-        data = load_yaml_text(path.read_text())
-    except yaml.YAMLError as error:
-        raise PipelineError(f"params file {path} is not valid YAML: {error}.") from error
+    data = read_yaml_file(path, "params file")
     if not isinstance(data, dict):
         raise PipelineError(f"params file {path} must hold a mapping of sections ({', '.join(SECTIONS)}).")
     return data
