@@ -16,23 +16,21 @@ def _pyplot():
     return plt
 
 
-def save_confusion(y_true: np.ndarray, y_pred: np.ndarray, out_dir: Path, num_classes: int) -> np.ndarray:
+def save_confusion(
+    y_true: np.ndarray, y_pred: np.ndarray, out_dir: Path, num_classes: int
+) -> np.ndarray:
     """Write ``confusion.csv`` (for ``dvc plots``) and ``confusion_matrix.png``; return the matrix."""
-    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(matrix, (y_true, y_pred), 1)
+    from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
+
+    matrix = confusion_matrix(y_true, y_pred, labels=np.arange(num_classes))
     with (out_dir / "confusion.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["actual", "predicted"])
         writer.writerows(zip(y_true.tolist(), y_pred.tolist()))
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 4.5))
-    image = ax.imshow(matrix, cmap="Blues")
-    for (i, j), count in np.ndenumerate(matrix):
-        ax.text(j, i, str(count), ha="center", va="center", fontsize=7,
-                color="white" if count > matrix.max() / 2 else "black")
-    ax.set(xlabel="predicted", ylabel="actual", xticks=range(num_classes), yticks=range(num_classes),
-           title="Confusion matrix (test split)")
-    fig.colorbar(image, ax=ax)
+    ConfusionMatrixDisplay(matrix).plot(ax=ax, cmap="Blues", values_format="d")
+    ax.set(xlabel="predicted", ylabel="actual", title="Confusion matrix (test split)")
     fig.tight_layout()
     fig.savefig(out_dir / "confusion_matrix.png", dpi=100)
     plt.close(fig)
