@@ -4,4 +4,5 @@ from pipeline.hookspecs import DatasetSpec, Family, FamilySpec, Trick, TrickSpec
 from pipeline.markers import hookimpl
 from pipeline.settings import Setting
 
-__all__ = ["DatasetSpec", "Family", "FamilySpec", "PipelineError", "Setting", "Trick", "TrickSpec", "hookimpl"]
+__all__ = ["DatasetSpec", "Family", "FamilySpec", "PipelineError", "Setting", "Trick", "TrickSpec",
+           "hookimpl"]

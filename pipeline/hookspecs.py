@@ -3,22 +3,38 @@
 A plugin is a module (or an object) registered under the entry-point group ``pipeline.plugins``.
 The built-in families, datasets and tricks under ``plugins/`` are registered exactly that way, so a
 third-party package has every power a built-in has. A plugin implements any of the hooks below with
-``@hookimpl`` from :mod:`pipeline.markers`; a misspelled hook name is an error when the plugin loads.
+``@hookimpl`` from :mod:`pipeline.markers`; a misspelled hook name is an error when the plugin
+loads.
 
 Registration hooks return *specs*: small frozen dataclasses holding a name, a description, the
-component's settings with their defaults (:class:`pipeline.settings.Setting`) and a ``load``
-callable that imports the heavy implementation (torch, Lightning) only when a stage needs it. That
-keeps ``pipeline plugins`` and params validation fast, and lets bad params fail before any heavy
-import.
+component's settings with their defaults (:class:`pipeline.settings.Setting`) and ``load``, which
+reaches the heavy implementation (torch, Lightning) only when a stage needs it. That keeps
+``pipeline plugins`` and params validation fast, and lets bad params fail before any heavy import.
+
+``load`` is either a lazy reference, the string ``"package.module:Name"``, or a callable. A
+reference is resolved with :func:`pkgutil.resolve_name` on the first call of ``spec.load(...)``
+(the spec holds a :class:`LazyReference` in its place), and the resolved object is called with the
+same arguments: a class gives an instance (``FamilySpec``, ``TrickSpec``), a function is called
+with the dataset's settings (``DatasetSpec.load``, ``DatasetSpec.sources``). So a registration
+module needs no loader function per component and imports nothing heavy::
+
+    TrickSpec("ema", "weight moving average", load="my_tricks.ema:EmaTrick", order=90)
+
+A reference that does not resolve (a renamed module or class, a missing dependency) raises one
+:class:`pipeline.errors.PipelineError` naming the component, the plugin that registered it, the
+reference and the import error.
 
 Lifecycle hooks are called around every stage, for every registered plugin, and their return
 values are ignored; they exist for plugins that observe runs (notifications, extra logging).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import pkgutil
+import re
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from pipeline.errors import PipelineError
 from pipeline.markers import hookspec
 
 if TYPE_CHECKING:  # the heavy types stay out of plugin imports
@@ -47,20 +63,22 @@ class Family:
         """Return a fresh, untrained module for ``settings`` (the validated ``model:`` section)."""
         raise NotImplementedError
 
-    def evaluate(self, module: LightningModule, data: PreparedData, out_dir: Path) -> dict[str, float]:
-        """Return test metrics of a trained module; may write PNG/CSV/JSON plots into ``out_dir``."""
+    def evaluate(self, module: LightningModule, data: PreparedData,
+                 out_dir: Path) -> dict[str, float]:
+        """Return test metrics of a trained module; may write PNG/CSV/JSON plots in ``out_dir``."""
         raise NotImplementedError
 
-    def export_target(self, module: LightningModule, data: PreparedData) -> tuple[torch.nn.Module, torch.Tensor]:
+    def export_target(self, module: LightningModule,
+                      data: PreparedData) -> tuple[torch.nn.Module, torch.Tensor]:
         """Return the network to export (an ``nn.Sequential`` of standard layers converts to Keras
         automatically) and a batch of held-out example inputs for the parity check."""
         raise NotImplementedError
 
     def keras_model(self, network: torch.nn.Module) -> keras.Model | None:
-        """Return a Keras model computing the same function as ``network`` (from :meth:`export_target`)
-        with its trained weights, for the SavedModel/TFLite export; None (the default) means the
-        generic converter rebuilds an ``nn.Sequential`` of standard layers. Import keras inside this
-        method so that only the export stage loads TensorFlow."""
+        """Return a Keras model computing the same function as ``network`` (from
+        :meth:`export_target`) with its trained weights, for the SavedModel/TFLite export; None
+        (the default) means the generic converter rebuilds an ``nn.Sequential`` of standard
+        layers. Import keras inside this method so that only the export stage loads TensorFlow."""
         return None
 
 
@@ -76,7 +94,7 @@ class Trick:
         """Raise :class:`pipeline.errors.PipelineError` if the settings do not fit this model."""
 
     def trainer_kwargs(self, settings: Mapping[str, Any]) -> dict[str, Any]:
-        """Extra keyword arguments for Lightning's ``Trainer`` (e.g. ``accumulate_grad_batches``)."""
+        """Extra keyword arguments for Lightning's ``Trainer`` (``accumulate_grad_batches``…)."""
         return {}
 
     def param_groups(self, settings: Mapping[str, Any], groups: list[dict]) -> list[dict]:
@@ -85,15 +103,18 @@ class Trick:
         multiplies ``optimizer.lr`` (so a trick scales rates without knowing the base rate)."""
         return groups
 
-    def wrap_optimizer(self, settings: Mapping[str, Any], optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+    def wrap_optimizer(self, settings: Mapping[str, Any],
+                       optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
         """Return the optimizer, possibly wrapped (e.g. Lookahead)."""
         return optimizer
 
-    def scheduler(self, settings: Mapping[str, Any], optimizer: torch.optim.Optimizer, total_steps: float) -> dict | None:
-        """Return a Lightning lr-scheduler config dict (``{"scheduler": ..., "interval": "step"}``), or None.
+    def scheduler(self, settings: Mapping[str, Any], optimizer: torch.optim.Optimizer,
+                  total_steps: float) -> dict | None:
+        """Return a Lightning lr-scheduler config dict (``{"scheduler": ..., "interval": "step"}``)
+        or None.
 
-        ``optimizer`` is the fully wrapped optimizer. ``total_steps`` is the number of optimizer steps
-        the whole run takes, counted from its start even when resuming (Lightning's
+        ``optimizer`` is the fully wrapped optimizer. ``total_steps`` is the number of optimizer
+        steps the whole run takes, counted from its start even when resuming (Lightning's
         ``trainer.estimated_stepping_batches``: epochs × ⌈batches ÷ ``accumulate_grad_batches``⌉,
         capped by ``max_steps``), so a schedule can be set relative to the run's length; it is
         ``math.inf`` when the run has no set end.
@@ -101,45 +122,114 @@ class Trick:
         return None
 
     def callbacks(self, settings: Mapping[str, Any]) -> list[Callback]:
-        """Return Lightning callbacks (their state is checkpointed with the run). A callback may set the
-        module's ``loss_weight`` (:class:`pipeline.module.ModelModule`) in ``on_train_batch_start`` to
-        scale that batch's loss before its backward pass, as ``grad_accum`` does."""
+        """Return Lightning callbacks (their state is checkpointed with the run). A callback may
+        set the module's ``loss_weight`` (:class:`pipeline.module.ModelModule`) in
+        ``on_train_batch_start`` to scale that batch's loss before its backward pass, as
+        ``grad_accum`` does."""
         return []
+
+
+# --- Lazy references: ``load="package.module:Name"`` ---------------------------------------------
+
+_REFERENCE = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
+
+
+class LazyReference:
+    """What a spec holds in place of a ``"package.module:Name"`` string: calling it resolves the
+    name (once, with :func:`pkgutil.resolve_name`) and calls the resolved object with the same
+    arguments.
+
+    ``__module__`` is the referenced module, as a loader function's would be. ``plugin`` is set by
+    the registry to the package that registered the spec, so a failure can name it.
+    """
+
+    def __init__(self, reference: str, component: str):
+        self.reference = reference
+        self.component = component  # e.g. "trick 'ema'"
+        self.plugin: str | None = None
+        self.__module__ = reference.partition(":")[0]
+        self._target: Callable[..., Any] | None = None
+
+    def resolve(self) -> Callable[..., Any]:
+        """The object the reference names, imported on first use."""
+        if self._target is None:
+            try:
+                self._target = pkgutil.resolve_name(self.reference)
+            except Exception as error:  # importing a plugin's module can raise anything
+                where = f" of plugin {self.plugin}" if self.plugin else ""
+                raise PipelineError(
+                    f"{self.component}{where}: load reference {self.reference!r} does not resolve "
+                    f"({type(error).__name__}: {error}); fix the module path or name after ':', "
+                    "or reinstall the plugin.") from error
+        return self._target
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.resolve()(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"LazyReference({self.reference!r})"
+
+
+def _resolve_lazily(spec: Any, what: str) -> None:
+    """Replace each string among the spec's ``load``/``sources`` with a :class:`LazyReference`."""
+    for name in ("load", "sources"):
+        value = getattr(spec, name, None)
+        if value is None or callable(value):
+            continue
+        if not isinstance(value, str) or not _REFERENCE.fullmatch(value):
+            raise PipelineError(f"{what} {spec.name!r}: {name} = {value!r} is neither a callable "
+                                "nor a reference of the form 'package.module:Name'.")
+        object.__setattr__(spec, name, LazyReference(value, f"{what} {spec.name!r}"))
+
+
+def lazy_references(spec: Any) -> list[LazyReference]:
+    """The lazy references a spec holds (none when it was given callables)."""
+    values = (getattr(spec, f.name) for f in fields(spec))
+    return [value for value in values if isinstance(value, LazyReference)]
 
 
 # --- Specs returned by the registration hooks ----------------------------------------------------
 
 @dataclass(frozen=True)
 class FamilySpec:
-    """A model family: selected by ``model.family`` in params.yaml."""
+    """A model family: selected by ``model.family`` in params.yaml. ``load()`` returns a
+    :class:`Family`; give it as ``"package.module:FamilyClass"`` (the class is instantiated)."""
 
     name: str
     description: str
-    load: Callable[[], Family]
+    load: Callable[[], Family] | str
     settings: Mapping[str, Setting] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _resolve_lazily(self, "model family")
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
     """A dataset: selected by ``data.name``. ``load(settings)`` returns ``(x, y)`` numpy arrays,
-    ``x`` float32 scaled to [0, 1] with one row per example, ``y`` int64 labels (or zeros).
+    ``x`` float32 scaled to [0, 1] with one row per example, ``y`` int64 labels (or zeros); give it
+    as ``"package.module:function"``.
 
     ``sources(settings)``, for a dataset read from the user's files, returns those files (or
     folders); their content fingerprint is a DVC dependency of the prepare stage, so changed files
     rerun it. It should raise :class:`pipeline.errors.PipelineError` when they are missing, and stay
-    cheap (no parsing): it runs on every ``dvc repro``.
+    cheap (no parsing): it runs on every ``dvc repro``. It may be a reference too.
     """
 
     name: str
     description: str
-    load: Callable[[Mapping[str, Any]], tuple[np.ndarray, np.ndarray]]
+    load: Callable[[Mapping[str, Any]], tuple[np.ndarray, np.ndarray]] | str
     settings: Mapping[str, Setting] = field(default_factory=dict)
-    sources: Callable[[Mapping[str, Any]], list[Path]] | None = None
+    sources: Callable[[Mapping[str, Any]], list[Path]] | str | None = None
+
+    def __post_init__(self) -> None:
+        _resolve_lazily(self, "dataset")
 
 
 @dataclass(frozen=True)
 class TrickSpec:
-    """An optimizer trick: enabled by an entry under ``tricks:`` holding its settings.
+    """An optimizer trick: enabled by an entry under ``tricks:`` holding its settings. ``load()``
+    returns a :class:`Trick`; give it as ``"package.module:TrickClass"``.
 
     ``order`` fixes where it applies among enabled tricks; ``conflicts`` names tricks it refuses to
     run with.
@@ -147,10 +237,13 @@ class TrickSpec:
 
     name: str
     description: str
-    load: Callable[[], Trick]
+    load: Callable[[], Trick] | str
     settings: Mapping[str, Setting] = field(default_factory=dict)
     order: int = 100
     conflicts: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _resolve_lazily(self, "trick")
 
 
 # --- Registration: called once when a run's plugin registry is built -----------------------------
@@ -179,10 +272,12 @@ def pipeline_before_stage(stage: str, params: Mapping[str, Any]) -> None:
 
 
 @hookspec
-def pipeline_after_stage(stage: str, params: Mapping[str, Any], metrics: Mapping[str, float]) -> None:
+def pipeline_after_stage(stage: str, params: Mapping[str, Any],
+                         metrics: Mapping[str, float]) -> None:
     """Called after ``stage`` finished and wrote its outputs; ``metrics`` are those it recorded."""
 
 
 @hookspec
 def pipeline_on_stage_error(stage: str, params: Mapping[str, Any], error: BaseException) -> None:
-    """Called when ``stage`` raised ``error``, before the error is reported and the run marked FAILED."""
+    """Called when ``stage`` raised ``error``, before the error is reported and the run is
+    marked FAILED."""

@@ -1,4 +1,5 @@
-"""Builds a fresh plugin manager for each run and indexes the families, datasets and tricks it provides."""
+"""Builds a fresh plugin manager for each run and indexes the families, datasets and tricks it
+provides."""
 from __future__ import annotations
 
 import importlib.metadata
@@ -12,9 +13,9 @@ import pluggy
 
 from pipeline import hookspecs
 from pipeline.errors import PipelineError
-from pipeline.settings import did_you_mean
-from pipeline.hookspecs import DatasetSpec, FamilySpec, TrickSpec
+from pipeline.hookspecs import DatasetSpec, FamilySpec, TrickSpec, lazy_references
 from pipeline.markers import PROJECT
+from pipeline.settings import did_you_mean
 
 ENTRY_POINT_GROUP = "pipeline.plugins"
 STRICT_ENV = "PIPELINE_STRICT_PLUGINS"
@@ -35,7 +36,8 @@ class BrokenPlugin:
     @property
     def remedy(self) -> str:
         """What the user can do about it."""
-        return f"reinstall {self.distribution}, or remove it with `pip uninstall {self.distribution}`"
+        return (f"reinstall {self.distribution}, or remove it with "
+                f"`pip uninstall {self.distribution}`")
 
 
 class PluginManager(pluggy.PluginManager):
@@ -48,11 +50,12 @@ class PluginManager(pluggy.PluginManager):
 
 def create_plugin_manager(extra_plugins: Iterable[object] = (), entry_points: bool = True,
                           report_broken: bool = True) -> PluginManager:
-    """Return a new manager with every installed plugin (and ``extra_plugins``) registered and checked.
+    """Return a new manager with every installed plugin (and ``extra_plugins``) registered and
+    checked.
 
     An installed plugin that fails to load is left out and recorded in ``pm.broken``. With
-    ``report_broken`` it is one warning line on stderr, or an error when ``PIPELINE_STRICT_PLUGINS=1``;
-    ``pipeline plugins`` passes False and lists them itself.
+    ``report_broken`` it is one warning line on stderr, or an error when
+    ``PIPELINE_STRICT_PLUGINS=1``; ``pipeline plugins`` passes False and lists them itself.
     """
     pm = PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
@@ -67,7 +70,8 @@ def create_plugin_manager(extra_plugins: Iterable[object] = (), entry_points: bo
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as error:
-        raise PipelineError(f"a plugin implements a hook that does not exist: {error}") from error
+        raise PipelineError(
+            f"a plugin implements a hook that does not exist: {error}") from error
     return pm
 
 
@@ -77,7 +81,8 @@ def strict_plugins() -> bool:
 
 
 def _load_entry_points(pm: PluginManager) -> None:
-    """pluggy's ``load_setuptools_entrypoints``, one entry point at a time: a broken one is recorded, not raised."""
+    """pluggy's ``load_setuptools_entrypoints``, one entry point at a time: a broken one is
+    recorded, not raised."""
     for dist in list(importlib.metadata.distributions()):
         for ep in dist.entry_points:
             if ep.group != ENTRY_POINT_GROUP or pm.has_plugin(ep.name) or pm.is_blocked(ep.name):
@@ -85,12 +90,14 @@ def _load_entry_points(pm: PluginManager) -> None:
             try:
                 plugin = ep.load()
                 pm.register(plugin, name=ep.name)
-            except Exception as error:  # a third-party import can raise anything; none may stop other plugins
-                broken = BrokenPlugin(dist.metadata["Name"], dist.version, f"{ep.name} = {ep.value}", _summary(error))
+            except Exception as error:  # a third-party import can raise anything
+                entry = f"{ep.name} = {ep.value}"
+                broken = BrokenPlugin(dist.metadata["Name"], dist.version, entry, _summary(error))
                 if broken not in pm.broken:  # a distribution found twice on sys.path
                     pm.broken.append(broken)
                 continue
-            pm._plugin_distinfo.append((plugin, dist))  # what pluggy's loader records for list_plugin_distinfo()
+            # what pluggy's own loader records for list_plugin_distinfo()
+            pm._plugin_distinfo.append((plugin, dist))
 
 
 def _summary(error: BaseException, limit: int = 300) -> str:
@@ -106,12 +113,13 @@ _warned: set[BrokenPlugin] = set()  # a sweep builds several managers in one pro
 def _report(broken: list[BrokenPlugin]) -> None:
     if broken and strict_plugins():
         others = f" (and {len(broken) - 1} more; see `pipeline plugins`)" if len(broken) > 1 else ""
-        raise PipelineError(f"plugin {broken[0]} failed to load{others} and {STRICT_ENV} is set; {broken[0].remedy}, "
-                            f"or unset {STRICT_ENV} to run without it.")
+        raise PipelineError(f"plugin {broken[0]} failed to load{others} and {STRICT_ENV} is set; "
+                            f"{broken[0].remedy}, or unset {STRICT_ENV} to run without it.")
     for plugin in broken:
         if plugin not in _warned:
             _warned.add(plugin)
-            print(f"warning: skipping broken plugin {plugin}; `pipeline plugins` says how to fix it.", file=sys.stderr)
+            print(f"warning: skipping broken plugin {plugin}; "
+                  "`pipeline plugins` says how to fix it.", file=sys.stderr)
 
 
 def register(pm: pluggy.PluginManager, plugin: object, name: str | None = None) -> None:
@@ -122,7 +130,8 @@ def register(pm: pluggy.PluginManager, plugin: object, name: str | None = None) 
 
 def _refuse_class(plugin: object, name: str | None) -> None:
     if inspect.isclass(plugin):
-        raise PipelineError(f"plugin {name} is the class {plugin.__qualname__}; register an instance of it instead.")
+        raise PipelineError(f"plugin {name} is the class {plugin.__qualname__}; "
+                            "register an instance of it instead.")
 
 
 @dataclass(frozen=True)
@@ -140,9 +149,13 @@ class Registry:
         self.pm = pm
         self.broken = pm.broken
         packages = _package_of_plugins(pm)
-        self.families: dict[str, Entry] = self._collect(pm.hook.pipeline_families, FamilySpec, "model family", packages)
-        self.datasets: dict[str, Entry] = self._collect(pm.hook.pipeline_datasets, DatasetSpec, "dataset", packages)
-        self.tricks: dict[str, Entry] = self._collect(pm.hook.pipeline_tricks, TrickSpec, "trick", packages)
+        hook = pm.hook
+        self.families: dict[str, Entry] = self._collect(hook.pipeline_families, FamilySpec,
+                                                        "model family", packages)
+        self.datasets: dict[str, Entry] = self._collect(hook.pipeline_datasets, DatasetSpec,
+                                                        "dataset", packages)
+        self.tricks: dict[str, Entry] = self._collect(hook.pipeline_tricks, TrickSpec, "trick",
+                                                      packages)
 
     @staticmethod
     def _collect(hook, kind: type, what: str, packages: Mapping[int, str]) -> dict[str, Entry]:
@@ -152,9 +165,14 @@ class Registry:
             package = packages.get(id(impl.plugin), impl.plugin_name)
             for spec in specs:
                 if not isinstance(spec, kind):
-                    raise PipelineError(f"plugin {impl.plugin_name} returned {spec!r} from {hook.name}; expected {kind.__name__} objects.")
+                    raise PipelineError(f"plugin {impl.plugin_name} returned {spec!r} from "
+                                        f"{hook.name}; expected {kind.__name__} objects.")
                 if spec.name in found:
-                    raise PipelineError(f"{what} {spec.name!r} is provided by both {found[spec.name].package} and {package}; uninstall one of them.")
+                    raise PipelineError(f"{what} {spec.name!r} is provided by both "
+                                        f"{found[spec.name].package} and {package}; "
+                                        "uninstall one of them.")
+                for reference in lazy_references(spec):  # a failing reference names its plugin
+                    reference.plugin = package
                 found[spec.name] = Entry(spec, package)
         return dict(sorted(found.items()))
 
@@ -171,14 +189,18 @@ class Registry:
         return _lookup(self.tricks, name, "trick", f"tricks.{name}", self.broken)
 
 
-def _lookup(entries: Mapping[str, Entry], name: str, what: str, key: str, broken: list[BrokenPlugin]):
+def _lookup(entries: Mapping[str, Entry], name: str, what: str, key: str,
+            broken: list[BrokenPlugin]):
     if name not in entries:
         known = ", ".join(entries) or "none installed"
-        hint = "".join(f" It may come from the broken plugin {plugin}; {plugin.remedy}." for plugin in broken)
-        raise PipelineError(f"{key}: unknown {what} {name!r}{did_you_mean(name, entries)}; known: {known}.{hint}")
+        hint = "".join(f" It may come from the broken plugin {plugin}; {plugin.remedy}."
+                       for plugin in broken)
+        raise PipelineError(f"{key}: unknown {what} {name!r}{did_you_mean(name, entries)}; "
+                            f"known: {known}.{hint}")
     return entries[name].spec
 
 
 def _package_of_plugins(pm: pluggy.PluginManager) -> dict[int, str]:
     """Map each plugin object to 'distribution version' for plugins that came from entry points."""
-    return {id(plugin): f"{dist.project_name} {dist.version}" for plugin, dist in pm.list_plugin_distinfo()}
+    return {id(plugin): f"{dist.project_name} {dist.version}"
+            for plugin, dist in pm.list_plugin_distinfo()}
