@@ -72,7 +72,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run or resume an Optuna sweep over the search space."""
-    from pipeline.sweep.runner import Request, run_sweep
+    from pipeline.sweep.command import Request, run_sweep
 
     request = Request(args.space, args.n_trials, args.workers, args.storage, args.study, args.timeout, args.apply_best)
     return run_sweep(request, Path.cwd())

@@ -173,6 +173,26 @@ class Tracker:
         """The run's status: RUNNING, FINISHED, FAILED or KILLED."""
         return self.client.get_run(run_id).info.status
 
+    def set_status(self, run_id: str, status: str) -> None:
+        """Reopen the run (RUNNING) or end it (FINISHED, FAILED or KILLED)."""
+        if status == "RUNNING":
+            self.client.update_run(run_id, status=status)
+        else:
+            self.client.set_terminated(run_id, status=status)
+
+    def run_exists(self, run_id: str) -> bool:
+        """True when ``run_id`` is an active (not deleted) run of this store."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.get_run(run_id).info.lifecycle_stage == "active"
+        except MlflowException:
+            return False
+
+    def delete_run(self, run_id: str) -> None:
+        """Move the run to MLflow's trash."""
+        self.client.delete_run(run_id)
+
     def close_dead_runs(self, experiment: str) -> None:
         """Close as KILLED the RUNNING runs of ``experiment`` whose process, on this machine, has died."""
         found = self.client.get_experiment_by_name(experiment)

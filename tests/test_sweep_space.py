@@ -6,21 +6,20 @@ from pathlib import Path
 
 import optuna
 import pytest
-import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
+from pipeline.config import read_yaml
 from pipeline.errors import PipelineError
 from pipeline.registry import Registry, create_plugin_manager
-from pipeline.sweep import algorithms, check
-from pipeline.sweep.best import dvc_command, hydra_overrides
-from pipeline.sweep.parse import load_space, parse_space
-from pipeline.sweep.storage import open_storage, shown
-from pipeline.sweep.worker import DONE, RUN, WAIT, plan
+from pipeline.sweep.command import (DONE, RUN, WAIT, build_pruner, build_sampler, check_metrics,
+                                    check_params, open_storage, plan, shown)
+from pipeline.sweep.report import dvc_command, hydra_overrides
+from pipeline.sweep.space import load_space, parse_space
 from tests.conftest import REPO, run
 
-BASE = yaml.safe_load((REPO / "params.yaml").read_text())
+BASE = read_yaml(REPO / "params.yaml")
 OBJECTIVE = {"metric": "accuracy", "direction": "maximize"}
 
 
@@ -67,7 +66,7 @@ def test_unknown_pruner_option_is_refused_with_the_valid_ones():
     bad = space({"optimizer.lr": {"type": "float", "low": 0.1, "high": 1}},
                 pruner={"type": "median", "monitor": "val_acc", "n_startup": 3})
     with pytest.raises(PipelineError, match=r"pruner.n_startup is not an option of MedianPruner; valid: .*n_startup_trials"):
-        algorithms.check_options(bad)
+        build_pruner(bad)
 
 
 @pytest.mark.parametrize("params, message", [
@@ -82,22 +81,21 @@ def test_unknown_pruner_option_is_refused_with_the_valid_ones():
 ])
 def test_space_that_does_not_fit_params_is_refused(registry, params, message):
     with pytest.raises(PipelineError) as error:
-        check.check_params(space(params), BASE, registry)
+        check_params(space(params), BASE, registry)
     assert str(error.value).startswith("space.yaml does not fit params.yaml: ") and message in str(error.value)
 
 
 @pytest.mark.parametrize("key", ["seed", "data.test_fraction", "tracking.experiment"])
 def test_keys_a_sweep_shares_cannot_be_searched(key):
     with pytest.raises(PipelineError, match=rf"space.yaml: {key} cannot be searched or fixed by a sweep"):
-        check.check_keys(space({key: {"type": "float", "low": 0.1, "high": 0.2}}))
+        space({key: {"type": "float", "low": 0.1, "high": 0.2}})
 
 
 def test_shipped_spaces_fit_the_project(registry):
     for name in ("classifier", "vae"):
         loaded = load_space(name, REPO)
-        check.check_keys(loaded)
-        algorithms.check_options(loaded)
-        assert {params["model"]["family"] for params in check.check_params(loaded, BASE, registry)} == {name}
+        build_pruner(loaded), build_sampler(loaded)
+        assert {params["model"]["family"] for params in check_params(loaded, BASE, registry)} == {name}
 
 
 def test_toggle_switches_a_trick_and_its_nested_key_is_asked_only_when_on():
@@ -163,12 +161,12 @@ def test_objective_and_monitor_must_be_what_the_family_produces(tmp_path, regist
     prepared = tmp_path / "data" / "prepared"
     lr = {"optimizer.lr": {"type": "float", "low": 1e-3, "high": 0.1}}
     with pytest.raises(PipelineError, match=r"objective.metric 'acc' is not produced by the evaluate stage of family 'classifier'; it produces: accuracy, nll."):
-        check.check_metrics(parse_space({"objective": {"metric": "acc", "direction": "maximize"}, "params": lr}, "space.yaml", "s"),
+        check_metrics(parse_space({"objective": {"metric": "acc", "direction": "maximize"}, "params": lr}, "space.yaml", "s"),
                             params, registry, prepared)
     wrong_monitor = space(lr, pruner={"type": "median", "monitor": "val_accuracy"})
     with pytest.raises(PipelineError, match=r"pruner.monitor 'val_accuracy' is not logged by the validation step .*; it logs: val_acc, val_loss."):
-        check.check_metrics(wrong_monitor, params, registry, prepared)
-    check.check_metrics(space(lr, pruner={"type": "median", "monitor": "val_acc"}), params, registry, prepared)
+        check_metrics(wrong_monitor, params, registry, prepared)
+    check_metrics(space(lr, pruner={"type": "median", "monitor": "val_acc"}), params, registry, prepared)
 
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage")
@@ -197,3 +195,32 @@ def test_cli_bad_space_exits_before_any_study_exists(project: Path):
     missing = run(["pipeline", "sweep", "nope"], project, check=False)
     assert missing.returncode == 2 and "search space 'nope' not found; give a YAML file path or one of conf/sweep/: classifier, vae." in missing.stderr
     assert not (project / "optuna").exists()  # no storage was even opened
+
+
+def test_space_file_reads_exponents_without_a_dot_as_numbers(tmp_path):
+    (tmp_path / "lr.yaml").write_text("objective: {metric: accuracy, direction: maximize}\n"
+                                      "params:\n  optimizer.lr: {type: float, low: 1e-4, high: 1e-1, log: true}\n")
+    (param,) = load_space(str(tmp_path / "lr.yaml"), tmp_path).params
+    assert (param.low, param.high) == (1e-4, 0.1) and isinstance(param.low, float)
+
+
+def test_pruning_callback_reports_the_monitor_negated_when_it_moves_against_the_objective():
+    """Pins Optuna's Lightning callback reporting through ``trial.report``, which the negation wraps."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from pipeline.sweep.objective import pruning_callbacks
+
+    lr = {"optimizer.lr": {"type": "float", "low": 0.1, "high": 1}}
+    for direction, expected in (("maximize", -2.5), ("minimize", 2.5)):
+        study = optuna.create_study(direction=direction)
+        trial = study.ask()
+        watched = parse_space({"objective": {"metric": "elbo", "direction": direction}, "params": lr,
+                               "pruner": {"type": "median", "monitor": "val_loss", "monitor_direction": "minimize"}},
+                              "space.yaml", "s")
+        (callback,) = pruning_callbacks(trial, watched)
+        trainer = SimpleNamespace(sanity_checking=False, callback_metrics={"val_loss": torch.tensor(2.5)})
+        callback.on_validation_end(trainer, SimpleNamespace(current_epoch=3))
+        assert study.trials[0].intermediate_values == {3: expected}
+        assert float(trainer.callback_metrics["val_loss"]) == 2.5 and list(trainer.callback_metrics) == ["val_loss"]

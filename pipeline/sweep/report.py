@@ -1,43 +1,76 @@
-"""The end of a sweep: a table of every trial, the study's plots, and the numbers the parent run keeps."""
+"""The sweep's record: the MLflow parent run, the trials table and plots, and ``--apply-best``."""
 from __future__ import annotations
 
-import csv
+import re
+import shlex
+import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
-from pipeline.sweep.job import FOLDER_ATTR
+from pipeline.errors import PipelineError
+from pipeline.sweep.space import MISSING, Space, get
+
+PARENT_ATTR = "mlflow.parent_run_id"  # study user attr: a resumed sweep fills the same parent
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_\-./]*")  # strings Hydra reads unquoted
 
 
-def retried_as(trials) -> dict[int, int]:
-    """Failed trial number → the number of the trial that ran its params again."""
-    return {t.system_attrs["failed_trial"]: t.number for t in trials if "failed_trial" in t.system_attrs}
+def open_parent(tracker, study, space: Space, experiment: str, storage: str) -> str:
+    """The study's parent run, reopened if it exists in this MLflow store, else created."""
+    existing = study.user_attrs.get(PARENT_ATTR)
+    if existing and tracker.run_exists(existing):
+        tracker.set_status(existing, "RUNNING")
+        return existing
+    described = {
+        "sweep": {"study": study.study_name, "space": space.source, "sampler": space.sampler,
+                  "objective": f"{space.direction} {space.metric}", "pruner": space.pruner,
+                  "monitor": space.monitor or "none", "storage": storage},
+        "space": {param.key: param.describe() for param in space.params},
+        "fixed": dict(space.fixed),
+    }
+    run_id = tracker.create_run(experiment, described, run_name=f"sweep {study.study_name}",
+                                tags={"optuna.study": study.study_name, "pipeline.sweep": "parent"})
+    study.set_user_attr(PARENT_ATTR, run_id)
+    winner = study.user_attrs.get(PARENT_ATTR)
+    if winner != run_id:  # another machine started the same study at the same moment
+        tracker.delete_run(run_id)
+    return winner
 
 
-def rows(study, space) -> list[dict[str, Any]]:
-    """One plain row per trial: number, state, value, the searched labels, pruned epoch, seconds, note."""
+def trials_table(study, space: Space):
+    """One row per trial (a pandas DataFrame from ``study.trials_dataframe``), with retry notes."""
+    import pandas
+    from optuna.storages import RetryHeartbeatStaleTrialCallback as Retry
+
+    columns = ["number", "state", "value", *(p.key for p in space.params), "pruned_epoch",
+               "folder", "seconds", "note"]
     trials = study.get_trials(deepcopy=False)
-    retries = {}
-    for t in trials:  # the latest retry of each failed trial
-        for failed in t.system_attrs.get("retry_history", []):
-            retries[failed] = t.number
-    table = []
+    if not trials:
+        return pandas.DataFrame(columns=columns)
+    frame = study.trials_dataframe(attrs=("number", "state", "value", "duration", "params",
+                                          "user_attrs"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the retry helpers are marked experimental
+        history = {t.number: Retry.retry_history(t) for t in trials}
+    retried_as = {failed: number for number, chain in history.items() for failed in chain}
+    notes = []
     for t in trials:
-        note = []
-        if "failed_trial" in t.system_attrs:
-            note.append(f"retry of #{t.system_attrs['retry_history'][-1]}")
-        if t.number in retries:
-            note.append(f"stopped; retried as #{retries[t.number]}")
+        note = [f"retry of #{history[t.number][-1]}"] if history[t.number] else []
+        if t.number in retried_as:
+            note.append(f"stopped; retried as #{retried_as[t.number]}")
         if t.user_attrs.get("sweep.diverged"):
             note.append("diverged")
-        seconds = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else None
-        # Optuna stores a pruned trial's last intermediate value (the monitor), not the objective
-        value = t.value if t.state.name == "COMPLETE" else None
-        table.append({"number": t.number, "state": t.state.name, "value": value,
-                      **{p.key: t.params.get(p.key, "") for p in space.params},
-                      "pruned_epoch": t.user_attrs.get("sweep.pruned_epoch", ""), "folder": t.user_attrs.get(FOLDER_ATTR, ""),
-                      "seconds": round(seconds, 1) if seconds is not None else "", "note": "; ".join(note)})
-    return table
+        notes.append("; ".join(note))
+    # A pruned trial's stored value is its last report (the monitor), not the objective.
+    frame.loc[frame["state"] != "COMPLETE", "value"] = None
+    frame["seconds"] = frame["duration"].dt.total_seconds().round(1)
+    frame["note"] = notes
+    frame = frame.rename(columns={f"params_{p.key}": p.key for p in space.params} | {
+        "user_attrs_sweep.pruned_epoch": "pruned_epoch", "user_attrs_sweep.folder": "folder"})
+    for column in columns:
+        if column not in frame:  # a param no trial was asked for (under a toggle never on)
+            frame[column] = None
+    return frame[columns]
 
 
 def best_trial(study) -> Any | None:
@@ -48,59 +81,51 @@ def best_trial(study) -> Any | None:
         return None
 
 
-def print_summary(study, space, table: list[dict[str, Any]]) -> None:
+def print_summary(study, space: Space, table) -> None:
     """Print the trials as a rich table, the best one highlighted."""
     from rich.console import Console
     from rich.table import Table
 
     best = best_trial(study)
-    counts = {}
-    for row in table:
-        counts[row["state"]] = counts.get(row["state"], 0) + 1
-    title = f"study {study.study_name}: " + ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items()))
+    counts = table["state"].value_counts().sort_index()
+    title = f"study {study.study_name}: " + ", ".join(f"{n} {s.lower()}" for s, n in counts.items())
     if best is not None:
         title += f" — best #{best.number}: {space.metric} = {best.value:.6g}"
     grid = Table(title=title, title_justify="left")
-    for column in ("#", "state", space.metric, *(p.key for p in space.params), "pruned at epoch", "s", "note"):
-        grid.add_column(column, overflow="fold")
-    for row in table:
-        cells = [row["number"], row["state"], "" if row["value"] is None else f"{row['value']:.6g}",
-                 *(_label(row[p.key]) for p in space.params), row["pruned_epoch"], row["seconds"], row["note"]]
+    columns = [c for c in table.columns if c != "folder"]
+    for column in columns:
+        grid.add_column({"number": "#", "value": space.metric, "seconds": "s",
+                         "pruned_epoch": "pruned at epoch"}.get(column, column), overflow="fold")
+    for row in table.itertuples(index=False):
+        row = dict(zip(table.columns, row, strict=True))
         style = "bold green" if best is not None and row["number"] == best.number else None
-        grid.add_row(*(str(c) for c in cells), style=style)
+        grid.add_row(*(_cell(row[c]) for c in columns), style=style)
     Console(width=max(120, 20 + 16 * len(space.params))).print(grid)
 
 
-def write_outputs(study, space, table: list[dict[str, Any]], folder: Path) -> Path:
-    """Write ``trials.csv`` and the study's plots into ``folder``; return it."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / "trials.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(table[0]) if table else ["number"])
-        writer.writeheader()
-        writer.writerows(table)
-    save_plots(study, folder)
-    return folder
+def _cell(value: Any) -> str:
+    if value is None or value != value:  # None or NaN: no value
+        return ""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else f"{value:.6g}"
+    return str(value)
 
 
 def save_plots(study, folder: Path) -> list[str]:
-    """Optimization history, intermediate values and param importances as PNGs (matplotlib, no display)."""
+    """Optimization history, intermediate values and param importances as PNGs."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import optuna
     from optuna.visualization import matplotlib as plots
 
     written = []
-    drawings = {"optimization_history": plots.plot_optimization_history, "intermediate_values": plots.plot_intermediate_values,
-                "param_importances": plots.plot_param_importances}
-    for name, draw in drawings.items():
+    for name in ("optimization_history", "intermediate_values", "param_importances"):
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            warnings.simplefilter("ignore", UserWarning)  # e.g. "importances will be equal" on a tiny study
+            warnings.simplefilter("ignore")  # experimental; "importances will be equal"
             try:
-                axes = draw(study)
-            except (ValueError, RuntimeError, ZeroDivisionError):  # too few finished trials to draw this one
+                axes = getattr(plots, f"plot_{name}")(study)
+            except (ValueError, RuntimeError, ZeroDivisionError):  # too few trials for this one
                 continue
         figure = (axes.flat[0] if hasattr(axes, "flat") else axes).figure
         figure.set_size_inches(8, 5)
@@ -111,5 +136,120 @@ def save_plots(study, folder: Path) -> list[str]:
     return written
 
 
-def _label(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+def finish(sweep, study, tracker, codes: list[int], complete: bool, apply: bool, registry) -> int:
+    """Print and store the report, close the parent run, apply the best trial if asked."""
+    from optuna.trial import TrialState
+
+    from pipeline.sweep.command import INTERRUPTED
+
+    space = sweep.space
+    table = trials_table(study, space)
+    print_summary(study, space, table)
+    outputs = sweep.folder / "report"
+    outputs.mkdir(parents=True, exist_ok=True)
+    table.to_csv(outputs / "trials.csv", index=False)
+    save_plots(study, outputs)
+    failed = [i for i, code in enumerate(codes) if code is not None and code not in (0, INTERRUPTED)
+              and code > 0]
+    for index, code in enumerate(codes):
+        if code is not None and code < 0:
+            print(f"warning: worker {index} was killed (signal {-code}); its trial was queued "
+                  "again.", file=sys.stderr)
+    best = best_trial(study)
+    metrics = {f"trials.{state.name.lower()}":
+               float(len(study.get_trials(deepcopy=False, states=(state,))))
+               for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
+    tracker.set_tag(sweep.parent_run_id, "optuna.complete", str(complete).lower())
+    if best is not None:
+        metrics[f"best.{space.metric}"] = best.value
+        tracker.set_tag(sweep.parent_run_id, "optuna.best_trial", str(best.number))
+    tracker.log_metrics(sweep.parent_run_id, metrics)
+    tracker.log_artifact(sweep.parent_run_id, outputs, "study")
+    tracker.set_status(sweep.parent_run_id,
+                       "KILLED" if INTERRUPTED in codes else "FAILED" if failed else "FINISHED")
+    if INTERRUPTED in codes:
+        print("sweep interrupted; run the same command again to continue the study.",
+              file=sys.stderr)
+        return INTERRUPTED
+    if failed:
+        print(f"error: worker(s) {', '.join(map(str, failed))} stopped with an error (shown "
+              "above); fix it and rerun to continue.", file=sys.stderr)
+        return 1
+    if not complete and sweep.deadline is None:
+        print("error: the study is not complete; rerun the same command to continue it.",
+              file=sys.stderr)
+        return 1
+    if best is not None:
+        print(f"best trial #{best.number}: {space.metric} = {best.value:.6g}; MLflow parent run "
+              f"{sweep.parent_run_id}")
+    if apply:
+        overrides = apply_best(study, space, sweep.root / "params.yaml", registry)
+        print(f"params.yaml now holds trial #{best.number}'s values; `dvc repro` reproduces it. "
+              "The same with Hydra:")
+        print(dvc_command(overrides))
+    return 0
+
+
+def apply_best(study, space: Space, params_file: Path, registry) -> list[str]:
+    """Write the best trial's (and the fixed) values into ``params_file``; return -S overrides."""
+    from pipeline.config import read_yaml, validate
+    from pipeline.yaml_io import dump_yaml
+
+    best = best_trial(study)
+    if best is None:
+        raise PipelineError(f"study {study.study_name!r} has no complete trial yet, so there is "
+                            "no best trial to apply; run more trials.")
+    before = read_yaml(params_file)
+    after = space.apply(before, best.params)
+    validate(after, registry)
+    params_file.write_text(dump_yaml(after))
+    return hydra_overrides(space, before, after)
+
+
+def dvc_command(overrides: list[str]) -> str:
+    """The ``dvc exp run`` line composing the same params through Hydra (conf/)."""
+    return " ".join(["dvc", "exp", "run", *(f"-S {shlex.quote(o)}" for o in overrides)])
+
+
+def hydra_overrides(space: Space, before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """Hydra overrides turning ``before`` into ``after`` at every key the space touches."""
+    touched = list(dict.fromkeys(space.touched()))
+    out: list[str] = []
+    for key in touched:
+        if not any(key.startswith(other + ".") for other in touched):  # else part of its parent
+            _diff(key, get(before, key), get(after, key), out)
+    return out
+
+
+def _diff(path: str, before: Any, after: Any, out: list[str]) -> None:
+    if after is MISSING:
+        if before is not MISSING:
+            out.append(f"~{path}")
+    elif isinstance(after, dict) and isinstance(before, dict) and (after or before):
+        for key, value in after.items():
+            _diff(f"{path}.{key}", before.get(key, MISSING), value, out)
+        out.extend(f"~{path}.{key}" for key in before if key not in after)
+    else:  # ++ adds a key the composed config lacks (Hydra refuses to assign a new key)
+        out.append(f"{'' if before is not MISSING else '++'}{path}={hydra_value(after)}")
+
+
+def hydra_value(value: Any) -> str:
+    """``value`` in Hydra's override grammar."""
+    from pipeline.yaml_io import load_yaml_text
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{hydra_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(hydra_value(v) for v in value) + "]"
+    text = str(value)
+    # A plain word that YAML reads as another type (true, null, 1e5) must stay a string.
+    if (_PLAIN.fullmatch(text) and isinstance(load_yaml_text(text), str)
+            and text.lower() not in ("nan", "inf")):
+        return text
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

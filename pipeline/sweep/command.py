@@ -1,0 +1,386 @@
+"""``pipeline sweep``: check everything, prepare the data once, run the workers, then report.
+
+Every worker, local or on another machine, runs :func:`run_worker` against the same storage:
+Optuna's ``MaxTrialsCallback`` ends it once the study holds ``n_trials`` trials, and its heartbeat
+storage with ``RetryHeartbeatStaleTrialCallback`` queues a dead worker's trial again.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from pipeline.errors import PipelineError
+from pipeline.sweep.objective import Sweep, study_folder
+from pipeline.sweep.space import MISSING, Space, load_space, put
+
+RUN, WAIT, DONE = "run", "wait", "done"
+INTERRUPTED = 130
+BASE_ATTR = "sweep.base_params"  # study user attr: params.yaml minus the space's keys
+
+
+@dataclass(frozen=True)
+class Request:
+    """The command line of one ``pipeline sweep``."""
+
+    space: str
+    n_trials: int | None = None
+    workers: int = 1
+    storage: str | None = None
+    study: str | None = None
+    timeout: float | None = None
+    apply_best: bool = False
+
+
+def run_sweep(request: Request, root: Path) -> int:
+    """Run (or resume) the sweep; return the exit code."""
+    from pipeline import tracking
+    from pipeline.config import read_yaml
+    from pipeline.registry import Registry, create_plugin_manager
+    from pipeline.sweep import report
+    from pipeline.sweep.objective import quiet_logs
+
+    if request.workers < 1 or (request.n_trials is not None and request.n_trials < 1):
+        raise PipelineError("--workers and --n-trials must be positive integers.")
+    # Every check that can fail comes before the study exists, cheapest first.
+    space = load_space(request.space, root)
+    build_pruner(space), build_sampler(space)
+    registry = Registry(create_plugin_manager())
+    base = read_yaml(root / "params.yaml")
+    url = request.storage or default_url(root)
+    storage = open_storage(url, space.heartbeat_interval, space.grace_period)
+    corners = check_params(space, base, registry)
+    quiet_logs()
+    name = request.study or space.name
+    prepared = prepare_once(study_folder(root, name), corners[0], registry)
+    check_metrics(space, corners, registry, prepared)
+    study = open_study(storage, name, space)
+    check_base(study, space, base)
+    tracker = tracking.Tracker(root)
+    parent = report.open_parent(tracker, study, space, corners[0]["tracking"]["experiment"],
+                                shown(url))
+    sweep = Sweep(root=root, space=space, storage_url=url, study=study.study_name, base=base,
+                  parent_run_id=parent, tracking_uri=tracker.uri,
+                  n_trials=request.n_trials or space.n_trials, workers=request.workers,
+                  trials_before=len(study.trials),
+                  deadline=time.time() + request.timeout if request.timeout else None)
+    print(f"sweep {sweep.study}: {sweep.n_trials} trials, {sweep.workers} worker(s), storage "
+          f"{shown(url)}, MLflow parent run {parent}", file=sys.stderr)
+    try:
+        codes = run_workers(sweep)
+    except BaseException:
+        tracker.set_status(parent, "FAILED")
+        raise
+    return report.finish(sweep, study, tracker, codes, plan(study, sweep.n_trials) == DONE,
+                         request.apply_best, registry)
+
+
+def check_params(space: Space, base: Mapping[str, Any], registry) -> list[dict[str, Any]]:
+    """Validate params at every corner of the space; return them, validated."""
+    from pipeline.config import validate
+
+    try:
+        return [validate(raw, registry) for raw in space.corners(base)]
+    except PipelineError as error:
+        raise PipelineError(f"{space.source} does not fit params.yaml: {error}") from error
+
+
+def check_metrics(space: Space, corners: list[Mapping[str, Any]], registry, prepared: Path) -> None:
+    """Refuse an objective or monitor that a family the space can pick does not produce.
+
+    An untrained model is scored by the family's own ``evaluate`` and validated for one batch by
+    Lightning: names declared by hand would drift from what the code logs; this cannot.
+    """
+    import lightning.pytorch as pl
+
+    from pipeline.data import PreparedData
+    from pipeline.datamodule import ArrayDataModule
+
+    data = PreparedData.load(prepared)
+    for family_name, params in {p["model"]["family"]: p for p in reversed(corners)}.items():
+        family = registry.family(family_name).load()
+        module = family.build(params["model"], data.info)
+        module.eval()
+        with tempfile.TemporaryDirectory() as out:
+            produced = sorted(family.evaluate(module, data, Path(out)))
+        if space.metric not in produced:
+            raise PipelineError(f"{space.source}: objective.metric {space.metric!r} is not "
+                                f"produced by the evaluate stage of family {family_name!r}; it "
+                                f"produces: {', '.join(produced)}.")
+        if space.monitor is None:
+            continue
+        trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                             enable_progress_bar=False, enable_model_summary=False,
+                             limit_val_batches=1)
+        datamodule = ArrayDataModule(data, params["optimizer"]["batch_size"], params["seed"])
+        trainer.validate(module, datamodule=datamodule, verbose=False)
+        logged = sorted(k for k in trainer.callback_metrics if not k.endswith("_step"))
+        if space.monitor not in logged:
+            raise PipelineError(f"{space.source}: pruner.monitor {space.monitor!r} is not logged "
+                                f"by the validation step of family {family_name!r}; it logs: "
+                                f"{', '.join(logged) or 'nothing'}.")
+
+
+def build_pruner(space: Space) -> Any:
+    """The pruner the space names, its options checked against the pruner's own arguments."""
+    import optuna
+
+    classes = {"median": optuna.pruners.MedianPruner, "hyperband": optuna.pruners.HyperbandPruner,
+               "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
+               "none": optuna.pruners.NopPruner}
+    return _build("pruner", classes[space.pruner], space.pruner_options, space.source)
+
+
+def build_sampler(space: Space, worker: int = 0, started: int = 0) -> Any:
+    """The sampler the space names; each worker and each resumed run draws its own seeded stream."""
+    import optuna
+
+    options = dict(space.sampler_options)
+    seed = options.pop("seed", 0)
+    if space.sampler == "tpe":
+        # Running trials count as provisional results, so parallel workers spread out.
+        options.setdefault("constant_liar", True)
+    if seed is not None:  # the same seed on two workers (or a resumed run) would repeat draws
+        options["seed"] = int(seed) + 1000 * worker + 100_003 * started
+    classes = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler}
+    return _build("sampler", classes[space.sampler], options, space.source)
+
+
+def _build(kind: str, cls: type, options: Mapping[str, Any], source: str) -> Any:
+    import optuna
+
+    accepted = {name for name, p in inspect.signature(cls.__init__).parameters.items()
+                if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    for key in options:
+        if key not in accepted:
+            raise PipelineError(f"{source}: {kind}.{key} is not an option of {cls.__name__}; "
+                                f"valid: {', '.join(sorted(accepted)) or 'none'}.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return cls(**options)
+    except (TypeError, ValueError) as error:
+        raise PipelineError(f"{source}: {kind} {cls.__name__} rejected its options "
+                            f"{dict(options)}: {error}.") from error
+
+
+def default_url(root: Path) -> str:
+    """``optuna/sweeps.db`` at the project root (git-ignored)."""
+    folder = Path(root).resolve() / "optuna"
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'sweeps.db'}"
+
+
+def shown(url: str) -> str:
+    """The URL with any password masked, for messages and MLflow."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL at all; nothing secret to hide
+        return url
+
+
+def open_storage(url: str, heartbeat_interval: int, grace_period: int) -> Any:
+    """Optuna's RDB storage with heartbeats and retry of dead workers' trials, or a clear error.
+
+    Only the RDB storage records heartbeats, so even the embedded default is SQLite.
+    """
+    import optuna
+    from sqlalchemy import exc
+    from sqlalchemy.engine import make_url
+
+    from pipeline.sweep.objective import retry_callback
+
+    try:
+        backend = make_url(url).get_backend_name()
+    except exc.ArgumentError as error:
+        raise PipelineError(f"--storage {url!r} is not a database URL; use e.g. "
+                            "sqlite:///optuna/sweeps.db or postgresql://user@host/db.") from error
+    # SQLite serializes writers; a generous lock timeout lets local workers share one file.
+    engine = {"connect_args": {"timeout": 60}} if backend == "sqlite" else {"pool_pre_ping": True}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs=engine, heartbeat_interval=heartbeat_interval,
+                grace_period=grace_period, heartbeat_stale_trial_callback=retry_callback())
+    except ImportError as error:
+        raise PipelineError(f"storage {shown(url)} needs a database driver that is not installed "
+                            f"({error.__cause__ or error}); e.g. pip install psycopg2-binary for "
+                            "PostgreSQL or pymysql for MySQL.") from error
+    except exc.SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        raise PipelineError(f"storage {shown(url)} cannot be reached: {reason}.") from error
+
+
+def open_study(storage: Any, name: str, space: Space) -> Any:
+    """Create the study, or continue it; refuse one that optimizes in the other direction."""
+    import optuna
+
+    study = optuna.create_study(storage=storage, study_name=name, direction=space.direction,
+                                load_if_exists=True)
+    actual = study.direction.name.lower()
+    if actual != space.direction:
+        raise PipelineError(f"study {name!r} already exists and {actual}s its objective, but the "
+                            f"space says {space.direction}; pass --study NEW_NAME.")
+    study.set_metric_names([space.metric])  # the objective's name in optuna-dashboard
+    return study
+
+
+def prepare_once(folder: Path, params: Mapping[str, Any], registry) -> Path:
+    """Run the prepare stage into ``folder/prepared`` unless the same seed and data are there."""
+    from pipeline.context import RunContext
+    from pipeline.paths import Paths
+    from pipeline.stages import run_stage
+
+    prepared = folder / "prepared"
+    wanted = {"seed": params["seed"], "data": params["data"]}
+    marker = prepared / "sweep.json"
+    if marker.is_file() and json.loads(marker.read_text()) == wanted:
+        return prepared
+    # Written beside and renamed into place, so a worker never reads a half-written split.
+    staging = folder / f"prepared.tmp-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    run_stage("prepare", RunContext(params=dict(params), registry=registry,
+                                    paths=Paths(root=folder, prepared_dir=staging)))
+    (staging / "sweep.json").write_text(json.dumps(wanted, indent=2) + "\n")
+    shutil.rmtree(prepared, ignore_errors=True)
+    staging.rename(prepared)
+    return prepared
+
+
+def check_base(study, space: Space, base: Mapping[str, Any]) -> None:
+    """Refuse to continue a study whose trials started from other params than params.yaml's."""
+    from pipeline.tracking import flatten
+
+    stripped = json.loads(json.dumps(base, default=str))  # as the storage gives it back
+    for key in space.touched():
+        put(stripped, key, MISSING)
+    recorded = study.user_attrs.get(BASE_ATTR)
+    if recorded is None:
+        study.set_user_attr(BASE_ATTR, stripped)
+    elif recorded != stripped:
+        old, new = flatten(recorded), flatten(stripped)
+        key = next(k for k in sorted(set(old) | set(new))
+                   if old.get(k, "absent") != new.get(k, "absent"))
+        raise PipelineError(f"params.yaml changed since study {study.study_name!r} began ({key}: "
+                            f"{old.get(key, 'absent')!r} → {new.get(key, 'absent')!r}); restore "
+                            "it, or start a new study with --study NAME.")
+
+
+def counted_states() -> tuple:
+    """The trial states that fill the study: all but FAIL, whose retry (or successor) counts."""
+    from optuna.trial import TrialState
+
+    return (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+
+
+def plan(study, n_trials: int) -> str:
+    """Before a worker starts: run a trial, wait for running ones (one may be dead), or stop."""
+    import optuna
+    from optuna.trial import TrialState
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)  # queues dead workers' trials again
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    if TrialState.WAITING in states or sum(s in counted_states() for s in states) < n_trials:
+        return RUN
+    return WAIT if TrialState.RUNNING in states else DONE
+
+
+def run_worker(sweep: Sweep, index: int) -> int:
+    """Run trials until the study is full or the deadline passes; 0 when done, 130 interrupted."""
+    import optuna
+    from optuna.study import MaxTrialsCallback
+
+    from pipeline.sweep.objective import Objective, TrialInterrupted, quiet_logs
+
+    # Trials train in their own folders, but their MLflow runs belong in the project's store.
+    os.environ["MLFLOW_TRACKING_URI"] = sweep.tracking_uri
+    if sweep.workers > 1 and "OMP_NUM_THREADS" not in os.environ:
+        import torch  # K workers each using every core run slower than one
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // sweep.workers))
+    quiet_logs()
+    space = sweep.space
+    storage = open_storage(sweep.storage_url, space.heartbeat_interval, space.grace_period)
+    study = optuna.load_study(study_name=sweep.study, storage=storage, pruner=build_pruner(space),
+                              sampler=build_sampler(space, index, sweep.trials_before))
+    # MaxTrialsCallback checks after each trial and plan() before the first, so a worker stops
+    # as soon as the study, all workers' running trials included, holds n_trials.
+    cap = MaxTrialsCallback(sweep.n_trials, states=counted_states())
+    objective = Objective(sweep)
+    while sweep.deadline is None or time.time() < sweep.deadline:
+        step = plan(study, sweep.n_trials)
+        if step == DONE:
+            break
+        if step == WAIT:
+            time.sleep(space.heartbeat_interval)
+            continue
+        left = None if sweep.deadline is None else sweep.deadline - time.time()
+        try:
+            study.optimize(objective, timeout=left, callbacks=[cap], gc_after_trial=False)
+        except TrialInterrupted:
+            return INTERRUPTED
+    return 0
+
+
+def worker_process(sweep: Sweep, index: int) -> None:
+    """A local worker process: exit 0 done, 130 interrupted, 2 user error, 1 crash."""
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        code = run_worker(sweep, index)
+    except PipelineError as error:
+        print(f"error: worker {index}: {error}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        code = INTERRUPTED
+    sys.exit(code)
+
+
+def run_workers(sweep: Sweep) -> list[int]:
+    """Worker 0 in this process, the others in fresh processes; return their exit codes."""
+    import multiprocessing
+
+    # Spawned, not forked: this process's torch thread pools are already running.
+    context = multiprocessing.get_context("spawn")
+    children = [context.Process(target=worker_process, args=(sweep, index),
+                                name=f"sweep-worker-{index}") for index in range(1, sweep.workers)]
+    for child in children:
+        child.start()
+    try:
+        own = run_worker(sweep, 0)
+    except (KeyboardInterrupt, SystemExit):
+        own = INTERRUPTED
+    except BaseException:
+        _stop(children)
+        raise
+    if own == INTERRUPTED:  # Ctrl-C reached the children too; a terminated sweep passes it on
+        _stop(children)
+    for child in children:
+        child.join()
+    return [own, *(child.exitcode for child in children)]
+
+
+def _stop(children) -> None:
+    for child in children:
+        if child.is_alive():
+            child.terminate()  # SIGTERM: the child ends its trial as interrupted
+    for child in children:
+        child.join()
+
+
+def _terminate(signum, frame):  # a terminated worker ends its trial like Ctrl-C: queued again
+    raise SystemExit(128 + signum)

@@ -1,0 +1,205 @@
+"""One trial: the trial's params through the train and evaluate stages ``dvc repro`` runs."""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+import socket
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from pipeline.sweep.space import Space
+
+FOLDER_ATTR = "sweep.folder"  # user attr: the trial's folder number, inherited by its retries
+MAX_RETRIES = 3  # a trial that keeps killing its worker (out of memory, say) stops being retried
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """What every worker of one sweep shares (plain data, so it pickles into worker processes)."""
+
+    root: Path  # the project
+    space: Space
+    storage_url: str
+    study: str
+    base: Mapping[str, Any]  # raw params.yaml the trials start from
+    parent_run_id: str
+    tracking_uri: str  # the project's MLflow store, which every trial's runs go to
+    n_trials: int  # trials the study holds when done, counted over all workers
+    workers: int = 1  # local worker processes (they split the CPU cores)
+    trials_before: int = 0  # trials the study held when this command started (seeds samplers)
+    deadline: float | None = None  # time.time() after which no trial starts
+
+    @property
+    def folder(self) -> Path:
+        """``optuna/<study>/``: the prepared data, the trials' folders and the report."""
+        return study_folder(self.root, self.study)
+
+    def trial_root(self, number: int) -> Path:
+        """A trial's own root; a retry gets its original's folder, so it resumes there."""
+        return self.folder / "trials" / f"{number:04d}"
+
+
+def study_folder(root: Path, study: str) -> Path:
+    """The folder of ``study`` under the project's git-ignored ``optuna/``."""
+    return Path(root) / "optuna" / re.sub(r"[^A-Za-z0-9_.-]+", "_", study)
+
+
+class TrialInterrupted(Exception):
+    """A trial stopped by Ctrl-C or a termination signal; its params are queued to run again."""
+
+
+class _NegatedReports:
+    """A trial whose reports are negated, for a monitor that moves against the objective.
+
+    Optuna's pruners compare intermediate values in the study's direction; a study maximizing the
+    ELBO that watches ``val_loss`` (−ELBO) must report ``-val_loss``. ``Trial.report`` is the one
+    call through which Optuna's Lightning callback reports, so negating it there leaves
+    Lightning's metrics, checkpoints and MLflow untouched.
+    """
+
+    def __init__(self, trial):
+        self._trial = trial
+
+    def report(self, value: float, step: int) -> None:
+        """Report ``-value``."""
+        self._trial.report(-value, step)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._trial, name)
+
+
+def pruning_callbacks(trial, space: Space) -> list:
+    """Optuna's Lightning callback reporting the space's monitor after each validation."""
+    if space.monitor is None:
+        return []
+    from optuna_integration import PyTorchLightningPruningCallback
+
+    if space.monitor_direction != space.direction:
+        trial = _NegatedReports(trial)
+    return [PyTorchLightningPruningCallback(trial, monitor=space.monitor)]
+
+
+class Objective:
+    """Optuna's objective: train and evaluate one trial in its own folder, return the metric."""
+
+    def __init__(self, sweep: Sweep):
+        from pipeline import tracking
+        from pipeline.registry import Registry, create_plugin_manager
+
+        self.sweep = sweep
+        self.registry = Registry(create_plugin_manager())
+        self.tracker = tracking.Tracker(sweep.root)
+        self.run_id: str | None = None  # the trial's MLflow child run, once the train stage made it
+
+    def __call__(self, trial) -> float:
+        self.run_id = None
+        try:
+            # Libraries reset warning filters along the way; a fresh context per trial keeps them.
+            with warnings.catch_warnings():
+                quiet_warnings()
+                return self._run(trial)
+        except (KeyboardInterrupt, SystemExit) as stop:
+            queue_again(trial)
+            self._finish(trial, "INTERRUPTED")
+            raise TrialInterrupted(f"trial {trial.number} was interrupted; it runs again when "
+                                   "the sweep resumes") from stop
+
+    def _run(self, trial) -> float:
+        import optuna
+
+        from pipeline.config import validate
+        from pipeline.context import RunContext
+        from pipeline.divergence import TrainingDiverged
+        from pipeline.outputs import read_run_id, write_json
+        from pipeline.paths import Paths
+        from pipeline.stages import run_stage
+
+        sweep, metric = self.sweep, self.sweep.space.metric
+        folder = trial.user_attrs.get(FOLDER_ATTR, trial.number)
+        trial.set_user_attr(FOLDER_ATTR, folder)
+        trial.set_user_attr("sweep.worker", f"{socket.gethostname()}:{os.getpid()}")
+        params = validate(sweep.space.suggest(trial, sweep.base), self.registry)
+        paths = Paths(root=sweep.trial_root(folder), prepared_dir=sweep.folder / "prepared")
+        record = paths.root / "trial.json"  # the child run this trial and its retries share
+        self.run_id = json.loads(record.read_text())["run_id"] if record.is_file() else None
+
+        def created(run_id: str) -> None:
+            self.run_id = run_id
+            write_json(record, {"run_id": run_id})
+
+        tags = {"optuna.study": sweep.study, "optuna.trial": str(folder),
+                "optuna.trial_number": str(trial.number), "optuna.state": "RUNNING",
+                "pipeline.sweep": "trial"}
+        ctx = RunContext(params=params, registry=self.registry, paths=paths,
+                         extra_callbacks=pruning_callbacks(trial, sweep.space),
+                         parent_run_id=sweep.parent_run_id, on_run_created=created, run_tags=tags)
+        try:
+            # A retry killed during evaluation keeps its finished training.
+            trained = paths.run_record.is_file() and read_run_id(paths.run_record) == self.run_id
+            if self.run_id is None or not trained:
+                run_stage("train", ctx)
+            value = float(run_stage("evaluate", ctx)[metric])
+            if not math.isfinite(value):
+                raise TrainingDiverged(f"{metric} is {value}")
+        except optuna.TrialPruned:
+            epoch = trial.study.get_trials(deepcopy=False)[trial.number].last_step
+            trial.set_user_attr("sweep.pruned_epoch", epoch)
+            self._finish(trial, "PRUNED", pruned_epoch=epoch)
+            raise
+        except TrainingDiverged as diverged:  # hopeless, not broken: prune it, the sweep goes on
+            trial.set_user_attr("sweep.diverged", str(diverged))
+            self._finish(trial, "PRUNED")
+            raise optuna.TrialPruned(str(diverged)) from diverged
+        self._finish(trial, "COMPLETE", value=value)
+        return value
+
+    def _finish(self, trial, state: str, value: float | None = None,
+                pruned_epoch: int | None = None) -> None:
+        """Record the trial's outcome on its child run; a pruned trial's run ends KILLED."""
+        tracker, run_id = self.tracker, self.run_id
+        if run_id is None:
+            return
+        tracker.log_params(run_id, {"trial": trial.params})
+        tracker.set_tag(run_id, "optuna.state", state)
+        tracker.set_tag(run_id, "optuna.trial_number", str(trial.number))
+        if value is not None:
+            tracker.log_metrics(run_id, {"optuna.value": value})
+        if pruned_epoch is not None:
+            tracker.set_tag(run_id, "optuna.pruned_epoch", str(pruned_epoch))
+            tracker.log_metrics(run_id, {"optuna.pruned_epoch": float(pruned_epoch)})
+        if state == "PRUNED":
+            tracker.set_status(run_id, "KILLED")
+
+
+def retry_callback():
+    """Optuna's callback queueing a dead trial again with its params, user attrs and folder."""
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)
+
+
+def queue_again(trial) -> None:
+    """Queue an interrupted trial's params as a WAITING trial, as Optuna retries a dead one."""
+    frozen = trial.study.get_trials(deepcopy=False)[trial.number]
+    retry_callback()(trial.study, frozen)
+
+
+def quiet_logs() -> None:
+    """Keep Optuna's one line per trial; drop Lightning's per-trial banner about devices."""
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_warnings()
+
+
+def quiet_warnings() -> None:
+    """Ignore the warnings every trial would repeat."""
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
