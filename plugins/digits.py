@@ -1,7 +1,5 @@
-"""Dataset plugin ``digits``: the 8×8 handwritten digits that ship inside scikit-learn (no download)."""
+"""Dataset ``digits``: the 8×8 handwritten digits that ship inside scikit-learn (no download)."""
 from __future__ import annotations
-
-from pipeline import DatasetSpec, hookimpl
 
 
 def load_digits_arrays(settings) -> tuple:
@@ -12,7 +10,3 @@ def load_digits_arrays(settings) -> tuple:
     bunch = load_digits()
     return (bunch.data / 16.0).astype(np.float32), bunch.target.astype(np.int64)
 
-
-@hookimpl
-def pipeline_datasets() -> list[DatasetSpec]:
-    return [DatasetSpec("digits", "8x8 handwritten digits shipped with scikit-learn", load_digits_arrays)]

@@ -1,4 +1,4 @@
-"""Dataset plugin ``idx``: MNIST-format IDX files from a user-supplied folder (MNIST, Fashion-MNIST…)."""
+"""Dataset ``idx``: MNIST-format IDX files from a user-supplied folder (MNIST, Fashion-MNIST…)."""
 from __future__ import annotations
 
 import gzip
@@ -7,7 +7,7 @@ import struct
 import zlib
 from pathlib import Path
 
-from pipeline import DatasetSpec, PipelineError, Setting, hookimpl
+from pipeline import PipelineError
 
 IMAGES = ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte")
 LABELS = ("train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte")
@@ -111,10 +111,3 @@ def _check_pair(images: Path, x, labels: Path, y) -> None:
     if len(x) != len(y):
         raise PipelineError(f"{images} holds {len(x)} images but {labels} holds {len(y)} labels.")
 
-
-SETTINGS = {"path": Setting(None, "folder with the IDX files", kinds=(str,), nullable=True, expect="a folder path (string)")}
-
-
-@hookimpl
-def pipeline_datasets() -> list[DatasetSpec]:
-    return [DatasetSpec("idx", "MNIST-format IDX files from data.path", load_idx_arrays, SETTINGS, sources=idx_sources)]

@@ -1,4 +1,4 @@
-"""Dataset plugin ``gaussian_mixture``: generated 1-D or 2-D Gaussian mixtures (no download).
+"""Dataset ``gaussian_mixture``: generated 1-D or 2-D Gaussian mixtures (no download).
 
 In 2-D the components sit on a ring around (0.5, 0.5), in 1-D evenly along [0.15, 0.85]; every
 component has the same weight and spread, and the label of a point is its component. Such toy data
@@ -6,16 +6,6 @@ make properties of generative models measurable: how many modes a generator cove
 Wasserstein distance between generated and real points.
 """
 from __future__ import annotations
-
-from pipeline import DatasetSpec, Setting, hookimpl
-
-SETTINGS = {
-    "dims": Setting(2, "1 for components along a line, 2 for a ring", choices=(1, 2)),
-    "components": Setting(8, "number of Gaussian components (modes)", low=1, high=64),
-    "examples": Setting(3000, "points to generate", low=10),
-    "std": Setting(0.02, "standard deviation of each component", low=0, low_open=True, high=0.2),
-    "seed": Setting(0, "seed of the generator (the split uses the global seed)", low=0),
-}
 
 
 def centers(dims: int, components: int):
@@ -29,7 +19,8 @@ def centers(dims: int, components: int):
 
 
 def load_mixture(settings) -> tuple:
-    """``examples`` points in [0, 1]^dims drawn evenly from the components, and their component labels."""
+    """``examples`` points in [0, 1]^dims drawn evenly from the components, and their
+    component labels."""
     import numpy as np
 
     rng = np.random.default_rng(settings["seed"])
@@ -39,8 +30,3 @@ def load_mixture(settings) -> tuple:
     # Pipeline datasets are scaled to [0, 1]; at std ≤ 0.2 clipping touches a negligible tail.
     return np.clip(x, 0.0, 1.0).astype(np.float32), y.astype(np.int64)
 
-
-@hookimpl
-def pipeline_datasets() -> list[DatasetSpec]:
-    return [DatasetSpec("gaussian_mixture", "generated 1-D/2-D Gaussian mixture; labels are the components",
-                        load_mixture, SETTINGS)]

@@ -5,8 +5,9 @@ import types
 
 import pytest
 
-from pipeline import DatasetSpec, FamilySpec, hookimpl
+from pipeline import DatasetSpec, Family, FamilySpec, Trick, TrickSpec, hookimpl
 from pipeline.errors import PipelineError
+from pipeline.hookspecs import LazyReference
 from pipeline.registry import Registry, create_plugin_manager
 from tests.conftest import run
 
@@ -19,6 +20,51 @@ def test_builtins_register_through_entry_points():
     assert registry.family("classifier").name == "classifier"
 
 
+def test_every_builtin_component_comes_from_the_pipeline_package_through_a_lazy_reference():
+    registry = Registry(create_plugin_manager())
+    for entries in (registry.families, registry.datasets, registry.tricks):
+        for name, entry in entries.items():
+            assert entry.package.startswith("cooler-pipeline "), name
+            assert isinstance(entry.spec.load, LazyReference), name
+            assert entry.spec.load.__module__.startswith("plugins."), name
+
+
+def test_a_lazy_reference_resolves_on_first_call_to_an_instance_or_a_result():
+    trick = TrickSpec("t", "x", load="pipeline.hookspecs:Trick")
+    assert trick.load.__module__ == "pipeline.hookspecs" and trick.load._target is None
+    assert type(trick.load()) is Trick and trick.load() is not trick.load()
+    dataset = DatasetSpec("d", "x", load="builtins:len", sources="builtins:list")
+    assert dataset.load([1, 2, 3]) == 3 and dataset.sources("ab") == ["a", "b"]
+
+
+def test_a_callable_load_still_works_unchanged():
+    spec = FamilySpec("f", "x", load=Family)
+    assert spec.load is Family and type(spec.load()) is Family
+
+
+def test_a_reference_that_does_not_resolve_names_plugin_reference_and_error():
+    plugin = types.SimpleNamespace(pipeline_tricks=hookimpl(
+        lambda: [TrickSpec("typo", "x", load="pipeline_no_such_module.tricks:Typo")]))
+    spec = Registry(create_plugin_manager([plugin])).trick("typo")  # registering imports nothing
+    with pytest.raises(PipelineError) as error:
+        spec.load()
+    assert str(error.value).startswith(
+        f"trick 'typo' of plugin {spec.load.plugin}: load reference "
+        "'pipeline_no_such_module.tricks:Typo' does not resolve (ModuleNotFoundError: No module "
+        "named 'pipeline_no_such_module'); ")
+    missing = FamilySpec("f", "x", load="pipeline.hookspecs:NoSuchFamily")
+    with pytest.raises(PipelineError, match=r"model family 'f': load reference "
+                       r"'pipeline.hookspecs:NoSuchFamily' does not resolve \(AttributeError: "):
+        missing.load()
+
+
+@pytest.mark.parametrize("bad", ["pipeline.hookspecs", "not a reference", 3])
+def test_a_load_that_is_neither_callable_nor_a_reference_is_an_error(bad):
+    with pytest.raises(PipelineError, match=r"trick 't': load = .* is neither a callable nor a "
+                       r"reference of the form 'package.module:Name'"):
+        TrickSpec("t", "x", load=bad)
+
+
 def test_without_entry_points_nothing_is_built_in():
     registry = Registry(create_plugin_manager(entry_points=False))
     assert registry.families == {} and registry.datasets == {} and registry.tricks == {}
@@ -28,7 +74,7 @@ def test_entry_points_load_one_by_one_as_pluggy_would():
     pm = create_plugin_manager()
     assert pm.broken == []
     loaded = {name for name, _ in pm.list_name_plugin()}
-    assert {"digits", "idx", "classifier", "ema"} <= loaded
+    assert {"builtin_datasets", "builtin_families", "builtin_tricks"} <= loaded
     assert "cooler-pipeline" in {dist.project_name for _, dist in pm.list_plugin_distinfo()}
 
 

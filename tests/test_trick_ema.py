@@ -86,3 +86,24 @@ def test_average_survives_checkpoint_and_resume(tmp_path):
     assert len(resumed.steps) == 12  # two epochs after the checkpoint
     assert_bitwise_equal(resumed.steps[-1], straight.steps[-1])  # θ
     assert_bitwise_equal(weights(second), weights(module))  # Θ, copied into the model when training ended
+
+
+def test_the_lightning_internals_the_average_relies_on_are_unchanged():
+    """plugins/tricks/ema.py seeds ``_average_model.n_averaged`` and mirrors the guard on
+    ``_latest_update_step``; this fails when a Lightning upgrade changes either."""
+    from types import SimpleNamespace
+
+    from lightning.pytorch.callbacks import WeightAveraging
+    from torch.optim.swa_utils import AveragedModel
+
+    callback = WeightAveraging()
+    assert callback._average_model is None and callback._latest_update_step == 0
+    assert callback.state_dict() == {"latest_update_step": 0}
+    module = Tiny()
+    callback.setup(None, module, "fit")
+    average = callback._average_model
+    assert isinstance(average, AveragedModel) and isinstance(average.n_averaged, torch.Tensor)
+    assert average.n_averaged.dtype == torch.long and int(average.n_averaged) == 0
+    callback.on_train_batch_end(SimpleNamespace(global_step=1), module, None, None, 0)
+    assert callback._latest_update_step == 1 and int(average.n_averaged) == 1
+    assert callback.state_dict() == {"latest_update_step": 1}

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, DistributedSampler
 
-from plugins.tricks.grad_accum_impl import batch_sizes, group_weights
+from plugins.tricks.grad_accum import batch_sizes, group_weights
 from tests.test_trick_kit import OPTIMIZERS, StepRecorder, Tiny, classification_data, fit, weights
 
 

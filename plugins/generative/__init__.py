@@ -1,5 +1,5 @@
 """Pieces shared by the generative families (VAEs and single-loss GANs).
 
-Not a plugin itself: it registers nothing. The family packages beside it import these modules
-lazily from their ``family.py``, so registration stays free of torch.
+Not a plugin itself: it registers nothing. The families' ``family.py`` modules import these, and
+:mod:`plugins.families` imports only the torch-free :mod:`plugins.generative.settings`.
 """

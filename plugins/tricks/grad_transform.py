@@ -4,29 +4,53 @@ Three transforms, applied in this order to the (accumulated) gradients, each to 
 names match its patterns: ``zero`` sets gradients to zero, ``clip_value`` clamps every element to
 [−v, v], ``clip_norm`` rescales gradients whose L2 norm exceeds the threshold (direction kept) —
 each parameter on its own (``norm_per: parameter``) or the parameters of one pattern jointly
-(``norm_per: pattern``). Parameters matched by no pattern keep their gradients bit for bit.
+(``norm_per: pattern``). Parameters matched by no pattern keep their gradients bit for bit. A
+callback on Lightning's ``on_before_optimizer_step`` does it with ``torch.nn.utils``.
 """
 from __future__ import annotations
 
-from pipeline import Setting, TrickSpec, hookimpl
-from plugins.tricks.patterns import pattern_list, pattern_pairs
+from typing import Any, Mapping
 
-SETTINGS = {
-    "clip_norm": pattern_pairs([["*", 1.0]], "[pattern, largest gradient L2 norm] pairs", low=0, low_open=True),
-    "norm_per": Setting("parameter", "clip each matching parameter's norm alone, or one pattern's parameters jointly",
-                        choices=("parameter", "pattern")),
-    "clip_value": pattern_pairs([], "[pattern, largest absolute gradient element] pairs", low=0, low_open=True),
-    "zero": pattern_list([], "parameter-name patterns whose gradients are set to zero"),
-}
+import lightning.pytorch as pl
+import torch
+from torch.nn.utils import clip_grad_norm_, clip_grad_value_
+
+from pipeline import Trick
+from plugins.tricks.patterns import matches, parameter_names, patterns_of, require_matches
 
 
-def _load():
-    from plugins.tricks.grad_transform_impl import GradTransform
+class GradientTransforms(pl.Callback):
+    """Zeroes, value-clips and norm-clips the gradients of matching parameters, once per optimizer step."""
 
-    return GradTransform()
+    def __init__(self, settings: Mapping[str, Any]):
+        self.settings = settings
+
+    @torch.no_grad()
+    def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer) -> None:
+        named = [(name, p) for name, p in pl_module.named_parameters() if p.grad is not None]
+
+        for name, p in named:
+            if matches(name, self.settings["zero"]):
+                p.grad.zero_()
+        for pattern, limit in self.settings["clip_value"]:
+            clip_grad_value_([p for name, p in named if matches(name, (pattern,))], limit)
+        for pattern, limit in self.settings["clip_norm"]:
+            chosen = [p for name, p in named if matches(name, (pattern,))]
+            if self.settings["norm_per"] == "pattern":
+                clip_grad_norm_(chosen, limit)
+            else:
+                for p in chosen:
+                    clip_grad_norm_(p, limit)
 
 
-@hookimpl
-def pipeline_tricks() -> list[TrickSpec]:
-    return [TrickSpec("grad_transform", "per-parameter gradient transforms: norm clip, value clip, zeroing",
-                      _load, SETTINGS, order=40)]
+class GradTransform(Trick):
+    """Adds the gradient-transform callback after checking every pattern names a parameter."""
+
+    def check(self, settings, module):
+        names = parameter_names(module)
+        for key in ("clip_norm", "clip_value"):
+            require_matches(f"tricks.grad_transform.{key}", patterns_of(settings[key]), names)
+        require_matches("tricks.grad_transform.zero", settings["zero"], names)
+
+    def callbacks(self, settings):
+        return [GradientTransforms(settings)]

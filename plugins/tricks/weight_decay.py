@@ -1,28 +1,47 @@
-"""Trick ``weight_decay``: decoupled weight decay θ ← θ − lr·wd·θ for any base optimizer (AdamW's rule).
+"""Trick ``weight_decay``: decoupled weight decay θ ← θ − lr·wd·θ for any base optimizer (AdamW's
+rule).
 
 The decay is applied just before each optimizer step, apart from the gradient, so Adam's moments and
 SGD's momentum never see it. Parameters matching ``exclude`` are not decayed, nor, while
 ``exclude_1d`` is on, any 1-D parameter: biases and the scales and shifts of normalisation layers.
 The rate follows each group's learning rate, schedules and ``param_lr`` multipliers included.
+Param groups carry their decay rate, and an optimizer wrapper applies it.
 """
 from __future__ import annotations
 
-from pipeline import Setting, TrickSpec, hookimpl
-from plugins.tricks.patterns import pattern_list
+import torch
 
-SETTINGS = {
-    "rate": Setting(0.01, "decay rate wd; each step multiplies weights by 1 − lr·wd", low=0, low_open=True),
-    "exclude": pattern_list([], "parameter-name patterns that are never decayed"),
-    "exclude_1d": Setting(True, "never decay 1-D parameters (biases, normalisation scales and shifts)"),
-}
+from pipeline import Trick
+from plugins.tricks.groups import split_groups
+from plugins.tricks.patterns import matches, parameter_names, require_matches
+from plugins.tricks.wrapped import WrappedOptimizer
 
-
-def _load():
-    from plugins.tricks.weight_decay_impl import WeightDecayTrick
-
-    return WeightDecayTrick()
+RATE_KEY = "decoupled_weight_decay"
 
 
-@hookimpl
-def pipeline_tricks() -> list[TrickSpec]:
-    return [TrickSpec("weight_decay", "decoupled weight decay with exclusions, for any optimizer", _load, SETTINGS, order=30)]
+class DecoupledWeightDecay(WrappedOptimizer):
+    """Before the inner step, multiplies each decayed parameter that has a gradient by 1 − lr·wd (as AdamW does)."""
+
+    def inner_step(self) -> None:
+        for group in self.param_groups:
+            rate = group.get(RATE_KEY, 0.0)
+            params = [p for p in group["params"] if p.grad is not None]
+            if rate and params:
+                torch._foreach_mul_(params, 1 - group["lr"] * rate)
+        self.inner.step()
+
+
+class WeightDecayTrick(Trick):
+    """Splits groups into decayed and excluded parameters and wraps the optimizer."""
+
+    def check(self, settings, module):
+        require_matches("tricks.weight_decay.exclude", settings["exclude"], parameter_names(module))
+
+    def param_groups(self, settings, groups):
+        def excluded(name: str, param) -> bool:
+            return matches(name, settings["exclude"]) or (settings["exclude_1d"] and param.dim() <= 1)
+
+        return split_groups(groups, excluded, lambda group, skip: {**group, RATE_KEY: 0.0 if skip else settings["rate"]})
+
+    def wrap_optimizer(self, settings, optimizer):
+        return DecoupledWeightDecay(optimizer)
