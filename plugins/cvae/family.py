@@ -13,7 +13,7 @@ from plugins.generative.vae_report import decoder_export, vae_report
 
 
 class CVAEModule(VAEModule):
-    """A VAE with one learned prior mean per class (zeros at the start, as in the original)."""
+    """A VAE with one learned prior mean per class (zeros at the start)."""
 
     def __init__(self, inputs: int, hidden: int, latent: int, classes: int, recon_weight: float = 1.0):
         super().__init__(inputs, hidden, latent, recon_weight)

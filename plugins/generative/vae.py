@@ -57,7 +57,7 @@ class VAEModule(EpochPartsModule):
         """The training loss of a batch (−ELBO, reconstruction weighted) and its parts, batch-averaged."""
         x, y = batch
         _, parts = self.negative_elbo(x, y)
-        # A reconstruction weight above 1 trades the bound for more information in z (the post uses 2.5).
+        # A reconstruction weight above 1 trades the bound for more information in z (the clustering VAE uses 2.5).
         loss = (self.recon_weight * parts["recon"] + parts["kl"]).mean()
         return loss, {name: value.mean() for name, value in parts.items()}
 
