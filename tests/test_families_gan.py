@@ -11,7 +11,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from plugins.generative.penalties import gradient_penalty, r1_penalty
-from tests.test_families_kit import build, fit, one_thread, prepared, read_history  # noqa: F401 (fixture)
+from tests.family_kit import build, fit, prepared, read_history
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 ADVERSARIAL = ("gan", "wgan_gp", "ogan")
 

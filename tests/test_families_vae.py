@@ -9,7 +9,9 @@ from torch.distributions import Categorical, Independent, Normal
 
 from plugins.cluster_vae.family import majority_accuracy
 from plugins.generative.vae import gaussian_kl
-from tests.test_families_kit import build, fit, one_thread, prepared, read_history  # noqa: F401 (fixture)
+from tests.family_kit import build, fit, prepared, read_history
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_closed_form_kl_matches_monte_carlo():

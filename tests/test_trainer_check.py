@@ -10,7 +10,7 @@ from lightning.fabric.connector import _PRECISION_INPUT
 from lightning.pytorch.strategies import StrategyRegistry
 
 from pipeline.errors import PipelineError
-from pipeline.trainer import probe_trainer
+from pipeline.trainer import build_trainer
 from pipeline.trainer_check import PRECISIONS, STRATEGIES, TRAINER_ARGUMENTS, check_trainer
 
 
@@ -45,7 +45,20 @@ def test_valid_settings_pass(settings):
     check_trainer(settings)
 
 
-def test_what_only_lightning_can_judge_is_refused_by_the_probe():
+def test_what_only_lightning_can_judge_is_refused_when_the_trainer_is_built():
     with pytest.raises(PipelineError, match="^Lightning rejected the trainer settings: .*max_time|^Lightning rejected the trainer settings: .*duration"):
-        probe_trainer({"accelerator": "cpu", "devices": 1, "max_time": "garbage"})
-    probe_trainer({"accelerator": "cpu", "devices": 1, "max_epochs": 2})
+        build_trainer({"accelerator": "cpu", "devices": 1, "max_time": "garbage"}, [], False, None)
+    built = build_trainer({"accelerator": "cpu", "devices": 1, "max_epochs": 2}, [], False, None)
+    assert built.max_epochs == 2
+
+
+def test_settings_can_switch_the_progress_bar_off(monkeypatch):
+    from lightning.pytorch.callbacks import ModelSummary, RichProgressBar
+
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    cpu = {"accelerator": "cpu", "devices": 1}
+    shown = build_trainer(cpu, [], False, None)
+    quiet = build_trainer({**cpu, "enable_progress_bar": False}, [], False, None)
+    assert isinstance(shown.progress_bar_callback, RichProgressBar)
+    assert quiet.progress_bar_callback is None
+    assert not any(isinstance(callback, ModelSummary) for callback in quiet.callbacks)

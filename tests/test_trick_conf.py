@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 from pipeline.config import validate
 from pipeline.settings import defaults_of
 from tests.conftest import REPO
-from tests.test_trick_kit import REGISTRY
+from tests.trick_kit import REGISTRY
 
 CONF = REPO / "conf"
 

@@ -11,7 +11,7 @@ import yaml
 from pipeline.context import build_context
 from pipeline.stages import run_stage
 from tests.conftest import REPO
-from tests.test_trick_kit import REGISTRY
+from tests.trick_kit import REGISTRY
 
 BUILT_IN = sorted(name for name, entry in REGISTRY.tricks.items() if entry.spec.load.__module__.startswith("plugins.tricks."))
 LEAST_ACCURACY = 0.9

@@ -7,7 +7,9 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from tests.test_trick_kit import StepRecorder, Tiny, assert_bitwise_equal, classification_data, fit, weights
+from tests.trick_kit import (
+    StepRecorder, Tiny, assert_bitwise_equal, classification_data, fit, weights,
+)
 
 DECAY = 0.8
 DATA, VAL = classification_data(48), classification_data(16, seed=1)

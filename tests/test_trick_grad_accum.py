@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, DistributedSampler
 
 from plugins.tricks.grad_accum import batch_sizes, group_weights
-from tests.test_trick_kit import OPTIMIZERS, StepRecorder, Tiny, classification_data, fit, weights
+from tests.trick_kit import OPTIMIZERS, StepRecorder, Tiny, classification_data, fit, weights
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])

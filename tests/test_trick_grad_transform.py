@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.test_trick_kit import StepRecorder, Tiny, classification_data, fit
+from tests.trick_kit import StepRecorder, Tiny, classification_data, fit
 
 
 def run(settings: dict) -> tuple[list[dict], list[dict]]:

@@ -10,7 +10,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from pipeline.module import ModelModule
-from tests.test_trick_kit import StepRecorder, fit
+from tests.trick_kit import StepRecorder, fit
 
 VOCAB, BATCH, STEPS = 20, 4, 6
 

@@ -7,7 +7,9 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from tests.test_trick_kit import StepRecorder, Tiny, assert_bitwise_equal, classification_data, fit, weights
+from tests.trick_kit import (
+    StepRecorder, Tiny, assert_bitwise_equal, classification_data, fit, weights,
+)
 
 DATA = classification_data(56)
 

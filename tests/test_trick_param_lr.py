@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pipeline.module import ModelModule
-from tests.test_trick_kit import classification_data, fit, weights
+from tests.trick_kit import classification_data, fit, weights
 
 # Powers of two scale floating-point numbers exactly, so "exactly" means bit for bit.
 MULTIPLIERS = [["left.weight", 0.5], ["left.*", 4.0], ["right.weight", 0.0]]  # first match wins: left.bias × 4

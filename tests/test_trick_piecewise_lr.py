@@ -10,7 +10,7 @@ from pipeline import PipelineError
 from pipeline.config import validate_tricks
 from plugins.tricks.points import as_points, check_points
 from plugins.tricks.piecewise_lr import PiecewiseLinear, PiecewiseLr, in_steps
-from tests.test_trick_kit import REGISTRY, StepRecorder, Tiny, classification_data, fit
+from tests.trick_kit import REGISTRY, StepRecorder, Tiny, classification_data, fit
 
 DOCUMENTED = [0, 0.5, 1, 0.55, 0.1, 0.1]  # at t = 0, 500, 1000, 1500, 2000, 5000
 

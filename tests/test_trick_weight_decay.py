@@ -6,7 +6,9 @@ import copy
 import pytest
 import torch
 
-from tests.test_trick_kit import OPTIMIZERS, Tiny, assert_bitwise_equal, classification_data, fit, weights
+from tests.trick_kit import (
+    OPTIMIZERS, Tiny, assert_bitwise_equal, classification_data, fit, weights,
+)
 
 RATE, STEPS = 0.5, 8
 

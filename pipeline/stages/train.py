@@ -1,4 +1,4 @@
-"""Stage 2: train the family's model with the enabled tricks on Lightning, resuming from ``last.ckpt``."""
+"""Stage 2: train the family's model with its tricks on Lightning, resuming from ``last.ckpt``."""
 from __future__ import annotations
 
 import contextlib
@@ -12,30 +12,39 @@ def run(ctx: RunContext) -> dict[str, float]:
     import lightning.pytorch as pl
     from lightning.pytorch.callbacks import ModelCheckpoint
 
-    from pipeline import optimization, resume, tracking
-    from pipeline.outputs import save_weights, write_json
+    from pipeline import resume, tracking
     from pipeline.data import PreparedData
     from pipeline.datamodule import ArrayDataModule
     from pipeline.divergence import DivergenceGuard
+    from pipeline.errors import PipelineError
     from pipeline.history import EpochHistory
     from pipeline.mlflow_logger import CheckpointBatchedMLFlowLogger
-    from pipeline.errors import PipelineError
-    from pipeline.trainer import build_trainer, probe_trainer
+    from pipeline.outputs import save_weights, write_json
+    from pipeline.training import build_training
 
     params, paths = ctx.params, ctx.paths
     rank_zero = tracking.is_rank_zero()
     if rank_zero:
         tracking.check_reachable(tracking.tracking_uri(paths.root))
     family = ctx.registry.family(params["model"]["family"]).load()
-    tricks = optimization.load_tricks([(ctx.registry.trick(name), s) for name, s in params["tricks"].items()])
     data = PreparedData.load(paths.prepared)
 
     pl.seed_everything(params["seed"], workers=True, verbose=False)
     module = family.build(params["model"], data.info)
-    optimization.attach(module, params["optimizer"], tricks)
-    trick_kwargs = optimization.trainer_kwargs(tricks)
-    # Lightning refuses bad settings here, before a run is opened or another setting's checkpoints go.
-    probe_trainer(params["trainer"], trick_kwargs)
+    callbacks = [
+        # last.ckpt after every epoch. (save_last with save_top_k=0 writes it only when fit ends in
+        # Lightning 2.6, so a killed training would start over.)
+        ModelCheckpoint(dirpath=paths.checkpoints, filename="last", save_top_k=1, every_n_epochs=1,
+                        enable_version_counter=False),
+        EpochHistory(paths.plots / "history.csv"),
+        DivergenceGuard(params["optimizer"]["lr"]),  # a diverged run fails instead of passing
+    ]
+    # Built before a run is opened, so a trick that does not fit the model or a setting Lightning
+    # refuses stops here, and another setting's checkpoints are left alone.
+    training = build_training(module, params["optimizer"], params["tricks"], ctx.registry,
+                              params["trainer"], callbacks, ctx.extra_callbacks,
+                              root_dir=str(paths.root / "lightning_logs"))
+    trainer = training.trainer
 
     tracker = tracking.Tracker(paths.root) if rank_zero else None
     if tracker is not None:
@@ -48,9 +57,12 @@ def run(ctx: RunContext) -> dict[str, float]:
         point = resume.ResumePoint(_last(paths), None)
     run_id = point.run_id
     if tracker is not None and run_id is None:
-        tags = {"pipeline.tricks": ",".join(t.spec.name for t in tricks) or "none", **ctx.run_tags}
-        run_id = tracker.create_run(params["tracking"]["experiment"], {}, parent_run_id=ctx.parent_run_id, tags=tags)
-        resume.record(paths.checkpoints, params, run_id)  # first, so an interrupted start resumes this run
+        names = ",".join(t.spec.name for t in training.tricks) or "none"
+        tags = {"pipeline.tricks": names, **ctx.run_tags}
+        run_id = tracker.create_run(params["tracking"]["experiment"], {},
+                                    parent_run_id=ctx.parent_run_id, tags=tags)
+        # first, so an interrupted start resumes this run
+        resume.record(paths.checkpoints, params, run_id)
         tracker.log_params(run_id, params)
         tracker.log_dict(run_id, params, "params.yaml")
         if ctx.on_run_created:
@@ -58,25 +70,17 @@ def run(ctx: RunContext) -> dict[str, float]:
 
     datamodule = ArrayDataModule(data, params["optimizer"]["batch_size"], params["seed"])
     with tracker.active(run_id) if tracker else contextlib.nullcontext():
-        callbacks = [
-            # last.ckpt after every epoch. (save_last with save_top_k=0 writes it only when fit ends in
-            # Lightning 2.6, so a killed training would start over.)
-            ModelCheckpoint(dirpath=paths.checkpoints, filename="last", save_top_k=1, every_n_epochs=1,
-                            enable_version_counter=False),
-            EpochHistory(paths.plots / "history.csv"),
-            DivergenceGuard(params["optimizer"]["lr"]),  # a diverged run fails instead of passing
-            *optimization.callbacks(tricks),
-            *ctx.extra_callbacks,
-        ]
-        logger = CheckpointBatchedMLFlowLogger(experiment_name=params["tracking"]["experiment"], run_id=run_id,
-                              tracking_uri=tracking.tracking_uri(paths.root)) if rank_zero else False
-        trainer = build_trainer(params["trainer"], callbacks, logger, str(paths.root / "lightning_logs"),
-                                extra=trick_kwargs)
+        if rank_zero:  # the run to log to is known only now, after the Trainer was built
+            trainer.logger = CheckpointBatchedMLFlowLogger(
+                experiment_name=params["tracking"]["experiment"], run_id=run_id,
+                tracking_uri=tracking.tracking_uri(paths.root))
         trainer.fit(module, datamodule=datamodule, ckpt_path=point.checkpoint, weights_only=True)
         if tracker is None:  # non-zero ranks of a distributed job only train
             return {}
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if not k.endswith("_step")}
-        metrics.update(epochs=float(trainer.current_epoch), optimizer_steps=float(trainer.global_step))
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()
+                   if not k.endswith("_step")}
+        metrics.update(epochs=float(trainer.current_epoch),
+                       optimizer_steps=float(trainer.global_step))
         save_weights(paths.model, module, params["model"]["family"])
         write_json(paths.metrics / "train.json", metrics)
         write_json(paths.run_record, {"run_id": run_id, "tracking_uri": tracker.uri})

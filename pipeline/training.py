@@ -1,0 +1,66 @@
+"""The one way a module, its tricks and a Lightning Trainer are put together for training.
+
+The train stage, the sweep (through the stage), the tests and the benchmarks all call
+:func:`build_training`, so a test fits exactly what the stage fits. Plugin authors use it to test a
+family or a trick with the real wiring: see "Testing a plugin" in docs/tricks.md.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+from pipeline import optimization
+from pipeline.config import validate_tricks
+from pipeline.optimization import EnabledTrick
+from pipeline.trainer import build_trainer
+
+if TYPE_CHECKING:
+    import lightning.pytorch as pl
+
+    from pipeline.registry import Registry
+
+# Trainer settings for a plugin's tests: one quiet, deterministic CPU epoch that writes nothing.
+TEST_TRAINER: Mapping[str, Any] = MappingProxyType({
+    "accelerator": "cpu", "devices": 1, "max_epochs": 1, "deterministic": True,
+    "num_sanity_val_steps": 0, "enable_checkpointing": False, "enable_progress_bar": False,
+    "enable_model_summary": False,
+})
+
+
+@dataclass(frozen=True)
+class Training:
+    """A Trainer ready to ``fit`` the module it was built for, and the tricks it applies."""
+
+    trainer: pl.Trainer
+    tricks: list[EnabledTrick]
+
+
+def build_training(module: pl.LightningModule, optimizer: Mapping[str, Any],
+                   tricks: Mapping[str, Mapping[str, Any]] | Sequence[EnabledTrick],
+                   registry: Registry | None, trainer: Mapping[str, Any],
+                   callbacks: Iterable[pl.Callback] = (),
+                   extra_callbacks: Iterable[pl.Callback] = (),
+                   logger: Any = False, root_dir: str | None = None) -> Training:
+    """Apply ``tricks`` to ``module`` and build the Trainer that fits it, as the train stage does.
+
+    ``optimizer`` is the validated ``optimizer:`` section (``name``, ``lr``, ``weight_decay``, and
+    ``momentum`` for the optimizers that use it). ``tricks`` maps trick names to their settings, as
+    the ``tricks:`` section does (validated with defaults filled, then loaded through ``registry``),
+    or is a list of already loaded tricks (``registry`` may then be None). ``trainer`` holds the
+    ``trainer:`` section's Trainer arguments; the tricks' own (grad_accum's
+    ``accumulate_grad_batches``) override them. Callbacks run in this order: ``callbacks``, the
+    tricks' callbacks, ``extra_callbacks``. Every trick first checks that it fits the module, and
+    Lightning then judges the settings, so a bad one raises ``PipelineError`` here, before training.
+    """
+    enabled = load(tricks, registry) if isinstance(tricks, Mapping) else list(tricks)
+    optimization.attach(module, optimizer, enabled)
+    every = [*callbacks, *optimization.callbacks(enabled), *extra_callbacks]
+    extra = optimization.trainer_kwargs(enabled)
+    return Training(build_trainer(trainer, every, logger, root_dir, extra), enabled)
+
+
+def load(tricks: Mapping[str, Mapping[str, Any]], registry: Registry) -> list[EnabledTrick]:
+    """The tricks validated (defaults filled) and loaded through ``registry``, in apply order."""
+    settings = validate_tricks(dict(tricks), registry)
+    return optimization.load_tricks([(registry.trick(name), s) for name, s in settings.items()])

@@ -1,0 +1,60 @@
+"""Shared pieces of the family tests (no tests here): prepared data, families built through the real
+registry, and a fit through ``build_training``, the train stage's own wiring."""
+from __future__ import annotations
+
+import csv
+import logging
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+import lightning.pytorch as pl
+
+from pipeline.config import CORE_SCHEMA
+from pipeline.data import PreparedData, split_arrays
+from pipeline.datamodule import ArrayDataModule
+from pipeline.history import EpochHistory
+from pipeline.registry import Registry, create_plugin_manager
+from pipeline.settings import validate_section
+from pipeline.training import TEST_TRAINER, build_training
+
+REGISTRY = Registry(create_plugin_manager())
+ADAM = {"name": "adam", "lr": 1e-3, "momentum": 0.9, "weight_decay": 0.0}
+logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+
+
+@lru_cache(maxsize=None)
+def prepared(dataset: str = "digits", **settings: Any) -> PreparedData:
+    """The dataset split exactly as the prepare stage splits it (seed 0, default fractions)."""
+    spec = REGISTRY.dataset(dataset)
+    schema = {**CORE_SCHEMA["data"], **spec.settings}
+    values = validate_section("data", {"name": dataset, **settings}, schema)
+    x, y = spec.load(values)
+    return split_arrays(x, y, values["val_fraction"], values["test_fraction"], 0, dataset)
+
+
+def build(family: str, data: PreparedData, seed: int = 0, **settings: Any):
+    """A fresh module of ``family`` with its validated defaults overridden by ``settings``."""
+    spec = REGISTRY.family(family)
+    schema = {**CORE_SCHEMA["model"], **spec.settings}
+    values = validate_section("model", {"family": family, **settings}, schema)
+    pl.seed_everything(seed, verbose=False)
+    return spec.load(), spec.load().build(values, data.info)
+
+
+def fit(module, data: PreparedData, history: Path | None = None,
+        tricks: Mapping[str, Any] | None = None, optimizer: Mapping[str, Any] = ADAM,
+        batch_size: int = 64, **trainer_args: Any) -> pl.Trainer:
+    """Train with the core's optimizer (and ``tricks``) through the train stage's wiring."""
+    recorders = [EpochHistory(history)] if history else []
+    trainer = build_training(module, optimizer, tricks or {}, REGISTRY,
+                             {**TEST_TRAINER, **trainer_args}, extra_callbacks=recorders).trainer
+    trainer.fit(module, datamodule=ArrayDataModule(data, batch_size, seed=0))
+    return trainer
+
+
+def read_history(path: Path) -> list[dict[str, float]]:
+    """The rows EpochHistory wrote, as floats."""
+    with path.open() as handle:
+        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(handle)]
+
