@@ -3,9 +3,9 @@
 After every optimizer step Θ ← αΘ + (1−α)θ, starting from Θ₀ = θ₀; the optimizer keeps training θ
 untouched. Validation runs on Θ (swapped in and back), training ends with Θ in the model, so the
 saved model, the evaluate stage and the export all use the averaged weights. Θ is checkpointed, so
-a resumed run continues the same average. The weight moving average of "“让Keras更酷一些!”:中间变量、
-权重滑动和安全生成器" ("Make Keras cooler!": intermediate variables, weight moving averages and safe
-generators) starts from the initial weights too.
+a resumed run continues the same average. The weight moving average of
+"“让Keras更酷一些!”:中间变量、权重滑动和安全生成器" ("Make Keras cooler!": intermediate
+variables, weight moving averages and safe generators) starts from the initial weights too.
 
 Built on Lightning's ``WeightAveraging`` callback, which swaps Θ in for validation, copies it into
 the model when training ends and saves it in checkpoints. Its public extension points carry the
