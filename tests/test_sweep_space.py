@@ -13,8 +13,8 @@ from optuna.trial import TrialState
 from pipeline.config import read_yaml
 from pipeline.errors import PipelineError
 from pipeline.registry import Registry, create_plugin_manager
-from pipeline.sweep.command import (DONE, RUN, WAIT, build_pruner, build_sampler, check_metrics,
-                                    check_params, open_storage, plan, shown)
+from pipeline.sweep.command import (DONE, RUN, WAIT, check_metrics, check_params,
+                                    open_storage, plan, sampler_and_pruner, shown)
 from pipeline.sweep.report import dvc_command, hydra_overrides
 from pipeline.sweep.space import load_space, parse_space
 from tests.conftest import REPO, run
@@ -66,7 +66,7 @@ def test_unknown_pruner_option_is_refused_with_the_valid_ones():
     bad = space({"optimizer.lr": {"type": "float", "low": 0.1, "high": 1}},
                 pruner={"type": "median", "monitor": "val_acc", "n_startup": 3})
     with pytest.raises(PipelineError, match=r"pruner.n_startup is not an option of MedianPruner; valid: .*n_startup_trials"):
-        build_pruner(bad)
+        sampler_and_pruner(bad)
 
 
 @pytest.mark.parametrize("params, message", [
@@ -94,7 +94,7 @@ def test_keys_a_sweep_shares_cannot_be_searched(key):
 def test_shipped_spaces_fit_the_project(registry):
     for name in ("classifier", "vae"):
         loaded = load_space(name, REPO)
-        build_pruner(loaded), build_sampler(loaded)
+        sampler_and_pruner(loaded)
         assert {params["model"]["family"] for params in check_params(loaded, BASE, registry)} == {name}
 
 

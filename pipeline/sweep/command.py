@@ -43,27 +43,47 @@ class Request:
 
 def run_sweep(request: Request, root: Path) -> int:
     """Run (or resume) the sweep; return the exit code."""
+    from pipeline.sweep import report
+
+    if request.workers < 1 or (request.n_trials is not None and request.n_trials < 1):
+        raise PipelineError("--workers and --n-trials must be positive integers.")
+    space = load_space(request.space, root)
+    sampler_and_pruner(space)
+    workers = Workers(request.workers)  # they import what a trial needs while the checks run
+    try:
+        sweep, study, tracker, registry = _check_and_open(request, root, space)
+    except BaseException:
+        workers.cancel()
+        raise
+    print(f"sweep {sweep.study}: {sweep.n_trials} trials, {sweep.workers} worker(s), storage "
+          f"{shown(sweep.storage_url)}, MLflow parent run {sweep.parent_run_id}", file=sys.stderr)
+    try:
+        codes = workers.run(sweep)
+    except BaseException:
+        tracker.set_status(sweep.parent_run_id, "FAILED")
+        raise
+    return report.finish(sweep, study, tracker, codes, plan(study, sweep.n_trials) == DONE,
+                         request.apply_best, registry)
+
+
+def _check_and_open(request: Request, root: Path, space: Space):
+    """Every check that can fail, cheapest first; then the study and its MLflow parent run."""
     from pipeline import tracking
     from pipeline.config import read_yaml
     from pipeline.registry import Registry, create_plugin_manager
     from pipeline.sweep import report
-    from pipeline.sweep.objective import quiet_logs
+    from pipeline.sweep.objective import quiet
 
-    if request.workers < 1 or (request.n_trials is not None and request.n_trials < 1):
-        raise PipelineError("--workers and --n-trials must be positive integers.")
-    # Every check that can fail comes before the study exists, cheapest first.
-    space = load_space(request.space, root)
-    build_pruner(space), build_sampler(space)
     registry = Registry(create_plugin_manager())
     base = read_yaml(root / "params.yaml")
     url = request.storage or default_url(root)
     storage = open_storage(url, space.heartbeat_interval, space.grace_period)
     corners = check_params(space, base, registry)
-    quiet_logs()
+    quiet()
     name = request.study or space.name
     prepared = prepare_once(study_folder(root, name), corners[0], registry)
     check_metrics(space, corners, registry, prepared)
-    study = open_study(storage, name, space)
+    study = open_study(storage, name, space)  # created only once everything checked out
     check_base(study, space, base)
     tracker = tracking.Tracker(root)
     parent = report.open_parent(tracker, study, space, corners[0]["tracking"]["experiment"],
@@ -73,15 +93,7 @@ def run_sweep(request: Request, root: Path) -> int:
                   n_trials=request.n_trials or space.n_trials, workers=request.workers,
                   trials_before=len(study.trials),
                   deadline=time.time() + request.timeout if request.timeout else None)
-    print(f"sweep {sweep.study}: {sweep.n_trials} trials, {sweep.workers} worker(s), storage "
-          f"{shown(url)}, MLflow parent run {parent}", file=sys.stderr)
-    try:
-        codes = run_workers(sweep)
-    except BaseException:
-        tracker.set_status(parent, "FAILED")
-        raise
-    return report.finish(sweep, study, tracker, codes, plan(study, sweep.n_trials) == DONE,
-                         request.apply_best, registry)
+    return sweep, study, tracker, registry
 
 
 def check_params(space: Space, base: Mapping[str, Any], registry) -> list[dict[str, Any]]:
@@ -130,29 +142,26 @@ def check_metrics(space: Space, corners: list[Mapping[str, Any]], registry, prep
                                 f"{', '.join(logged) or 'nothing'}.")
 
 
-def build_pruner(space: Space) -> Any:
-    """The pruner the space names, its options checked against the pruner's own arguments."""
-    import optuna
+def sampler_and_pruner(space: Space, worker: int = 0, started: int = 0) -> tuple[Any, Any]:
+    """The sampler and pruner the space names, their options checked against their arguments.
 
-    classes = {"median": optuna.pruners.MedianPruner, "hyperband": optuna.pruners.HyperbandPruner,
-               "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
-               "none": optuna.pruners.NopPruner}
-    return _build("pruner", classes[space.pruner], space.pruner_options, space.source)
-
-
-def build_sampler(space: Space, worker: int = 0, started: int = 0) -> Any:
-    """The sampler the space names; each worker and each resumed run draws its own seeded stream."""
+    Each worker, and each resumed run, draws from its own seeded stream: the same seed twice
+    would repeat the same draws.
+    """
     import optuna
 
     options = dict(space.sampler_options)
     seed = options.pop("seed", 0)
-    if space.sampler == "tpe":
-        # Running trials count as provisional results, so parallel workers spread out.
+    if space.sampler == "tpe":  # running trials count as provisional results: workers spread out
         options.setdefault("constant_liar", True)
-    if seed is not None:  # the same seed on two workers (or a resumed run) would repeat draws
+    if seed is not None:
         options["seed"] = int(seed) + 1000 * worker + 100_003 * started
-    classes = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler}
-    return _build("sampler", classes[space.sampler], options, space.source)
+    samplers = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler}
+    pruners = {"median": optuna.pruners.MedianPruner, "hyperband": optuna.pruners.HyperbandPruner,
+               "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
+               "none": optuna.pruners.NopPruner}
+    return (_build("sampler", samplers[space.sampler], options, space.source),
+            _build("pruner", pruners[space.pruner], space.pruner_options, space.source))
 
 
 def _build(kind: str, cls: type, options: Mapping[str, Any], source: str) -> Any:
@@ -234,7 +243,9 @@ def open_study(storage: Any, name: str, space: Space) -> Any:
     if actual != space.direction:
         raise PipelineError(f"study {name!r} already exists and {actual}s its objective, but the "
                             f"space says {space.direction}; pass --study NEW_NAME.")
-    study.set_metric_names([space.metric])  # the objective's name in optuna-dashboard
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names([space.metric])  # the objective's name in optuna-dashboard
     return study
 
 
@@ -305,7 +316,7 @@ def run_worker(sweep: Sweep, index: int) -> int:
     import optuna
     from optuna.study import MaxTrialsCallback
 
-    from pipeline.sweep.objective import Objective, TrialInterrupted, quiet_logs
+    from pipeline.sweep.objective import Objective, TrialInterrupted, quiet
 
     # Trials train in their own folders, but their MLflow runs belong in the project's store.
     os.environ["MLFLOW_TRACKING_URI"] = sweep.tracking_uri
@@ -313,11 +324,12 @@ def run_worker(sweep: Sweep, index: int) -> int:
         import torch  # K workers each using every core run slower than one
 
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // sweep.workers))
-    quiet_logs()
+    quiet()
     space = sweep.space
     storage = open_storage(sweep.storage_url, space.heartbeat_interval, space.grace_period)
-    study = optuna.load_study(study_name=sweep.study, storage=storage, pruner=build_pruner(space),
-                              sampler=build_sampler(space, index, sweep.trials_before))
+    sampler, pruner = sampler_and_pruner(space, index, sweep.trials_before)
+    study = optuna.load_study(study_name=sweep.study, storage=storage, sampler=sampler,
+                              pruner=pruner)
     # MaxTrialsCallback checks after each trial and plan() before the first, so a worker stops
     # as soon as the study, all workers' running trials included, holds n_trials.
     cap = MaxTrialsCallback(sweep.n_trials, states=counted_states())
@@ -337,49 +349,77 @@ def run_worker(sweep: Sweep, index: int) -> int:
     return 0
 
 
-def worker_process(sweep: Sweep, index: int) -> None:
-    """A local worker process: exit 0 done, 130 interrupted, 2 user error, 1 crash."""
+def worker_process(index: int, inbox) -> None:
+    """A local worker process: exit 0 done, 130 interrupted, 2 user error, 1 crash.
+
+    It starts while the command still checks the space, imports what a trial needs meanwhile,
+    then receives the sweep (or None when the checks failed) and works like any other worker.
+    """
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        code = run_worker(sweep, index)
+        import lightning.pytorch  # noqa: F401
+        import mlflow  # noqa: F401
+        import optuna_integration  # noqa: F401
+
+        import pipeline.stages.train  # noqa: F401
+
+        sweep = inbox.recv()
+        code = 0 if sweep is None else run_worker(sweep, index)
     except PipelineError as error:
         print(f"error: worker {index}: {error}", file=sys.stderr)
         code = 2
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, EOFError):  # EOFError: the command ended before sending the sweep
         code = INTERRUPTED
     sys.exit(code)
 
 
-def run_workers(sweep: Sweep) -> list[int]:
-    """Worker 0 in this process, the others in fresh processes; return their exit codes."""
-    import multiprocessing
+class Workers:
+    """The local worker processes after the first (which is this process)."""
 
-    # Spawned, not forked: this process's torch thread pools are already running.
-    context = multiprocessing.get_context("spawn")
-    children = [context.Process(target=worker_process, args=(sweep, index),
-                                name=f"sweep-worker-{index}") for index in range(1, sweep.workers)]
-    for child in children:
-        child.start()
-    try:
-        own = run_worker(sweep, 0)
-    except (KeyboardInterrupt, SystemExit):
-        own = INTERRUPTED
-    except BaseException:
-        _stop(children)
-        raise
-    if own == INTERRUPTED:  # Ctrl-C reached the children too; a terminated sweep passes it on
-        _stop(children)
-    for child in children:
-        child.join()
-    return [own, *(child.exitcode for child in children)]
+    def __init__(self, count: int):
+        import multiprocessing
 
+        # Spawned, not forked: this process's torch thread pools may already be running.
+        context = multiprocessing.get_context("spawn")
+        self.children, self.inboxes = [], []
+        for index in range(1, count):
+            inbox, outbox = context.Pipe(duplex=False)
+            child = context.Process(target=worker_process, args=(index, inbox),
+                                    name=f"sweep-worker-{index}")
+            child.start()
+            self.children.append(child)
+            self.inboxes.append(outbox)
 
-def _stop(children) -> None:
-    for child in children:
-        if child.is_alive():
-            child.terminate()  # SIGTERM: the child ends its trial as interrupted
-    for child in children:
-        child.join()
+    def cancel(self) -> None:
+        """Tell the waiting children there is no sweep, and wait for them."""
+        for outbox in self.inboxes:
+            outbox.send(None)
+        self.stop()
+
+    def run(self, sweep: Sweep) -> list[int]:
+        """Run worker 0 here and the children on ``sweep``; return every worker's exit code."""
+        for outbox in self.inboxes:
+            outbox.send(sweep)
+        try:
+            own = run_worker(sweep, 0)
+        except (KeyboardInterrupt, SystemExit):
+            own = INTERRUPTED
+        except BaseException:
+            self.stop()
+            raise
+        if own == INTERRUPTED:  # Ctrl-C reached the children too; a terminated sweep passes it on
+            self.stop()
+        for child in self.children:
+            child.join()
+        return [own, *(child.exitcode for child in self.children)]
+
+    def stop(self) -> None:
+        """Ask each child to end its trial as interrupted (SIGTERM), and wait for it."""
+        for child in self.children:
+            if child.is_alive():
+                child.terminate()
+        for child in self.children:
+            child.join()
 
 
 def _terminate(signum, frame):  # a terminated worker ends its trial like Ctrl-C: queued again

@@ -54,12 +54,9 @@ class TrialInterrupted(Exception):
 
 
 class _NegatedReports:
-    """A trial whose reports are negated, for a monitor that moves against the objective.
-
-    Optuna's pruners compare intermediate values in the study's direction; a study maximizing the
-    ELBO that watches ``val_loss`` (−ELBO) must report ``-val_loss``. ``Trial.report`` is the one
-    call through which Optuna's Lightning callback reports, so negating it there leaves
-    Lightning's metrics, checkpoints and MLflow untouched.
+    """A trial reporting ``-value``: pruners compare in the study's direction, so a study that
+    maximizes the ELBO while watching ``val_loss`` (−ELBO) must report ``-val_loss``. Optuna's
+    Lightning callback reports only through ``trial.report``; Lightning's metrics stay untouched.
     """
 
     def __init__(self, trial):
@@ -101,7 +98,7 @@ class Objective:
         try:
             # Libraries reset warning filters along the way; a fresh context per trial keeps them.
             with warnings.catch_warnings():
-                quiet_warnings()
+                quiet()
                 return self._run(trial)
         except (KeyboardInterrupt, SystemExit) as stop:
             queue_again(trial)
@@ -165,13 +162,13 @@ class Objective:
         if run_id is None:
             return
         tracker.log_params(run_id, {"trial": trial.params})
-        tracker.set_tag(run_id, "optuna.state", state)
-        tracker.set_tag(run_id, "optuna.trial_number", str(trial.number))
-        if value is not None:
-            tracker.log_metrics(run_id, {"optuna.value": value})
+        tags = {"optuna.state": state, "optuna.trial_number": str(trial.number)}
+        metrics = {"optuna.value": value, "optuna.pruned_epoch": pruned_epoch}
         if pruned_epoch is not None:
-            tracker.set_tag(run_id, "optuna.pruned_epoch", str(pruned_epoch))
-            tracker.log_metrics(run_id, {"optuna.pruned_epoch": float(pruned_epoch)})
+            tags["optuna.pruned_epoch"] = str(pruned_epoch)
+        for key, text in tags.items():
+            tracker.set_tag(run_id, key, text)
+        tracker.log_metrics(run_id, {k: float(v) for k, v in metrics.items() if v is not None})
         if state == "PRUNED":
             tracker.set_status(run_id, "KILLED")
 
@@ -191,15 +188,10 @@ def queue_again(trial) -> None:
     retry_callback()(trial.study, frozen)
 
 
-def quiet_logs() -> None:
-    """Keep Optuna's one line per trial; drop Lightning's per-trial banner about devices."""
+def quiet() -> None:
+    """Keep Optuna's one line per trial: no Lightning banner, no warning every trial repeats."""
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    quiet_warnings()
-
-
-def quiet_warnings() -> None:
-    """Ignore the warnings every trial would repeat."""
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
     warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")

@@ -61,12 +61,13 @@ def trials_table(study, space: Space):
         if t.user_attrs.get("sweep.diverged"):
             note.append("diverged")
         notes.append("; ".join(note))
+    frame = frame.rename(columns={f"params_{p.key}": p.key for p in space.params} | {
+        "user_attrs_sweep.pruned_epoch": "pruned_epoch", "user_attrs_sweep.folder": "folder",
+        f"value_{space.metric}": "value"})  # named so by study.set_metric_names
     # A pruned trial's stored value is its last report (the monitor), not the objective.
-    frame.loc[frame["state"] != "COMPLETE", "value"] = None
+    frame["value"] = frame["value"].where(frame["state"] == "COMPLETE")
     frame["seconds"] = frame["duration"].dt.total_seconds().round(1)
     frame["note"] = notes
-    frame = frame.rename(columns={f"params_{p.key}": p.key for p in space.params} | {
-        "user_attrs_sweep.pruned_epoch": "pruned_epoch", "user_attrs_sweep.folder": "folder"})
     for column in columns:
         if column not in frame:  # a param no trial was asked for (under a toggle never on)
             frame[column] = None
@@ -91,7 +92,8 @@ def print_summary(study, space: Space, table) -> None:
     title = f"study {study.study_name}: " + ", ".join(f"{n} {s.lower()}" for s, n in counts.items())
     if best is not None:
         title += f" — best #{best.number}: {space.metric} = {best.value:.6g}"
-    grid = Table(title=title, title_justify="left")
+    print(title)  # a plain line: a table title would wrap at the table's width
+    grid = Table()
     columns = [c for c in table.columns if c != "folder"]
     for column in columns:
         grid.add_column({"number": "#", "value": space.metric, "seconds": "s",
