@@ -53,7 +53,7 @@ def run_sweep(request: Request, root: Path) -> int:
     try:
         sweep, study, tracker, registry = _check_and_open(request, root, space)
     except BaseException:
-        workers.cancel()
+        workers.stop()
         raise
     print(f"sweep {sweep.study}: {sweep.n_trials} trials, {sweep.workers} worker(s), storage "
           f"{shown(sweep.storage_url)}, MLflow parent run {sweep.parent_run_id}", file=sys.stderr)
@@ -353,7 +353,7 @@ def worker_process(index: int, inbox) -> None:
     """A local worker process: exit 0 done, 130 interrupted, 2 user error, 1 crash.
 
     It starts while the command still checks the space, imports what a trial needs meanwhile,
-    then receives the sweep (or None when the checks failed) and works like any other worker.
+    then receives the sweep and works like any other worker.
     """
     signal.signal(signal.SIGTERM, _terminate)
     try:
@@ -363,8 +363,7 @@ def worker_process(index: int, inbox) -> None:
 
         import pipeline.stages.train  # noqa: F401
 
-        sweep = inbox.recv()
-        code = 0 if sweep is None else run_worker(sweep, index)
+        code = run_worker(inbox.recv(), index)
     except PipelineError as error:
         print(f"error: worker {index}: {error}", file=sys.stderr)
         code = 2
@@ -389,12 +388,6 @@ class Workers:
             child.start()
             self.children.append(child)
             self.inboxes.append(outbox)
-
-    def cancel(self) -> None:
-        """Tell the waiting children there is no sweep, and wait for them."""
-        for outbox in self.inboxes:
-            outbox.send(None)
-        self.stop()
 
     def run(self, sweep: Sweep) -> list[int]:
         """Run worker 0 here and the children on ``sweep``; return every worker's exit code."""

@@ -52,6 +52,7 @@ def trials_table(study, space: Space):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the retry helpers are marked experimental
         history = {t.number: Retry.retry_history(t) for t in trials}
+    best = best_trial(study)
     retried_as = {failed: number for number, chain in history.items() for failed in chain}
     notes = []
     for t in trials:
@@ -60,6 +61,8 @@ def trials_table(study, space: Space):
             note.append(f"stopped; retried as #{retried_as[t.number]}")
         if t.user_attrs.get("sweep.diverged"):
             note.append("diverged")
+        if best is not None and t.number == best.number:
+            note.append("best")
         notes.append("; ".join(note))
     frame = frame.rename(columns={f"params_{p.key}": p.key for p in space.params} | {
         "user_attrs_sweep.pruned_epoch": "pruned_epoch", "user_attrs_sweep.folder": "folder",
@@ -70,7 +73,7 @@ def trials_table(study, space: Space):
     frame["note"] = notes
     for column in columns:
         if column not in frame:  # a param no trial was asked for (under a toggle never on)
-            frame[column] = None
+            frame[column] = float("nan")
     return frame[columns]
 
 
@@ -83,34 +86,16 @@ def best_trial(study) -> Any | None:
 
 
 def print_summary(study, space: Space, table) -> None:
-    """Print the trials as a rich table, the best one highlighted."""
-    from rich.console import Console
-    from rich.table import Table
-
+    """Print the state counts, the best trial and the table."""
     best = best_trial(study)
     counts = table["state"].value_counts().sort_index()
     title = f"study {study.study_name}: " + ", ".join(f"{n} {s.lower()}" for s, n in counts.items())
     if best is not None:
         title += f" — best #{best.number}: {space.metric} = {best.value:.6g}"
-    print(title)  # a plain line: a table title would wrap at the table's width
-    grid = Table()
-    columns = [c for c in table.columns if c != "folder"]
-    for column in columns:
-        grid.add_column({"number": "#", "value": space.metric, "seconds": "s",
-                         "pruned_epoch": "pruned at epoch"}.get(column, column), overflow="fold")
-    for row in table.itertuples(index=False):
-        row = dict(zip(table.columns, row, strict=True))
-        style = "bold green" if best is not None and row["number"] == best.number else None
-        grid.add_row(*(_cell(row[c]) for c in columns), style=style)
-    Console(width=max(120, 20 + 16 * len(space.params))).print(grid)
-
-
-def _cell(value: Any) -> str:
-    if value is None or value != value:  # None or NaN: no value
-        return ""
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else f"{value:.6g}"
-    return str(value)
+    print(title)
+    if len(table):
+        shown = table.drop(columns="folder").rename(columns={"value": space.metric})
+        print(shown.to_string(index=False, na_rep="", float_format=lambda v: f"{v:.6g}"))
 
 
 def save_plots(study, folder: Path) -> list[str]:
