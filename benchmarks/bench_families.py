@@ -66,17 +66,19 @@ def bare_lightning(root: Path, params: dict, data, epochs: int) -> dict[str, flo
     """The same module fitted by a Trainer without logger, checkpoints or the stage's callbacks."""
     import lightning.pytorch as pl
 
-    from pipeline import optimization
     from pipeline.context import build_context
     from pipeline.datamodule import ArrayDataModule
+    from pipeline.training import build_training
 
     ctx = build_context(root, raw_params=params)
     pl.seed_everything(params["seed"], verbose=False)
     module = ctx.registry.family(params["model"]["family"]).load().build(ctx.params["model"], data.info)
-    optimization.attach(module, ctx.params["optimizer"], [])
     timer = contenders.LightningTimer()
-    trainer = pl.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                         max_epochs=epochs, accelerator="cpu", devices=1, deterministic=True, callbacks=[timer])
+    bare = {"enable_checkpointing": False, "enable_progress_bar": False,
+            "enable_model_summary": False, "max_epochs": epochs, "accelerator": "cpu", "devices": 1,
+            "deterministic": True}
+    optimizer = ctx.params["optimizer"]
+    trainer = build_training(module, optimizer, {}, ctx.registry, bare, [timer]).trainer
     trainer.fit(module, datamodule=ArrayDataModule(data, BATCH, params["seed"]))
     return timer.result
 

@@ -32,11 +32,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from pipeline import optimization
-from pipeline.config import validate_tricks
 from pipeline.data import DataInfo
 from pipeline.module import ModelModule
 from pipeline.registry import Registry, create_plugin_manager
+from pipeline.training import build_training
 
 REGISTRY = Registry(create_plugin_manager())
 ADAM = {"name": "adam", "lr": 1e-3, "momentum": 0.9, "weight_decay": 0.0}
@@ -46,17 +45,15 @@ SIZES = {  # name: (inputs, hidden, examples, batch)
 }
 
 
-def trainer(callbacks: list, tricks: list, epochs: int) -> pl.Trainer:
-    """A quiet CPU Trainer with the tricks' callbacks and Trainer arguments."""
-    return pl.Trainer(accelerator="cpu", devices=1, max_epochs=epochs, logger=False, enable_checkpointing=False,
-                      enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-                      callbacks=[*optimization.callbacks(tricks), *callbacks], **optimization.trainer_kwargs(tricks))
+QUIET_CPU = {"accelerator": "cpu", "devices": 1, "enable_checkpointing": False,
+             "enable_progress_bar": False, "enable_model_summary": False, "num_sanity_val_steps": 0}
 
 
-def enabled(names: list[str], settings: dict | None = None) -> list:
-    """The named tricks with their default settings (or ``settings``), loaded in apply order."""
-    valid = validate_tricks(settings or {name: {} for name in names}, REGISTRY)
-    return optimization.load_tricks([(REGISTRY.trick(name), s) for name, s in valid.items()])
+def trainer(module: ModelModule, optimizer: dict, tricks: dict, probe: pl.Callback,
+            epochs: int) -> pl.Trainer:
+    """A quiet CPU Trainer fitting ``module`` with ``tricks``, wired as the train stage does."""
+    settings = {**QUIET_CPU, "max_epochs": epochs}
+    return build_training(module, optimizer, tricks, REGISTRY, settings, (), [probe]).trainer
 
 
 class EpochClock(pl.Callback):
@@ -78,11 +75,10 @@ def seconds_per_batch(size: tuple, names: list[str], epochs: int) -> list[float]
     inputs, hidden, examples, batch = size
     torch.manual_seed(0)
     module = REGISTRY.family("classifier").load().build({"hidden": hidden}, DataInfo((inputs,), 10, "bench"))
-    tricks = enabled(names)
-    optimization.attach(module, ADAM, tricks)
     data = TensorDataset(torch.rand(examples, inputs), torch.randint(0, 10, (examples,)))
     clock = EpochClock()
-    trainer([clock], tricks, epochs).fit(module, DataLoader(data, batch_size=batch))
+    fit = trainer(module, ADAM, {name: {} for name in names}, clock, epochs)
+    fit.fit(module, DataLoader(data, batch_size=batch))
     return clock.samples
 
 
@@ -151,11 +147,10 @@ def memory_child(batch: int, k: int, steps: int) -> None:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     module = DeepMlp()
-    tricks = enabled([], {"grad_accum": {"k": k}} if k > 1 else {})
-    optimization.attach(module, {**ADAM, "name": "sgd"}, tricks)
+    tricks = {"grad_accum": {"k": k}} if k > 1 else {}
     data = TensorDataset(torch.rand(batch * k * steps, 512), torch.randint(0, 10, (batch * k * steps,)))
     probe = PeakMemory()
-    fit = trainer([probe], tricks, 1)
+    fit = trainer(module, {**ADAM, "name": "sgd"}, tricks, probe, 1)
     fit.fit(module, DataLoader(data, batch_size=batch))
     assert fit.global_step == steps
     print(json.dumps({"peak_mib": (probe.peak - probe.start) / 2**20}))
