@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from pipeline.errors import PipelineError
-from pipeline.sweep.objective import Sweep, study_folder
+from pipeline.sweep.objective import INTERRUPTED, Sweep, study_folder
 from pipeline.sweep.space import MISSING, Space, load_space, put
 
 RUN, WAIT, DONE = "run", "wait", "done"
-INTERRUPTED = 130
 BASE_ATTR = "sweep.base_params"  # study user attr: params.yaml minus the space's keys
 
 

@@ -16,6 +16,7 @@ from pipeline.sweep.space import Space
 
 FOLDER_ATTR = "sweep.folder"  # user attr: the trial's folder number, inherited by its retries
 MAX_RETRIES = 3  # a trial that keeps killing its worker (out of memory, say) stops being retried
+INTERRUPTED = 130  # a worker's exit code after Ctrl-C or SIGTERM, as a shell reports SIGINT
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from pipeline.errors import PipelineError
+from pipeline.sweep.objective import INTERRUPTED
 from pipeline.sweep.space import MISSING, Space, get
 
 PARENT_ATTR = "mlflow.parent_run_id"  # study user attr: a resumed sweep fills the same parent
@@ -126,8 +127,6 @@ def save_plots(study, folder: Path) -> list[str]:
 def finish(sweep, study, tracker, codes: list[int], complete: bool, apply: bool, registry) -> int:
     """Print and store the report, close the parent run, apply the best trial if asked."""
     from optuna.trial import TrialState
-
-    from pipeline.sweep.command import INTERRUPTED
 
     space = sweep.space
     table = trials_table(study, space)
