@@ -12,8 +12,6 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-# Former names of trick_kit.py and family_kit.py, kept for importers not yet moved; no tests.
-collect_ignore = ["test_trick_kit.py", "test_families_kit.py"]
 
 
 @pytest.fixture(scope="module")

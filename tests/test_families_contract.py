@@ -10,7 +10,9 @@ import torch
 from torch import nn
 
 from pipeline import Family
-from tests.test_families_kit import REGISTRY, build, fit, one_thread, prepared  # noqa: F401 (fixture)
+from tests.family_kit import REGISTRY, build, fit, prepared
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 STANDARD_LAYERS = (nn.Linear, nn.ReLU, nn.LeakyReLU, nn.ELU, nn.Tanh, nn.Sigmoid, nn.Softmax, nn.Flatten,
                    nn.BatchNorm1d, nn.Identity, nn.Dropout)

@@ -21,7 +21,7 @@ from pipeline.data import DataInfo
 from pipeline.registry import Registry, create_plugin_manager
 from pipeline.settings import defaults_of
 from tests.conftest import REPO
-from tests.test_trick_kit import REGISTRY, assert_bitwise_equal, fit, weights
+from tests.trick_kit import REGISTRY, assert_bitwise_equal, fit, weights
 
 
 @pytest.fixture(scope="module")
