@@ -1,25 +1,29 @@
-"""Training samples per second of every model family: the pipeline's train stage against a hand-written
-PyTorch loop of the same model, loss and data (one run each, on one thread, validating once per epoch).
+"""Training samples per second of every model family: the pipeline's train stage against a
+hand-written
+PyTorch loop of the same model, loss and data (one run each, on one thread, validating once per
+epoch).
 
-The pipeline run is the real train stage (MLflow logging, a checkpoint every epoch, the history CSV, the
-core's optimizer) with each family's defaults from conf/model/; the hand loop builds the same module and
+The pipeline run is the real train stage (MLflow logging, a checkpoint every epoch, the history CSV,
+the
+core's optimizer) with each family's defaults from conf/model/; the hand loop builds the same module
+and
 steps Adam on the family's own ``objective`` (the loss its training_step logs and returns). A bare
 Lightning fit of the same module (no logger, checkpoints or callbacks) sits between the two, so the
 ratio splits into what Lightning and the family's logging cost and what the stage adds per epoch.
 Run: ``python benchmarks/bench_families.py`` (``--epochs N``, ``--families vae gan``).
 """
+
 from __future__ import annotations
 
 import argparse
 import tempfile
 from pathlib import Path
 
+import contenders
 import torch
 import torch.nn.functional as F
 import yaml
 from torch.utils.data import DataLoader, TensorDataset
-
-import contenders
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET = 1.05  # the pipeline may take at most this many times the hand loop's time per sample
@@ -36,15 +40,22 @@ def family_params(name: str, epochs: int) -> dict:
 
 
 def hand_loop(root: Path, params: dict, data, epochs: int) -> dict[str, float]:
-    """The family's module trained by a plain loop: shuffled batches, Adam, one validation pass per epoch."""
+    """The family's module trained by a plain loop: shuffled batches, Adam, one validation pass per
+    epoch."""
     from pipeline.context import build_context
 
     ctx = build_context(root, raw_params=params)
     torch.manual_seed(params["seed"])
-    module = ctx.registry.family(params["model"]["family"]).load().build(ctx.params["model"], data.info)
-    objective = getattr(module, "objective", None) or (lambda b: (F.cross_entropy(module(b[0]), b[1]), {}))
+    module = (
+        ctx.registry.family(params["model"]["family"]).load().build(ctx.params["model"], data.info)
+    )
+    objective = getattr(module, "objective", None) or (
+        lambda b: (F.cross_entropy(module(b[0]), b[1]), {})
+    )
     optimizer = torch.optim.Adam(module.parameters(), lr=params["optimizer"]["lr"])
-    loader = DataLoader(TensorDataset(*contenders.tensors(data.train)), batch_size=BATCH, shuffle=True)
+    loader = DataLoader(
+        TensorDataset(*contenders.tensors(data.train)), batch_size=BATCH, shuffle=True
+    )
     val = contenders.tensors(data.val)
     timing = contenders.Timing()
     timing.begin()
@@ -72,11 +83,19 @@ def bare_lightning(root: Path, params: dict, data, epochs: int) -> dict[str, flo
 
     ctx = build_context(root, raw_params=params)
     pl.seed_everything(params["seed"], verbose=False)
-    module = ctx.registry.family(params["model"]["family"]).load().build(ctx.params["model"], data.info)
+    module = (
+        ctx.registry.family(params["model"]["family"]).load().build(ctx.params["model"], data.info)
+    )
     timer = contenders.LightningTimer()
-    bare = {"enable_checkpointing": False, "enable_progress_bar": False,
-            "enable_model_summary": False, "max_epochs": epochs, "accelerator": "cpu", "devices": 1,
-            "deterministic": True}
+    bare = {
+        "enable_checkpointing": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+        "max_epochs": epochs,
+        "accelerator": "cpu",
+        "devices": 1,
+        "deterministic": True,
+    }
     optimizer = ctx.params["optimizer"]
     trainer = build_training(module, optimizer, {}, ctx.registry, bare, [timer]).trainer
     trainer.fit(module, datamodule=ArrayDataModule(data, BATCH, params["seed"]))
@@ -84,7 +103,8 @@ def bare_lightning(root: Path, params: dict, data, epochs: int) -> dict[str, flo
 
 
 def samples_per_second(result: dict[str, float], train_examples: int) -> float:
-    """Training examples per second after the first epoch (which holds the one-off start-up costs)."""
+    """Training examples per second after the first epoch (which holds the one-off start-up
+    costs)."""
     steps_per_epoch = result["steps"] / result["epochs"]
     return train_examples / (steps_per_epoch * result["per_step_warm"])
 
@@ -92,11 +112,20 @@ def samples_per_second(result: dict[str, float], train_examples: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--families", nargs="*", default=["classifier", "vae", "cvae", "cluster_vae", "gan", "wgan_gp", "ogan"])
+    parser.add_argument(
+        "--families",
+        nargs="*",
+        default=["classifier", "vae", "cvae", "cluster_vae", "gan", "wgan_gp", "ogan"],
+    )
     args = parser.parse_args()
-    torch.set_num_threads(1)  # tiny models: threads only add synchronisation (and noise on a shared machine)
-    print(f"{'family':<12} {'hand loop':>10} {'Lightning':>10} {'pipeline':>10} {'Lightning/hand':>15} {'pipeline/hand':>14}"
-          f"   (samples/s, {args.epochs} epochs, batch {BATCH})")
+    torch.set_num_threads(
+        1
+    )  # tiny models: threads only add synchronisation (and noise on a shared machine)
+    print(
+        f"{'family':<12} {'hand loop':>10} {'Lightning':>10} {'pipeline':>10} "
+        f"{'Lightning/hand':>15} {'pipeline/hand':>14}"
+        f"   (samples/s, {args.epochs} epochs, batch {BATCH})"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.families:
             root, params = Path(tmp) / name, family_params(name, args.epochs)
@@ -106,8 +135,11 @@ def main() -> None:
             bare = samples_per_second(bare_lightning(root, params, data, args.epochs), n)
             pipe = samples_per_second(contenders.pipeline_train(root, params, args.epochs)[0], n)
             verdict = "ok" if hand / pipe <= TARGET else f"over the {TARGET}x target"
-            print(f"{name:<12} {hand:>10,.0f} {bare:>10,.0f} {pipe:>10,.0f} {hand / bare:>14.2f}x {hand / pipe:>13.2f}x   {verdict}",
-                  flush=True)
+            print(
+                f"{name:<12} {hand:>10,.0f} {bare:>10,.0f} {pipe:>10,.0f} {hand / bare:>14.2f}x "
+                f"{hand / pipe:>13.2f}x   {verdict}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

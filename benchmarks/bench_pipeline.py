@@ -1,10 +1,14 @@
-"""Seconds per training step of the pipeline's train stage against a hand loop, plain Lightning and Keras,
-what each per-epoch extra of the pipeline costs, and the wall time of a cold and a no-op ``dvc repro``.
+"""Seconds per training step of the pipeline's train stage against a hand loop, plain Lightning and
+Keras,
+what each per-epoch extra of the pipeline costs, and the wall time of a cold and a no-op ``dvc
+repro``.
 
-Every contender trains the same MLP on the same prepared digits train split with batch 64, validates once
+Every contender trains the same MLP on the same prepared digits train split with batch 64, validates
+once
 per epoch on the same validation split, and runs on one thread (see contenders.py).
 Run: ``python benchmarks/bench_pipeline.py`` (``--help`` for epochs, repeats and profiling).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,17 +22,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
-import torch
-
 import contenders
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET = 1.15  # the pipeline may cost at most this many plain-Lightning steps per step
 PROBES = 15  # calls timed per per-epoch cost
 CKPT, CSV = "last.ckpt write (Trainer.save_checkpoint)", "history CSV rewrite (EpochHistory)"
-SYNC, ASYNC = "MLflow log_metrics (as the stage logs)", "MLflow log_metrics, synchronous=False (enqueue)"
+SYNC, ASYNC = (
+    "MLflow log_metrics (as the stage logs)",
+    "MLflow log_metrics, synchronous=False (enqueue)",
+)
 QUEUED = "  its CPU incl. the background write"
 AS_CONFIGURED = (CKPT, CSV, SYNC)  # what the train stage pays per epoch
 
@@ -53,8 +60,12 @@ def measure(args, work: Path, params: dict) -> tuple[dict[str, list[dict]], obje
         result, last["trainer"] = contenders.pipeline_train(work, params, epochs)
         return result
 
-    runs = {"hand loop": contenders.hand_loop, "plain Lightning": contenders.plain_lightning,
-            "Keras fit": keras_fit, "pipeline": pipeline}
+    runs = {
+        "hand loop": contenders.hand_loop,
+        "plain Lightning": contenders.plain_lightning,
+        "Keras fit": keras_fit,
+        "pipeline": pipeline,
+    }
     for run in runs.values():  # warm-up: imports, allocator, tf.function tracing, the MLflow schema
         run(data, 2)
     results: dict[str, list[dict]] = {name: [] for name in runs}
@@ -76,11 +87,19 @@ def timed(call, repeats: int) -> float:
     return statistics.median(times)
 
 
-def per_epoch_costs(work: Path, trainer) -> dict[str, tuple[float, float]]:
-    """Seconds per call and calls per epoch of each thing the train stage does per epoch that a bare Trainer does not.
+def log_next(logger, metrics: dict, steps) -> None:
+    """One ``log_metrics`` call at the next step, as the train stage makes once per epoch."""
+    logger.log_metrics(metrics, step=next(steps))
 
-    Each is timed on the real object: the finished run's Trainer writing a checkpoint, the pipeline's
-    history callback rewriting a CSV of that many epochs, and Lightning's MLFlowLogger on the same store.
+
+def per_epoch_costs(work: Path, trainer) -> dict[str, tuple[float, float]]:
+    """Seconds per call and calls per epoch of each thing the train stage does per epoch that a bare
+    Trainer does not.
+
+    Each is timed on the real object: the finished run's Trainer writing a checkpoint, the
+    pipeline's
+    history callback rewriting a CSV of that many epochs, and Lightning's MLFlowLogger on the same
+    store.
     """
     from lightning.pytorch.loggers import MLFlowLogger
     from mlflow.tracking import MlflowClient
@@ -91,21 +110,37 @@ def per_epoch_costs(work: Path, trainer) -> dict[str, tuple[float, float]]:
     epochs = trainer.current_epoch
     run_id = json.loads((work / "models" / "run.json").read_text())["run_id"]
     client = MlflowClient(tracking.tracking_uri(work))
-    log_calls = len(client.get_metric_history(run_id, "epoch")) / epochs  # Lightning adds "epoch" to every call
+    log_calls = (
+        len(client.get_metric_history(run_id, "epoch")) / epochs
+    )  # Lightning adds "epoch" to every call
     history = EpochHistory(work / "probe" / "history.csv")
-    history.load_state_dict({"rows": [{"epoch": e, "train_loss": 0.5, "val_loss": 0.5} for e in range(epochs)]})
-    costs = {CKPT: (timed(lambda: trainer.save_checkpoint(work / "probe" / "last.ckpt"), PROBES), 1),
-             CSV: (timed(lambda: history.on_train_epoch_end(trainer, trainer.lightning_module), PROBES), 1)}
+    history.load_state_dict(
+        {"rows": [{"epoch": e, "train_loss": 0.5, "val_loss": 0.5} for e in range(epochs)]}
+    )
+    costs = {
+        CKPT: (timed(lambda: trainer.save_checkpoint(work / "probe" / "last.ckpt"), PROBES), 1),
+        CSV: (
+            timed(lambda: history.on_train_epoch_end(trainer, trainer.lightning_module), PROBES),
+            1,
+        ),
+    }
     metrics = {"train_loss": 0.5, "train_acc": 0.9, "epoch": 3.0}
     for synchronous in (True, False):
         run = client.create_run(client.get_experiment_by_name("pipeline").experiment_id).info.run_id
-        logger = MLFlowLogger("pipeline", run_id=run, tracking_uri=client.tracking_uri, synchronous=synchronous)
+        logger = MLFlowLogger(
+            "pipeline", run_id=run, tracking_uri=client.tracking_uri, synchronous=synchronous
+        )
         step = iter(range(10**6))
         label = SYNC if synchronous else ASYNC
         cpu = time.process_time()
-        costs[label] = (timed(lambda: logger.log_metrics(metrics, step=next(step)), PROBES), log_calls)
+        costs[label] = (
+            timed(partial(log_next, logger, metrics, step), PROBES),
+            log_calls,
+        )
         logger.finalize("success")  # waits for the queued writes
-        if not synchronous:  # the write still runs, in a thread that contends with training for the GIL
+        if (
+            not synchronous
+        ):  # the write still runs, in a thread that contends with training for the GIL
             costs[QUEUED] = ((time.process_time() - cpu) / PROBES, log_calls)
     return costs
 
@@ -114,10 +149,20 @@ def time_dvc() -> dict[str, float]:
     """Wall time of a cold and then a no-op ``dvc repro`` in a fresh git clone of the project."""
     bin_dir = Path(sys.executable).parent
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env.update(PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}", GIT_AUTHOR_NAME="bench", GIT_COMMITTER_NAME="bench",
-               GIT_AUTHOR_EMAIL="bench@example.com", GIT_COMMITTER_EMAIL="bench@example.com")
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=REPO,
-                            capture_output=True, text=True, check=True).stdout
+    env.update(
+        PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
+        GIT_AUTHOR_NAME="bench",
+        GIT_COMMITTER_NAME="bench",
+        GIT_AUTHOR_EMAIL="bench@example.com",
+        GIT_COMMITTER_EMAIL="bench@example.com",
+    )
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "project"
         for name in filter(None, listed.split("\0")):
@@ -129,45 +174,86 @@ def time_dvc() -> dict[str, float]:
         walls = {}
         for label in ("cold", "no-op"):
             started = time.perf_counter()
-            done = subprocess.run(["dvc", "repro"], cwd=root, env=env, capture_output=True, text=True)
+            done = subprocess.run(
+                ["dvc", "repro"], cwd=root, env=env, capture_output=True, text=True
+            )
             walls[label] = time.perf_counter() - started
             walls[f"{label} load1"] = os.getloadavg()[0]
             if done.returncode != 0:
-                raise SystemExit(f"dvc repro ({label}) exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+                raise SystemExit(
+                    f"dvc repro ({label}) exited "
+                    f"{done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+                )
         return walls
 
 
 def report(results: dict[str, list[dict]], costs: dict[str, tuple[float, float]]) -> None:
     """Print medians per contender, the ratios that matter and the per-epoch cost breakdown."""
+
     def median(name: str, key: str = "per_step") -> float:
         return statistics.median(r[key] for r in results[name])
 
-    print(f"\n{'contender':<16} {'s/step median':>13} {'min':>9} {'max':>9} {'epochs 2+':>10} {'CPU s/step':>10} "
-          f"{'steps':>6} {'threads':>7} {'load1':>6}")
+    print(
+        f"\n{'contender':<16} {'s/step median':>13} {'min':>9} {'max':>9} {'epochs 2+':>10} "
+        f"{'CPU s/step':>10} "
+        f"{'steps':>6} {'threads':>7} {'load1':>6}"
+    )
     for name, runs in results.items():
         per_step = [r["per_step"] for r in runs]
-        print(f"{name:<16} {median(name):>13.6f} {min(per_step):>9.6f} {max(per_step):>9.6f} "
-              f"{median(name, 'per_step_warm'):>10.6f} {median(name, 'cpu_per_step'):>10.6f} "
-              f"{runs[0]['steps']:>6} {runs[0]['threads']:>7} {statistics.mean(r['load'] for r in runs):>6.2f}")
+        print(
+            f"{name:<16} {median(name):>13.6f} {min(per_step):>9.6f} {max(per_step):>9.6f} "
+            f"{median(name, 'per_step_warm'):>10.6f} {median(name, 'cpu_per_step'):>10.6f} "
+            f"{runs[0]['steps']:>6} {runs[0]['threads']:>7} "
+            f"{statistics.mean(r['load'] for r in runs):>6.2f}"
+        )
     stage = median("pipeline", "stage_wall")
-    print(f"\npipeline train stage wall time incl. setup and MLflow bookkeeping: {stage:.2f} s (median)")
+    print(
+        f"\npipeline train stage wall time incl. setup and MLflow bookkeeping: {stage:.2f} s "
+        "(median)"
+    )
     print(f"\n{'ratio':<30} {'wall (medians)':>14} {'wall (paired)':>13} {'CPU':>6}")
-    for top, bottom in (("pipeline", "plain Lightning"), ("pipeline", "hand loop"),
-                        ("plain Lightning", "hand loop"), ("Keras fit", "hand loop")):
-        # paired: each repeat runs the contenders back to back, so a ratio within a repeat shares its load
-        paired = statistics.median(a["per_step"] / b["per_step"] for a, b in zip(results[top], results[bottom]))
-        print(f"{top + ' / ' + bottom:<30} {median(top) / median(bottom):>14.3f} {paired:>13.3f} "
-              f"{median(top, 'cpu_per_step') / median(bottom, 'cpu_per_step'):>6.3f}")
+    for top, bottom in (
+        ("pipeline", "plain Lightning"),
+        ("pipeline", "hand loop"),
+        ("plain Lightning", "hand loop"),
+        ("Keras fit", "hand loop"),
+    ):
+        # paired: each repeat runs the contenders back to back, so a ratio within a repeat shares
+        # its load
+        paired = statistics.median(
+            a["per_step"] / b["per_step"]
+            for a, b in zip(results[top], results[bottom], strict=True)
+        )
+        print(
+            f"{top + ' / ' + bottom:<30} {median(top) / median(bottom):>14.3f} {paired:>13.3f} "
+            f"{median(top, 'cpu_per_step') / median(bottom, 'cpu_per_step'):>6.3f}"
+        )
     ratio = median("pipeline") / median("plain Lightning")
-    print(f"target pipeline / plain Lightning <= {TARGET} (wall, medians): {'met' if ratio <= TARGET else 'MISSED'}")
+    print(
+        f"target pipeline / plain Lightning <= {TARGET} (wall, medians): "
+        f"{'met' if ratio <= TARGET else 'MISSED'}"
+    )
     steps_per_epoch = results["pipeline"][0]["steps"] / results["pipeline"][0]["epochs"]
-    print(f"\n{'per-epoch extra of the train stage':<50} {'ms/call':>8} {'calls/epoch':>11} {'ms/step':>8}")
+    print(
+        f"\n{'per-epoch extra of the train stage':<50} {'ms/call':>8} {'calls/epoch':>11} "
+        f"{'ms/step':>8}"
+    )
     for name, (seconds, calls) in costs.items():
-        print(f"{name:<50} {seconds * 1e3:>8.2f} {calls:>11.1f} {seconds * calls / steps_per_epoch * 1e3:>8.3f}")
-    expected = sum(seconds * calls for name, (seconds, calls) in costs.items() if name in AS_CONFIGURED)
-    print(f"{'sum as the stage runs (checkpoint, CSV, MLflow)':<50} {'':>8} {'':>11} {expected / steps_per_epoch * 1e3:>8.3f}")
-    print(f"{'measured: pipeline - plain Lightning (wall)':<50} {'':>8} {'':>11} "
-          f"{(median('pipeline') - median('plain Lightning')) * 1e3:>8.3f}")
+        print(
+            f"{name:<50} {seconds * 1e3:>8.2f} {calls:>11.1f} "
+            f"{seconds * calls / steps_per_epoch * 1e3:>8.3f}"
+        )
+    expected = sum(
+        seconds * calls for name, (seconds, calls) in costs.items() if name in AS_CONFIGURED
+    )
+    print(
+        f"{'sum as the stage runs (checkpoint, CSV, MLflow)':<50} {'':>8} {'':>11} "
+        f"{expected / steps_per_epoch * 1e3:>8.3f}"
+    )
+    print(
+        f"{'measured: pipeline - plain Lightning (wall)':<50} {'':>8} {'':>11} "
+        f"{(median('pipeline') - median('plain Lightning')) * 1e3:>8.3f}"
+    )
 
 
 def profile(work: Path, params: dict, epochs: int) -> None:
@@ -185,24 +271,40 @@ def profile(work: Path, params: dict, epochs: int) -> None:
 def main() -> None:
     """Parse the options, measure and print."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=20, help="epochs per measurement (20 batches each)")
-    parser.add_argument("--repeats", type=int, default=5, help="measurements per contender; the median is reported")
+    parser.add_argument(
+        "--epochs", type=int, default=20, help="epochs per measurement (20 batches each)"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="measurements per contender; the median is reported"
+    )
     parser.add_argument("--skip-dvc", action="store_true", help="leave out the dvc repro timings")
-    parser.add_argument("--profile", action="store_true", help="profile one pipeline train run instead")
+    parser.add_argument(
+        "--profile", action="store_true", help="profile one pipeline train run instead"
+    )
     args = parser.parse_args()
     from pipeline.config import read_yaml
 
-    # One thread everywhere (TensorFlow's are set in its worker), and deterministic kernels for the hand
-    # loop too, since the pipeline's and the plain Trainer's deterministic=True switch them on process-wide.
+    # One thread everywhere (TensorFlow's are set in its worker), and deterministic kernels for the
+    # hand
+    # loop too, since the pipeline's and the plain Trainer's deterministic=True switch them on
+    # process-wide.
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
     torch.use_deterministic_algorithms(True)
-    print(f"threads: torch {torch.get_num_threads()} (interop {torch.get_num_interop_threads()}), "
-          f"TensorFlow intra-op 1 / inter-op 1; cpus {os.cpu_count()}; load {os.getloadavg()}")
-    print(f"batch {contenders.BATCH}, {args.epochs} epochs per measurement, {args.repeats} repeats, median reported; "
-          "every contender validates once per epoch")
+    print(
+        f"threads: torch {torch.get_num_threads()} (interop {torch.get_num_interop_threads()}), "
+        f"TensorFlow intra-op 1 / inter-op 1; cpus {os.cpu_count()}; load {os.getloadavg()}"
+    )
+    print(
+        f"batch {contenders.BATCH}, {args.epochs} epochs per measurement, {args.repeats} repeats, "
+        "median reported; "
+        "every contender validates once per epoch"
+    )
     params = read_yaml(REPO / "params.yaml")
-    with tempfile.TemporaryDirectory() as tmp, contextlib.chdir(tmp):  # MLflow puts artifacts under ./mlruns
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        contextlib.chdir(tmp),
+    ):  # MLflow puts artifacts under ./mlruns
         work = Path(tmp)
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"
         if args.profile:
@@ -211,9 +313,12 @@ def main() -> None:
         report(results, per_epoch_costs(work, trainer))
     if not args.skip_dvc:
         walls = time_dvc()
-        print(f"\ndvc repro in a fresh clone (params.yaml as committed, all four stages, default threads): "
-              f"cold {walls['cold']:.1f} s (load1 {walls['cold load1']:.2f}), "
-              f"no-op {walls['no-op']:.1f} s (load1 {walls['no-op load1']:.2f})")
+        print(
+            "\ndvc repro in a fresh clone (params.yaml as committed, all four stages, default "
+            "threads): "
+            f"cold {walls['cold']:.1f} s (load1 {walls['cold load1']:.2f}), "
+            f"no-op {walls['no-op']:.1f} s (load1 {walls['no-op load1']:.2f})"
+        )
 
 
 if __name__ == "__main__":

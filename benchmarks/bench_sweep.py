@@ -12,6 +12,7 @@ the sweep's first trial start until a trial reaching it completed. Every process
 thread (OMP_NUM_THREADS=1), so two workers use the machine's two cores and one worker uses one.
 Run: ``python benchmarks/bench_sweep.py`` (``--trials``, ``--epochs``, ``--tolerance``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,8 @@ params:
   optimizer.lr: {{type: categorical, choices: [0.03, 0.003, 3.0e-4, 3.0e-5, 3.0e-6, 3.0e-7]}}
   optimizer.name: {{type: categorical, choices: [adam, sgd]}}
 pruner: {{type: {pruner}, monitor: val_acc{options}}}
-sampler: {{type: random, seed: 12}}   # Adam at 0.03 or 0.003 (the best) first comes up as trial 5 of one stream, 4 of the other
+# Adam at 0.03 or 0.003 (the best) first comes up as trial 5 of one stream, 4 of the other
+sampler: {{type: random, seed: 12}}
 heartbeat: {{interval: 5, grace_period: 30}}
 """
 
@@ -55,7 +57,9 @@ class Result:
     complete: int
     pruned: int
     epochs: int  # epochs trained over all trials
-    finished: list[tuple[float, float]]  # (seconds since the first start, value) of each complete trial
+    finished: list[
+        tuple[float, float]
+    ]  # (seconds since the first start, value) of each complete trial
 
     def to_target(self, target: float) -> float | None:
         """Seconds from the first trial start until a complete trial reached ``target``."""
@@ -65,8 +69,13 @@ class Result:
 
 def copy_project(into: Path) -> Path:
     """The project's tracked and untracked-but-not-ignored files, as a fresh clone holds them."""
-    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=REPO,
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     root = into / "project"
     for name in filter(None, out.split("\0")):
         if (REPO / name).is_file():
@@ -82,29 +91,55 @@ def sweep(project: Path, workers: int, pruner: str, trials: int, epochs: int) ->
     space = SPACE.format(trials=trials, epochs=epochs, pruner=pruner, options=options)
     (project / "conf" / "sweep" / f"{name}.yaml").write_text(space)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env.update(OMP_NUM_THREADS="1", PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
+    env.update(
+        OMP_NUM_THREADS="1", PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    )
     start = time.perf_counter()
-    done = subprocess.run(["pipeline", "sweep", name, "--workers", str(workers)], cwd=project, env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["pipeline", "sweep", name, "--workers", str(workers)],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"{name} failed:\n{done.stderr[-3000:]}")
-    study = optuna.load_study(study_name=name, storage=f"sqlite:///{project / 'optuna' / 'sweeps.db'}")
+    study = optuna.load_study(
+        study_name=name, storage=f"sqlite:///{project / 'optuna' / 'sweeps.db'}"
+    )
     trials_ = study.get_trials(deepcopy=False)
     first = min(t.datetime_start for t in trials_)
-    finished = [((t.datetime_complete - first).total_seconds(), t.value)
-                for t in trials_ if t.state == TrialState.COMPLETE]
-    return Result(name, wall, (max(t.datetime_complete for t in trials_) - first).total_seconds(), study.best_value,
-                  sum(t.state == TrialState.COMPLETE for t in trials_), sum(t.state == TrialState.PRUNED for t in trials_),
-                  sum(len(t.intermediate_values) for t in trials_), finished)
+    finished = [
+        ((t.datetime_complete - first).total_seconds(), t.value)
+        for t in trials_
+        if t.state == TrialState.COMPLETE
+    ]
+    return Result(
+        name,
+        wall,
+        (max(t.datetime_complete for t in trials_) - first).total_seconds(),
+        study.best_value,
+        sum(t.state == TrialState.COMPLETE for t in trials_),
+        sum(t.state == TrialState.PRUNED for t in trials_),
+        sum(len(t.intermediate_values) for t in trials_),
+        finished,
+    )
 
 
 def main() -> None:
     """Run the four sweeps and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=12, help="trials per sweep (default 12)")
-    parser.add_argument("--epochs", type=int, default=15, help="epochs per unpruned trial (default 15)")
-    parser.add_argument("--tolerance", type=float, default=0.01, help="accuracy below the reference best that counts as reached")
+    parser.add_argument(
+        "--epochs", type=int, default=15, help="epochs per unpruned trial (default 15)"
+    )
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.01,
+        help="accuracy below the reference best that counts as reached",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         project = copy_project(Path(tmp))
@@ -113,15 +148,22 @@ def main() -> None:
             results.append(sweep(project, workers, pruner, args.trials, args.epochs))
             print(f"  {results[-1].name}: {results[-1].wall:.0f} s", file=sys.stderr)
     target = results[0].best - args.tolerance
-    print(f"\n{args.trials} trials of up to {args.epochs} epochs; target accuracy {target:.4f} "
-          f"(reference best {results[0].best:.4f} - {args.tolerance})\n")
-    header = f"{'sweep':<18}{'command s':>10}{'trials s':>10}{'to target s':>13}{'best':>8}{'complete':>10}{'pruned':>8}{'epochs':>8}"
+    print(
+        f"\n{args.trials} trials of up to {args.epochs} epochs; target accuracy {target:.4f} "
+        f"(reference best {results[0].best:.4f} - {args.tolerance})\n"
+    )
+    header = (
+        f"{'sweep':<18}{'command s':>10}{'trials s':>10}{'to target s':>13}{'best':>8}"
+        f"{'complete':>10}{'pruned':>8}{'epochs':>8}"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
         reached = r.to_target(target)
         shown = f"{reached:.1f}" if reached is not None else "missed"
-        print(f"{r.name:<18}{r.wall:>10.1f}{r.span:>10.1f}{shown:>13}{r.best:>8.4f}{r.complete:>10}{r.pruned:>8}{r.epochs:>8}")
+        print(
+            f"{r.name:<18}{r.wall:>10.1f}{r.span:>10.1f}{shown:>13}{r.best:>8.4f}{r.complete:>10}{r.pruned:>8}{r.epochs:>8}"
+        )
 
 
 if __name__ == "__main__":

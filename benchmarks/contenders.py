@@ -1,8 +1,10 @@
-"""The four contenders the pipeline benchmark times: a hand loop, plain Lightning, the train stage, Keras fit.
+"""The four contenders the pipeline benchmark times: a hand loop, plain Lightning, the train stage,
+Keras fit.
 
 Each trains the classifier's MLP (64 → 100 ReLU → 10, cross-entropy, Adam 1e-3) with batch 64 on the
 prepared digits split, validates once per epoch, and returns seconds per optimizer step.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -20,10 +22,13 @@ BATCH, LR, HIDDEN = 64, 1e-3, 100
 
 
 class Timing:
-    """Wall and CPU time from train start to train end, with a mark at each epoch start to drop the first epoch.
+    """Wall and CPU time from train start to train end, with a mark at each epoch start to drop the
+    first epoch.
 
-    CPU time (every thread of the process) shows the work done; unlike wall time it barely moves when other
-    processes load the machine, but it misses time spent waiting, e.g. for a disk to confirm a write.
+    CPU time (every thread of the process) shows the work done; unlike wall time it barely moves
+    when other
+    processes load the machine, but it misses time spent waiting, e.g. for a disk to confirm a
+    write.
     """
 
     def __init__(self):
@@ -44,14 +49,19 @@ class Timing:
         self.end = time.perf_counter()
         self.steps = self.steps if steps is None else steps
         second, done = self.marks[1] if len(self.marks) > 1 else (self.start, 0)
-        return {"per_step": (self.end - self.start) / self.steps,
-                "cpu_per_step": (time.process_time() - self.cpu) / self.steps,
-                "per_step_warm": (self.end - second) / max(self.steps - done, 1),
-                "steps": self.steps, "epochs": len(self.marks), "load": os.getloadavg()[0]}
+        return {
+            "per_step": (self.end - self.start) / self.steps,
+            "cpu_per_step": (time.process_time() - self.cpu) / self.steps,
+            "per_step_warm": (self.end - second) / max(self.steps - done, 1),
+            "steps": self.steps,
+            "epochs": len(self.marks),
+            "load": os.getloadavg()[0],
+        }
 
 
 class LightningTimer(pl.Callback):
-    """Times a Lightning fit from ``on_train_start`` to ``on_train_end`` and counts optimizer steps."""
+    """Times a Lightning fit from ``on_train_start`` to ``on_train_end`` and counts optimizer
+    steps."""
 
     def __init__(self):
         self.timing = Timing()
@@ -67,12 +77,17 @@ class LightningTimer(pl.Callback):
 
     def on_train_end(self, trainer, pl_module):
         self.trainer = trainer
-        self.result = {**self.timing.finish(trainer.global_step), "threads": torch.get_num_threads()}
+        self.result = {
+            **self.timing.finish(trainer.global_step),
+            "threads": torch.get_num_threads(),
+        }
 
 
 def mlp() -> torch.nn.Module:
     """The classifier's network: Linear(64, 100) → ReLU → Linear(100, 10)."""
-    return torch.nn.Sequential(torch.nn.Linear(64, HIDDEN), torch.nn.ReLU(), torch.nn.Linear(HIDDEN, 10))
+    return torch.nn.Sequential(
+        torch.nn.Linear(64, HIDDEN), torch.nn.ReLU(), torch.nn.Linear(HIDDEN, 10)
+    )
 
 
 def hand_loop(data, epochs: int) -> dict[str, float]:
@@ -124,12 +139,22 @@ class PlainModule(pl.LightningModule):
 
 
 def plain_lightning(data, epochs: int) -> dict[str, float]:
-    """A bare Trainer: no logger, checkpointing, progress bar or summary; same trainer settings as params.yaml."""
+    """A bare Trainer: no logger, checkpointing, progress bar or summary; same trainer settings as
+    params.yaml."""
     pl.seed_everything(0, verbose=False)
     timer = LightningTimer()
-    trainer = pl.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                         max_epochs=epochs, accelerator="cpu", devices=1, deterministic=True, log_every_n_steps=10,
-                         callbacks=[timer])
+    trainer = pl.Trainer(
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        max_epochs=epochs,
+        accelerator="cpu",
+        devices=1,
+        deterministic=True,
+        log_every_n_steps=10,
+        callbacks=[timer],
+    )
     train = DataLoader(TensorDataset(*tensors(data.train)), batch_size=BATCH, shuffle=True)
     val = DataLoader(TensorDataset(*tensors(data.val)), batch_size=256)
     trainer.fit(PlainModule(), train, val)
@@ -150,12 +175,15 @@ class _NotATerminal:
 
 
 def pipeline_train(root: Path, params: dict, epochs: int) -> tuple[dict[str, float], pl.Trainer]:
-    """The real train stage (MLflow logging, last.ckpt every epoch, history CSV, plugins) with a timing callback;
+    """The real train stage (MLflow logging, last.ckpt every epoch, history CSV, plugins) with a
+    timing callback;
     returns the timings and the finished Trainer."""
     from pipeline.context import build_context
     from pipeline.stages import run_stage
 
-    ctx = build_context(root, raw_params={**params, "trainer": {**params["trainer"], "max_epochs": epochs}})
+    ctx = build_context(
+        root, raw_params={**params, "trainer": {**params["trainer"], "max_epochs": epochs}}
+    )
     timer = LightningTimer()
     ctx.extra_callbacks.append(timer)
     started = time.perf_counter()
@@ -181,7 +209,8 @@ def tensors(split) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def keras_worker(conn, data) -> None:
-    """In a child process (TensorFlow's threads are fixed at start): fit Keras once per request received."""
+    """In a child process (TensorFlow's threads are fixed at start): fit Keras once per request
+    received."""
     os.environ["KERAS_BACKEND"] = "tensorflow"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
@@ -210,10 +239,27 @@ def keras_worker(conn, data) -> None:
 
     while (epochs := conn.recv()) is not None:
         keras.utils.set_random_seed(0)
-        model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(HIDDEN, activation="relu"), keras.layers.Dense(10)])
-        model.compile(optimizer=keras.optimizers.Adam(LR), metrics=["accuracy"],
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model = keras.Sequential(
+            [
+                keras.Input((64,)),
+                keras.layers.Dense(HIDDEN, activation="relu"),
+                keras.layers.Dense(10),
+            ]
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(LR),
+            metrics=["accuracy"],
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
         timer = Timer()
-        model.fit(data.train.x, data.train.y, batch_size=BATCH, epochs=epochs, shuffle=True, verbose=0,
-                  validation_data=(data.val.x, data.val.y), callbacks=[timer])
+        model.fit(
+            data.train.x,
+            data.train.y,
+            batch_size=BATCH,
+            epochs=epochs,
+            shuffle=True,
+            verbose=0,
+            validation_data=(data.val.x, data.val.y),
+            callbacks=[timer],
+        )
         conn.send(timer.result)

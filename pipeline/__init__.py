@@ -1,8 +1,17 @@
 """A plugin-based experiment pipeline. Plugins import their public face from here."""
+
 from pipeline.errors import PipelineError
 from pipeline.hookspecs import DatasetSpec, Family, FamilySpec, Trick, TrickSpec
 from pipeline.markers import hookimpl
 from pipeline.settings import Setting
 
-__all__ = ["DatasetSpec", "Family", "FamilySpec", "PipelineError", "Setting", "Trick", "TrickSpec",
-           "hookimpl"]
+__all__ = [
+    "DatasetSpec",
+    "Family",
+    "FamilySpec",
+    "PipelineError",
+    "Setting",
+    "Trick",
+    "TrickSpec",
+    "hookimpl",
+]

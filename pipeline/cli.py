@@ -1,4 +1,6 @@
-"""The ``pipeline`` command: list plugins, run one stage (what dvc.yaml calls), sweep hyperparameters."""
+"""The ``pipeline`` command: list plugins, run one stage (what dvc.yaml calls), sweep
+hyperparameters."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,33 +14,61 @@ from pipeline.stages import STAGES
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(prog="pipeline", description="Plugin-based experiment pipeline: prepare → train → evaluate → export.")
+    parser = argparse.ArgumentParser(
+        prog="pipeline",
+        description="Plugin-based experiment pipeline: prepare → train → evaluate → export.",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     commands.add_parser("plugins", help="list the installed model families, datasets and tricks")
 
     run = commands.add_parser("run", help="run one stage (dvc.yaml calls this)")
     run.add_argument("stage", choices=STAGES)
-    run.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file (default: params.yaml)")
+    run.add_argument(
+        "--params",
+        type=Path,
+        default=Path("params.yaml"),
+        help="params file (default: params.yaml)",
+    )
 
-    sweep = commands.add_parser("sweep", help="tune params.yaml with Optuna over a search space (conf/sweep/*.yaml)")
+    sweep = commands.add_parser(
+        "sweep", help="tune params.yaml with Optuna over a search space (conf/sweep/*.yaml)"
+    )
     sweep.add_argument("space", help="search space: a name under conf/sweep/ or a YAML file")
-    sweep.add_argument("--n-trials", type=int, help="trials the study should hold in total (default: the space's n_trials)")
-    sweep.add_argument("--workers", type=int, default=1, help="local worker processes sharing the study (default: 1)")
+    sweep.add_argument(
+        "--n-trials",
+        type=int,
+        help="trials the study should hold in total (default: the space's n_trials)",
+    )
+    sweep.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="local worker processes sharing the study (default: 1)",
+    )
     sweep.add_argument("--storage", help="Optuna storage URL (default: sqlite:///optuna/sweeps.db)")
     sweep.add_argument("--study", help="study name (default: the space file's name)")
     sweep.add_argument("--timeout", type=float, help="start no trial after this many seconds")
-    sweep.add_argument("--apply-best", action="store_true", help="write the best trial into params.yaml and print the dvc exp run line")
+    sweep.add_argument(
+        "--apply-best",
+        action="store_true",
+        help="write the best trial into params.yaml and print the dvc exp run line",
+    )
     return parser
 
 
 def cmd_plugins(_: argparse.Namespace) -> int:
-    """Print every registered family, dataset and trick with its package, then any plugin that failed to load (exit 1)."""
+    """Print every registered family, dataset and trick with its package, then any plugin that
+    failed to load (exit 1)."""
     from pipeline.config import OPTIMIZERS
     from pipeline.registry import Registry, create_plugin_manager
 
     registry = Registry(create_plugin_manager(report_broken=False))
-    for title, entries in (("model families", registry.families), ("datasets", registry.datasets), ("tricks", registry.tricks)):
+    for title, entries in (
+        ("model families", registry.families),
+        ("datasets", registry.datasets),
+        ("tricks", registry.tricks),
+    ):
         print(f"{title}:")
         for name, entry in entries.items():
             print(f"  {name:<16} {entry.spec.description}  [{entry.package}]")
@@ -56,7 +86,11 @@ def cmd_plugins(_: argparse.Namespace) -> int:
         print(f"    {plugin.error}")
         print(f"    to fix: {plugin.remedy}")
     names = ", ".join(sorted({plugin.distribution for plugin in registry.broken}))
-    print(f"error: {len(registry.broken)} installed plugin(s) failed to load ({names}); see \"broken plugins:\" above.", file=sys.stderr)
+    print(
+        f'error: {len(registry.broken)} installed plugin(s) failed to load ({names}); see "broken '
+        'plugins:" above.',
+        file=sys.stderr,
+    )
     return 1
 
 
@@ -74,7 +108,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     """Run or resume an Optuna sweep over the search space."""
     from pipeline.sweep.command import Request, run_sweep
 
-    request = Request(args.space, args.n_trials, args.workers, args.storage, args.study, args.timeout, args.apply_best)
+    request = Request(
+        args.space,
+        args.n_trials,
+        args.workers,
+        args.storage,
+        args.study,
+        args.timeout,
+        args.apply_best,
+    )
     return run_sweep(request, Path.cwd())
 
 
@@ -109,10 +151,17 @@ def _keep_last_results(args: argparse.Namespace) -> None:
     try:
         restored = restore_failed_stage()
     except Exception as error:  # never hide the stage's own error behind this one
-        print(f"warning: could not restore the last results from DVC's cache ({error}); run `dvc checkout`.", file=sys.stderr)
+        print(
+            f"warning: could not restore the last results from DVC's cache ({error}); run `dvc "
+            "checkout`.",
+            file=sys.stderr,
+        )
         return
     if restored and args.stage != "check":  # check's only output is a fingerprint, not a result
-        print(f"kept the last good results: {', '.join(restored)} restored from DVC's cache.", file=sys.stderr)
+        print(
+            f"kept the last good results: {', '.join(restored)} restored from DVC's cache.",
+            file=sys.stderr,
+        )
 
 
 if __name__ == "__main__":

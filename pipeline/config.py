@@ -1,10 +1,11 @@
-"""Reads params.yaml safely and validates every section against the settings its components declare."""
+"""Reads params.yaml safely and validates every section against the settings its components
+declare."""
+
 from __future__ import annotations
 
 import copy
 from pathlib import Path
 from typing import Any, Mapping
-
 
 from pipeline.errors import PipelineError
 from pipeline.registry import Registry
@@ -26,8 +27,22 @@ OPTIONAL_OPTIMIZER_SETTINGS = ("momentum",)
 CORE_SCHEMA: dict[str, dict[str, Setting]] = {
     "data": {
         "name": Setting("digits", "dataset plugin to load", kinds=(str,)),
-        "val_fraction": Setting(0.1, "share of examples held out for validation", low=0, high=1, low_open=True, high_open=True),
-        "test_fraction": Setting(0.2, "share of examples held out for the test metrics", low=0, high=1, low_open=True, high_open=True),
+        "val_fraction": Setting(
+            0.1,
+            "share of examples held out for validation",
+            low=0,
+            high=1,
+            low_open=True,
+            high_open=True,
+        ),
+        "test_fraction": Setting(
+            0.2,
+            "share of examples held out for the test metrics",
+            low=0,
+            high=1,
+            low_open=True,
+            high_open=True,
+        ),
     },
     "model": {
         "family": Setting("classifier", "model family plugin to train", kinds=(str,)),
@@ -36,7 +51,9 @@ CORE_SCHEMA: dict[str, dict[str, Setting]] = {
         "name": Setting("adam", "base optimizer", choices=tuple(OPTIMIZERS)),
         "lr": Setting(1e-3, "learning rate", low=0, low_open=True),
         "batch_size": Setting(64, "examples per (micro-)batch", low=1),
-        "momentum": Setting(0.9, "momentum (used by momentum and rmsprop)", low=0, high=1, high_open=True),
+        "momentum": Setting(
+            0.9, "momentum (used by momentum and rmsprop)", low=0, high=1, high_open=True
+        ),
         "weight_decay": Setting(0.0, "L2 penalty passed to the optimizer", low=0),
     },
     "trainer": {
@@ -50,7 +67,12 @@ CORE_SCHEMA: dict[str, dict[str, Setting]] = {
         "log_every_n_steps": Setting(10, "how often step metrics are logged", low=1),
     },
     "export": {
-        "tolerance": Setting(1e-4, "largest absolute difference allowed between torch and exported outputs", low=0, low_open=True),
+        "tolerance": Setting(
+            1e-4,
+            "largest absolute difference allowed between torch and exported outputs",
+            low=0,
+            low_open=True,
+        ),
         "examples": Setting(64, "held-out examples used for the parity check", low=1),
     },
     "tracking": {
@@ -64,10 +86,14 @@ SECTIONS = ("seed", "data", "model", "optimizer", "tricks", "trainer", "export",
 def read_yaml(path: Path) -> dict[str, Any]:
     """Load a YAML mapping with the safe loader, or raise a clear error."""
     if not path.is_file():
-        raise PipelineError(f"params file {path} does not exist; run from the project root or pass --params.")
+        raise PipelineError(
+            f"params file {path} does not exist; run from the project root or pass --params."
+        )
     data = read_yaml_file(path, "params file")
     if not isinstance(data, dict):
-        raise PipelineError(f"params file {path} must hold a mapping of sections ({', '.join(SECTIONS)}).")
+        raise PipelineError(
+            f"params file {path} must hold a mapping of sections ({', '.join(SECTIONS)})."
+        )
     return data
 
 
@@ -76,8 +102,10 @@ def validate(raw: Mapping[str, Any], registry: Registry) -> dict[str, Any]:
     raw = copy.deepcopy(dict(raw))
     unknown = sorted(set(raw) - set(SECTIONS) - {"hydra"}, key=str)
     if unknown:
-        raise PipelineError(f"{unknown[0]} is not a known params section{did_you_mean(unknown[0], SECTIONS)}; "
-                            f"known sections: {', '.join(SECTIONS)}.")
+        raise PipelineError(
+            f"{unknown[0]} is not a known params section{did_you_mean(unknown[0], SECTIONS)}; "
+            f"known sections: {', '.join(SECTIONS)}."
+        )
     for path, value in non_finite_numbers(raw):
         raise PipelineError(f"{path} = {value} is not a finite number; give a finite value.")
     params: dict[str, Any] = validate_section("", {"seed": raw.get("seed", 0)}, TOP_LEVEL)
@@ -86,7 +114,10 @@ def validate(raw: Mapping[str, Any], registry: Registry) -> dict[str, Any]:
     dataset = registry.dataset(_name(data, "data.name", CORE_SCHEMA["data"]["name"].default))
     params["data"] = validate_section("data", data, {**CORE_SCHEMA["data"], **dataset.settings})
     if params["data"]["val_fraction"] + params["data"]["test_fraction"] >= 1:
-        raise PipelineError("data.val_fraction + data.test_fraction must be below 1 so examples are left to train on.")
+        raise PipelineError(
+            "data.val_fraction + data.test_fraction must be below 1 so examples are left to train "
+            "on."
+        )
 
     model = raw.get("model") or {}
     family = registry.family(_name(model, "model.family", CORE_SCHEMA["model"]["family"].default))
@@ -97,7 +128,9 @@ def validate(raw: Mapping[str, Any], registry: Registry) -> dict[str, Any]:
     for section in ("export", "tracking"):
         params[section] = validate_section(section, raw.get(section), CORE_SCHEMA[section])
     # Any other argument of Lightning's Trainer may be given too.
-    params["trainer"] = validate_section("trainer", raw.get("trainer"), CORE_SCHEMA["trainer"], allow_extra=True)
+    params["trainer"] = validate_section(
+        "trainer", raw.get("trainer"), CORE_SCHEMA["trainer"], allow_extra=True
+    )
     check_trainer(params["trainer"])
     return params
 
@@ -115,7 +148,10 @@ def validate_tricks(raw: Any, registry: Registry) -> dict[str, dict[str, Any]]:
     for name in tricks:
         for other in registry.trick(name).conflicts:
             if other in tricks:
-                raise PipelineError(f"tricks.{name} cannot be combined with tricks.{other}; enable only one of them.")
+                raise PipelineError(
+                    f"tricks.{name} cannot be combined with tricks.{other}; enable only one of "
+                    "them."
+                )
     return tricks
 
 
@@ -128,8 +164,10 @@ def validate_optimizer(raw: Any) -> dict[str, Any]:
             continue
         if key in (raw or {}):
             users = ", ".join(name for name, (_, used) in OPTIMIZERS.items() if key in used)
-            raise PipelineError(f"optimizer.{key} is ignored by optimizer.name = {params['name']!r}; remove it, "
-                                f"or choose an optimizer that uses it: {users}.")
+            raise PipelineError(
+                f"optimizer.{key} is ignored by optimizer.name = {params['name']!r}; remove it, "
+                f"or choose an optimizer that uses it: {users}."
+            )
         del params[key]
     return params
 

@@ -1,4 +1,6 @@
-"""What a stage receives: validated params, the plugin registry and the paths it reads and writes."""
+"""What a stage receives: validated params, the plugin registry and the paths it reads and
+writes."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -20,7 +22,9 @@ class RunContext:
     extra_callbacks: list = field(default_factory=list)  # e.g. a sweep's pruning callback
     parent_run_id: str | None = None  # a sweep's parent MLflow run
     on_run_created: Callable[[str], None] | None = None
-    run_tags: dict[str, str] = field(default_factory=dict)  # set on the train stage's MLflow run when it is created
+    run_tags: dict[str, str] = field(
+        default_factory=dict
+    )  # set on the train stage's MLflow run when it is created
 
     @property
     def hook(self):
@@ -28,8 +32,12 @@ class RunContext:
         return self.registry.pm.hook
 
 
-def build_context(root: Path, params_file: Path | None = None, raw_params: dict | None = None,
-                  extra_plugins: tuple = ()) -> RunContext:
+def build_context(
+    root: Path,
+    params_file: Path | None = None,
+    raw_params: dict | None = None,
+    extra_plugins: tuple = (),
+) -> RunContext:
     """Create a fresh plugin manager, read and validate params, and return the stage context."""
     registry = Registry(create_plugin_manager(extra_plugins))
     if raw_params is not None:

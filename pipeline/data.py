@@ -1,4 +1,5 @@
 """The prepared train/val/test split that the prepare stage writes and the later stages read."""
+
 from __future__ import annotations
 
 import json
@@ -51,7 +52,10 @@ class PreparedData:
         """Read what :meth:`save` wrote, or explain that the prepare stage has not run."""
         info_path = folder / "info.json"
         if not info_path.is_file():
-            raise PipelineError(f"prepared data not found at {folder}; run `pipeline run prepare` (or `dvc repro`) first.")
+            raise PipelineError(
+                f"prepared data not found at {folder}; run `pipeline run prepare` (or `dvc repro`) "
+                "first."
+            )
         raw = json.loads(info_path.read_text())
         info = DataInfo(tuple(raw["input_shape"]), int(raw["num_classes"]), raw["dataset"])
         splits = {}
@@ -61,17 +65,22 @@ class PreparedData:
         return cls(info, **splits)
 
 
-def split_arrays(x: np.ndarray, y: np.ndarray, val_fraction: float, test_fraction: float,
-                 seed: int, dataset: str) -> PreparedData:
+def split_arrays(
+    x: np.ndarray, y: np.ndarray, val_fraction: float, test_fraction: float, seed: int, dataset: str
+) -> PreparedData:
     """Shuffle with ``seed`` and cut into train/val/test, stratified by label when labels vary."""
     from sklearn.model_selection import train_test_split
 
     x = np.ascontiguousarray(x, dtype=np.float32)
     y = np.ascontiguousarray(y, dtype=np.int64)
     stratify = y if len(np.unique(y)) > 1 else None
-    x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=test_fraction, random_state=seed, stratify=stratify)
+    x_rest, x_test, y_rest, y_test = train_test_split(
+        x, y, test_size=test_fraction, random_state=seed, stratify=stratify
+    )
     stratify = y_rest if stratify is not None else None
     val_share = val_fraction / (1 - test_fraction)
-    x_train, x_val, y_train, y_val = train_test_split(x_rest, y_rest, test_size=val_share, random_state=seed, stratify=stratify)
+    x_train, x_val, y_train, y_val = train_test_split(
+        x_rest, y_rest, test_size=val_share, random_state=seed, stratify=stratify
+    )
     info = DataInfo(tuple(int(d) for d in x.shape[1:]), int(y.max()) + 1, dataset)
     return PreparedData(info, Split(x_train, y_train), Split(x_val, y_val), Split(x_test, y_test))

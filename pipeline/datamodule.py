@@ -1,4 +1,6 @@
-"""A Lightning DataModule over the prepared numpy splits (map-style, so workers and DDP shard it safely)."""
+"""A Lightning DataModule over the prepared numpy splits (map-style, so workers and DDP shard it
+safely)."""
+
 from __future__ import annotations
 
 import lightning.pytorch as pl

@@ -1,4 +1,5 @@
-"""The one exception type for mistakes a user can make: the CLI prints its message and exits non-zero."""
+"""The one exception type for mistakes a user can make: the CLI prints its message and exits
+non-zero."""
 
 
 class PipelineError(Exception):

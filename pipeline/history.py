@@ -1,4 +1,6 @@
-"""Writes epoch-level metrics to a CSV that ``dvc plots`` draws; its rows survive checkpoint/resume."""
+"""Writes epoch-level metrics to a CSV that ``dvc plots`` draws; its rows survive
+checkpoint/resume."""
+
 from __future__ import annotations
 
 import csv
@@ -9,7 +11,8 @@ import lightning.pytorch as pl
 
 
 class EpochHistory(pl.Callback):
-    """After each epoch, appends the logged epoch metrics and rewrites ``path`` with every row so far."""
+    """After each epoch, appends the logged epoch metrics and rewrites ``path`` with every row so
+    far."""
 
     def __init__(self, path: Path):
         self.path = Path(path)

@@ -27,6 +27,7 @@ reference and the import error.
 Lifecycle hooks are called around every stage, for every registered plugin, and their return
 values are ignored; they exist for plugins that observe runs (notifications, extra logging).
 """
+
 from __future__ import annotations
 
 import pkgutil
@@ -51,6 +52,7 @@ if TYPE_CHECKING:  # the heavy types stay out of plugin imports
 
 # --- The interfaces a spec's ``load()`` returns -------------------------------------------------
 
+
 class Family:
     """A model family's implementation: builds the model, evaluates it and names what to export.
 
@@ -63,13 +65,15 @@ class Family:
         """Return a fresh, untrained module for ``settings`` (the validated ``model:`` section)."""
         raise NotImplementedError
 
-    def evaluate(self, module: LightningModule, data: PreparedData,
-                 out_dir: Path) -> dict[str, float]:
+    def evaluate(
+        self, module: LightningModule, data: PreparedData, out_dir: Path
+    ) -> dict[str, float]:
         """Return test metrics of a trained module; may write PNG/CSV/JSON plots in ``out_dir``."""
         raise NotImplementedError
 
-    def export_target(self, module: LightningModule,
-                      data: PreparedData) -> tuple[torch.nn.Module, torch.Tensor]:
+    def export_target(
+        self, module: LightningModule, data: PreparedData
+    ) -> tuple[torch.nn.Module, torch.Tensor]:
         """Return the network to export (an ``nn.Sequential`` of standard layers converts to Keras
         automatically) and a batch of held-out example inputs for the parity check."""
         raise NotImplementedError
@@ -103,13 +107,15 @@ class Trick:
         multiplies ``optimizer.lr`` (so a trick scales rates without knowing the base rate)."""
         return groups
 
-    def wrap_optimizer(self, settings: Mapping[str, Any],
-                       optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+    def wrap_optimizer(
+        self, settings: Mapping[str, Any], optimizer: torch.optim.Optimizer
+    ) -> torch.optim.Optimizer:
         """Return the optimizer, possibly wrapped (e.g. Lookahead)."""
         return optimizer
 
-    def scheduler(self, settings: Mapping[str, Any], optimizer: torch.optim.Optimizer,
-                  total_steps: float) -> dict | None:
+    def scheduler(
+        self, settings: Mapping[str, Any], optimizer: torch.optim.Optimizer, total_steps: float
+    ) -> dict | None:
         """Return a Lightning lr-scheduler config dict (``{"scheduler": ..., "interval": "step"}``)
         or None.
 
@@ -160,7 +166,8 @@ class LazyReference:
                 raise PipelineError(
                     f"{self.component}{where}: load reference {self.reference!r} does not resolve "
                     f"({type(error).__name__}: {error}); fix the module path or name after ':', "
-                    "or reinstall the plugin.") from error
+                    "or reinstall the plugin."
+                ) from error
         return self._target
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -177,8 +184,10 @@ def _resolve_lazily(spec: Any, what: str) -> None:
         if value is None or callable(value):
             continue
         if not isinstance(value, str) or not _REFERENCE.fullmatch(value):
-            raise PipelineError(f"{what} {spec.name!r}: {name} = {value!r} is neither a callable "
-                                "nor a reference of the form 'package.module:Name'.")
+            raise PipelineError(
+                f"{what} {spec.name!r}: {name} = {value!r} is neither a callable "
+                "nor a reference of the form 'package.module:Name'."
+            )
         object.__setattr__(spec, name, LazyReference(value, f"{what} {spec.name!r}"))
 
 
@@ -189,6 +198,7 @@ def lazy_references(spec: Any) -> list[LazyReference]:
 
 
 # --- Specs returned by the registration hooks ----------------------------------------------------
+
 
 @dataclass(frozen=True)
 class FamilySpec:
@@ -248,6 +258,7 @@ class TrickSpec:
 
 # --- Registration: called once when a run's plugin registry is built -----------------------------
 
+
 @hookspec
 def pipeline_families() -> list[FamilySpec]:
     """Return the model families this plugin provides. Results of all plugins are merged;
@@ -266,14 +277,16 @@ def pipeline_tricks() -> list[TrickSpec]:
 
 # --- Lifecycle: called around every stage (check, prepare, train, evaluate, export) --------------
 
+
 @hookspec
 def pipeline_before_stage(stage: str, params: Mapping[str, Any]) -> None:
     """Called after params are validated, before ``stage`` does any work."""
 
 
 @hookspec
-def pipeline_after_stage(stage: str, params: Mapping[str, Any],
-                         metrics: Mapping[str, float]) -> None:
+def pipeline_after_stage(
+    stage: str, params: Mapping[str, Any], metrics: Mapping[str, float]
+) -> None:
     """Called after ``stage`` finished and wrote its outputs; ``metrics`` are those it recorded."""
 
 

@@ -1,4 +1,6 @@
-"""The plugin namespace and the two markers plugins use: ``hookspec`` (the core) and ``hookimpl`` (plugins)."""
+"""The plugin namespace and the two markers plugins use: ``hookspec`` (the core) and ``hookimpl``
+(plugins)."""
+
 import pluggy
 
 PROJECT = "pipeline"

@@ -1,4 +1,6 @@
-"""Lightning's MLflow logger, writing the metrics gathered since the last checkpoint in one batch."""
+"""Lightning's MLflow logger, writing the metrics gathered since the last checkpoint in one
+batch."""
+
 from __future__ import annotations
 
 import re
@@ -31,15 +33,25 @@ class CheckpointBatchedMLFlowLogger(MLFlowLogger):
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        self._pending += [Metric(key=_INVALID_KEY_CHARS.sub("", key), value=float(value), timestamp=now, step=step or 0)
-                          for key, value in metrics.items() if not isinstance(value, str)]
+        self._pending += [
+            Metric(
+                key=_INVALID_KEY_CHARS.sub("", key),
+                value=float(value),
+                timestamp=now,
+                step=step or 0,
+            )
+            for key, value in metrics.items()
+            if not isinstance(value, str)
+        ]
 
     @rank_zero_only
     def flush(self) -> None:
         """Write every buffered metric now."""
         batch, self._pending = self._pending, []
         for start in range(0, len(batch), 1000):  # MLflow's limit per batch
-            self.experiment.log_batch(run_id=self.run_id, metrics=batch[start:start + 1000], **self._log_batch_kwargs)
+            self.experiment.log_batch(
+                run_id=self.run_id, metrics=batch[start : start + 1000], **self._log_batch_kwargs
+            )
 
     @override
     def after_save_checkpoint(self, checkpoint_callback: Any) -> None:

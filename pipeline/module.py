@@ -1,4 +1,6 @@
-"""The base class of every family's LightningModule: the family writes the steps, the core the optimizers."""
+"""The base class of every family's LightningModule: the family writes the steps, the core the
+optimizers."""
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -25,9 +27,14 @@ class ModelModule(pl.LightningModule):
 
     def configure_optimizers(self) -> Any:
         if self.optimization is None:
-            raise RuntimeError("ModelModule.optimization was not set; train through the pipeline's train stage.")
+            raise RuntimeError(
+                "ModelModule.optimization was not set; train through the pipeline's train stage."
+            )
         return self.optimization(self)
 
     def backward(self, loss: Any, *args: Any, **kwargs: Any) -> None:
-        # A weight of exactly 1.0 is skipped, so runs without a weighting trick stay bit for bit as before.
-        super().backward(loss if self.loss_weight == 1.0 else loss * self.loss_weight, *args, **kwargs)
+        # A weight of exactly 1.0 is skipped, so runs without a weighting trick stay bit for bit as
+        # before.
+        super().backward(
+            loss if self.loss_weight == 1.0 else loss * self.loss_weight, *args, **kwargs
+        )

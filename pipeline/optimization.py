@@ -1,4 +1,6 @@
-"""Builds the base optimizer from params and applies the enabled tricks to it in their fixed order."""
+"""Builds the base optimizer from params and applies the enabled tricks to it in their fixed
+order."""
+
 from __future__ import annotations
 
 import math
@@ -21,7 +23,9 @@ class EnabledTrick:
     settings: Mapping[str, Any]
 
 
-def load_tricks(specs_and_settings: list[tuple[TrickSpec, Mapping[str, Any]]]) -> list[EnabledTrick]:
+def load_tricks(
+    specs_and_settings: list[tuple[TrickSpec, Mapping[str, Any]]],
+) -> list[EnabledTrick]:
     """Load each enabled trick and sort by (order, name): the one order tricks always apply in."""
     enabled = [EnabledTrick(spec, spec.load(), settings) for spec, settings in specs_and_settings]
     return sorted(enabled, key=lambda t: (t.spec.order, t.spec.name))
@@ -40,7 +44,9 @@ def base_optimizer(settings: Mapping[str, Any], groups: list[dict]) -> torch.opt
     groups compose without knowing ``optimizer.lr``.
     """
     name, lr, wd = settings["name"], settings["lr"], settings["weight_decay"]
-    groups = [{**g, "lr": lr * g["lr_scale"]} if "lr_scale" in g and "lr" not in g else g for g in groups]
+    groups = [
+        {**g, "lr": lr * g["lr_scale"]} if "lr_scale" in g and "lr" not in g else g for g in groups
+    ]
     if name == "sgd":
         return torch.optim.SGD(groups, lr=lr, weight_decay=wd)
     if name == "momentum":
@@ -54,36 +60,56 @@ def base_optimizer(settings: Mapping[str, Any], groups: list[dict]) -> torch.opt
     raise ValueError(f"unknown optimizer {name!r}")  # params validation names the choices first
 
 
-def configure(module: torch.nn.Module, optimizer_settings: Mapping[str, Any], tricks: list[EnabledTrick]) -> Any:
+def configure(
+    module: torch.nn.Module, optimizer_settings: Mapping[str, Any], tricks: list[EnabledTrick]
+) -> Any:
     """Return what ``configure_optimizers`` returns: the optimizer with every trick applied."""
     groups = named_param_groups(module)
     for trick in tricks:
         groups = trick.impl.param_groups(trick.settings, groups)
-        if not isinstance(groups, list) or not all(isinstance(g, dict) and "params" in g for g in groups):
-            raise PipelineError(f"trick {trick.spec.name} returned {groups!r} from param_groups; expected a list of dicts with 'params'.")
+        if not isinstance(groups, list) or not all(
+            isinstance(g, dict) and "params" in g for g in groups
+        ):
+            raise PipelineError(
+                f"trick {trick.spec.name} returned {groups!r} from param_groups; expected a list "
+                "of "
+                "dicts with 'params'."
+            )
     optimizer = base_optimizer(optimizer_settings, groups)
     for trick in tricks:
         optimizer = trick.impl.wrap_optimizer(trick.settings, optimizer)
         if not isinstance(optimizer, torch.optim.Optimizer):
-            raise PipelineError(f"trick {trick.spec.name} returned {optimizer!r} from wrap_optimizer; expected a torch.optim.Optimizer.")
+            raise PipelineError(
+                f"trick {trick.spec.name} returned {optimizer!r} from wrap_optimizer; expected a "
+                "torch.optim.Optimizer."
+            )
     scheduling = [t for t in tricks if type(t.impl).scheduler is not Trick.scheduler]
     total = total_steps(module) if scheduling else math.inf
-    schedulers = [s for t in scheduling if (s := t.impl.scheduler(t.settings, optimizer, total)) is not None]
+    schedulers = [
+        s for t in scheduling if (s := t.impl.scheduler(t.settings, optimizer, total)) is not None
+    ]
     if not schedulers:
         return optimizer
-    return {"optimizer": optimizer, "lr_scheduler": schedulers[0]} if len(schedulers) == 1 else ([optimizer], schedulers)
+    return (
+        {"optimizer": optimizer, "lr_scheduler": schedulers[0]}
+        if len(schedulers) == 1
+        else ([optimizer], schedulers)
+    )
 
 
 def total_steps(module: Any) -> float:
-    """The optimizer steps of the whole run, from its start (Lightning's estimate: epochs × ⌈batches ÷
-    accumulation⌉, capped by ``max_steps``); ``math.inf`` when the run has no set end. Asked only when a
+    """The optimizer steps of the whole run, from its start (Lightning's estimate: epochs × ⌈batches
+    ÷
+    accumulation⌉, capped by ``max_steps``); ``math.inf`` when the run has no set end. Asked only
+    when a
     trick schedules, because it makes Lightning load the training data early."""
     steps = module.trainer.estimated_stepping_batches
     return math.inf if steps < 0 else steps
 
 
 def attach(module: Any, optimizer_settings: Mapping[str, Any], tricks: list[EnabledTrick]) -> None:
-    """Let ``module`` build its optimizers with ``tricks`` applied, after each trick checked it fits the model
+    """Let ``module`` build its optimizers with ``tricks`` applied, after each trick checked it fits
+    the model
     (so a bad setting stops the run before training starts)."""
     for trick in tricks:
         trick.impl.check(trick.settings, module)

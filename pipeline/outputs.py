@@ -1,4 +1,6 @@
-"""Reading and writing the files stages hand each other, each written atomically (temp file, then rename)."""
+"""Reading and writing the files stages hand each other, each written atomically (temp file, then
+rename)."""
+
 from __future__ import annotations
 
 import json
@@ -42,21 +44,36 @@ def load_trained(ctx) -> tuple[Any, Any, Any]:
     data = PreparedData.load(ctx.paths.prepared)
     path = ctx.paths.model
     if not path.is_file():
-        raise PipelineError(f"trained model {path} not found; run `pipeline run train` (or `dvc repro`) first.")
+        raise PipelineError(
+            f"trained model {path} not found; run `pipeline run train` (or `dvc repro`) first."
+        )
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
         state = saved["state_dict"]
     except Exception as error:  # damaged files raise many types
-        raise PipelineError(f"trained model {path} is corrupt or unreadable ({type(error).__name__}); rerun the train stage.") from error
+        raise PipelineError(
+            f"trained model {path} is corrupt or unreadable ({type(error).__name__}); rerun the "
+            "train stage."
+        ) from error
     family_name = ctx.params["model"]["family"]
     if saved.get("family") != family_name:
-        raise PipelineError(f"trained model {path} is a {saved.get('family')!r} model but model.family is {family_name!r}; rerun the train stage.")
-    broken = [name for name, value in state.items()
-              if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all()]
+        raise PipelineError(
+            f"trained model {path} is a {saved.get('family')!r} model but model.family is "
+            f"{family_name!r}; rerun the train stage."
+        )
+    broken = [
+        name
+        for name, value in state.items()
+        if isinstance(value, torch.Tensor)
+        and value.is_floating_point()
+        and not torch.isfinite(value).all()
+    ]
     if broken:
         named = ", ".join(broken[:3]) + (f" and {len(broken) - 3} more" if len(broken) > 3 else "")
-        raise PipelineError(f"trained model {path} holds non-finite weights (nan or inf in {named}); "
-                            "the training diverged — retrain with a lower optimizer.lr.")
+        raise PipelineError(
+            f"trained model {path} holds non-finite weights (nan or inf in {named}); "
+            "the training diverged — retrain with a lower optimizer.lr."
+        )
     family = ctx.registry.family(family_name).load()
     module = family.build(ctx.params["model"], data.info)
     module.load_state_dict(state)

@@ -1,4 +1,6 @@
-"""Where each stage reads and writes, relative to one root (the repository, or a sweep trial's folder)."""
+"""Where each stage reads and writes, relative to one root (the repository, or a sweep trial's
+folder)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,7 +20,8 @@ class Paths:
 
     @property
     def source_record(self) -> Path:
-        """The fingerprint of the files the dataset reads (written by check, a dependency of prepare)."""
+        """The fingerprint of the files the dataset reads (written by check, a dependency of
+        prepare)."""
         return self.root / "data" / "source.json"
 
     @property

@@ -1,4 +1,5 @@
 """Pictures and plot data families write in the evaluate stage (matplotlib without a display)."""
+
 from __future__ import annotations
 
 import csv
@@ -19,14 +20,15 @@ def _pyplot():
 def save_confusion(
     y_true: np.ndarray, y_pred: np.ndarray, out_dir: Path, num_classes: int
 ) -> np.ndarray:
-    """Write ``confusion.csv`` (for ``dvc plots``) and ``confusion_matrix.png``; return the matrix."""
+    """Write ``confusion.csv`` (for ``dvc plots``) and ``confusion_matrix.png``; return the
+    matrix."""
     from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 
     matrix = confusion_matrix(y_true, y_pred, labels=np.arange(num_classes))
     with (out_dir / "confusion.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["actual", "predicted"])
-        writer.writerows(zip(y_true.tolist(), y_pred.tolist()))
+        writer.writerows(zip(y_true.tolist(), y_pred.tolist(), strict=True))
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 4.5))
     ConfusionMatrixDisplay(matrix).plot(ax=ax, cmap="Blues", values_format="d")
@@ -38,7 +40,8 @@ def save_confusion(
 
 
 def save_image_grid(images: np.ndarray, path: Path, columns: int = 10, title: str = "") -> None:
-    """Write a grid of square grayscale images (rows of flat pixel vectors or 2-D arrays) as a PNG."""
+    """Write a grid of square grayscale images (rows of flat pixel vectors or 2-D arrays) as a
+    PNG."""
     images = np.asarray(images)
     side = int(round(np.sqrt(images[0].size)))
     images = images.reshape(len(images), side, side)
@@ -48,7 +51,9 @@ def save_image_grid(images: np.ndarray, path: Path, columns: int = 10, title: st
     mosaic = np.zeros((rows * cell, columns * cell), dtype=np.float32)
     for index, image in enumerate(images):
         row, col = divmod(index, columns)
-        mosaic[row * cell + 1:row * cell + 1 + side, col * cell + 1:col * cell + 1 + side] = image
+        mosaic[row * cell + 1 : row * cell + 1 + side, col * cell + 1 : col * cell + 1 + side] = (
+            image
+        )
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(columns * 0.8, rows * 0.8 + (0.4 if title else 0)))
     ax.imshow(mosaic, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
@@ -60,9 +65,15 @@ def save_image_grid(images: np.ndarray, path: Path, columns: int = 10, title: st
     plt.close(fig)
 
 
-def save_scatter(points: np.ndarray, labels: np.ndarray, path: Path, title: str = "",
-                 names: list[str] | None = None) -> None:
-    """Write a 2-D scatter of ``points`` coloured by integer ``labels`` (``names`` label the legend)."""
+def save_scatter(
+    points: np.ndarray,
+    labels: np.ndarray,
+    path: Path,
+    title: str = "",
+    names: list[str] | None = None,
+) -> None:
+    """Write a 2-D scatter of ``points`` coloured by integer ``labels`` (``names`` label the
+    legend)."""
     points, labels = np.asarray(points), np.asarray(labels)
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 5))
@@ -78,7 +89,9 @@ def save_scatter(points: np.ndarray, labels: np.ndarray, path: Path, title: str 
     plt.close(fig)
 
 
-def save_histograms(samples: dict[str, np.ndarray], path: Path, title: str = "", bins: int = 80) -> None:
+def save_histograms(
+    samples: dict[str, np.ndarray], path: Path, title: str = "", bins: int = 80
+) -> None:
     """Write overlaid histograms of 1-D ``samples`` (one per named set, e.g. real and generated)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5))

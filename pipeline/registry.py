@@ -1,5 +1,6 @@
 """Builds a fresh plugin manager for each run and indexes the families, datasets and tricks it
 provides."""
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -36,8 +37,9 @@ class BrokenPlugin:
     @property
     def remedy(self) -> str:
         """What the user can do about it."""
-        return (f"reinstall {self.distribution}, or remove it with "
-                f"`pip uninstall {self.distribution}`")
+        return (
+            f"reinstall {self.distribution}, or remove it with `pip uninstall {self.distribution}`"
+        )
 
 
 class PluginManager(pluggy.PluginManager):
@@ -48,8 +50,9 @@ class PluginManager(pluggy.PluginManager):
         self.broken: list[BrokenPlugin] = []
 
 
-def create_plugin_manager(extra_plugins: Iterable[object] = (), entry_points: bool = True,
-                          report_broken: bool = True) -> PluginManager:
+def create_plugin_manager(
+    extra_plugins: Iterable[object] = (), entry_points: bool = True, report_broken: bool = True
+) -> PluginManager:
     """Return a new manager with every installed plugin (and ``extra_plugins``) registered and
     checked.
 
@@ -70,8 +73,7 @@ def create_plugin_manager(extra_plugins: Iterable[object] = (), entry_points: bo
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as error:
-        raise PipelineError(
-            f"a plugin implements a hook that does not exist: {error}") from error
+        raise PipelineError(f"a plugin implements a hook that does not exist: {error}") from error
     return pm
 
 
@@ -103,7 +105,7 @@ def _load_entry_points(pm: PluginManager) -> None:
 def _summary(error: BaseException, limit: int = 300) -> str:
     """``Type: message`` on one line, however many lines the message had."""
     text = " ".join(str(error).split())
-    text = text if len(text) <= limit else text[:limit - 1] + "…"
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
@@ -113,13 +115,17 @@ _warned: set[BrokenPlugin] = set()  # a sweep builds several managers in one pro
 def _report(broken: list[BrokenPlugin]) -> None:
     if broken and strict_plugins():
         others = f" (and {len(broken) - 1} more; see `pipeline plugins`)" if len(broken) > 1 else ""
-        raise PipelineError(f"plugin {broken[0]} failed to load{others} and {STRICT_ENV} is set; "
-                            f"{broken[0].remedy}, or unset {STRICT_ENV} to run without it.")
+        raise PipelineError(
+            f"plugin {broken[0]} failed to load{others} and {STRICT_ENV} is set; "
+            f"{broken[0].remedy}, or unset {STRICT_ENV} to run without it."
+        )
     for plugin in broken:
         if plugin not in _warned:
             _warned.add(plugin)
-            print(f"warning: skipping broken plugin {plugin}; "
-                  "`pipeline plugins` says how to fix it.", file=sys.stderr)
+            print(
+                f"warning: skipping broken plugin {plugin}; `pipeline plugins` says how to fix it.",
+                file=sys.stderr,
+            )
 
 
 def register(pm: pluggy.PluginManager, plugin: object, name: str | None = None) -> None:
@@ -130,8 +136,9 @@ def register(pm: pluggy.PluginManager, plugin: object, name: str | None = None) 
 
 def _refuse_class(plugin: object, name: str | None) -> None:
     if inspect.isclass(plugin):
-        raise PipelineError(f"plugin {name} is the class {plugin.__qualname__}; "
-                            "register an instance of it instead.")
+        raise PipelineError(
+            f"plugin {name} is the class {plugin.__qualname__}; register an instance of it instead."
+        )
 
 
 @dataclass(frozen=True)
@@ -150,12 +157,15 @@ class Registry:
         self.broken = pm.broken
         packages = _package_of_plugins(pm)
         hook = pm.hook
-        self.families: dict[str, Entry] = self._collect(hook.pipeline_families, FamilySpec,
-                                                        "model family", packages)
-        self.datasets: dict[str, Entry] = self._collect(hook.pipeline_datasets, DatasetSpec,
-                                                        "dataset", packages)
-        self.tricks: dict[str, Entry] = self._collect(hook.pipeline_tricks, TrickSpec, "trick",
-                                                      packages)
+        self.families: dict[str, Entry] = self._collect(
+            hook.pipeline_families, FamilySpec, "model family", packages
+        )
+        self.datasets: dict[str, Entry] = self._collect(
+            hook.pipeline_datasets, DatasetSpec, "dataset", packages
+        )
+        self.tricks: dict[str, Entry] = self._collect(
+            hook.pipeline_tricks, TrickSpec, "trick", packages
+        )
 
     @staticmethod
     def _collect(hook, kind: type, what: str, packages: Mapping[int, str]) -> dict[str, Entry]:
@@ -165,12 +175,16 @@ class Registry:
             package = packages.get(id(impl.plugin), impl.plugin_name)
             for spec in specs:
                 if not isinstance(spec, kind):
-                    raise PipelineError(f"plugin {impl.plugin_name} returned {spec!r} from "
-                                        f"{hook.name}; expected {kind.__name__} objects.")
+                    raise PipelineError(
+                        f"plugin {impl.plugin_name} returned {spec!r} from "
+                        f"{hook.name}; expected {kind.__name__} objects."
+                    )
                 if spec.name in found:
-                    raise PipelineError(f"{what} {spec.name!r} is provided by both "
-                                        f"{found[spec.name].package} and {package}; "
-                                        "uninstall one of them.")
+                    raise PipelineError(
+                        f"{what} {spec.name!r} is provided by both "
+                        f"{found[spec.name].package} and {package}; "
+                        "uninstall one of them."
+                    )
                 for reference in lazy_references(spec):  # a failing reference names its plugin
                     reference.plugin = package
                 found[spec.name] = Entry(spec, package)
@@ -189,18 +203,23 @@ class Registry:
         return _lookup(self.tricks, name, "trick", f"tricks.{name}", self.broken)
 
 
-def _lookup(entries: Mapping[str, Entry], name: str, what: str, key: str,
-            broken: list[BrokenPlugin]):
+def _lookup(
+    entries: Mapping[str, Entry], name: str, what: str, key: str, broken: list[BrokenPlugin]
+):
     if name not in entries:
         known = ", ".join(entries) or "none installed"
-        hint = "".join(f" It may come from the broken plugin {plugin}; {plugin.remedy}."
-                       for plugin in broken)
-        raise PipelineError(f"{key}: unknown {what} {name!r}{did_you_mean(name, entries)}; "
-                            f"known: {known}.{hint}")
+        hint = "".join(
+            f" It may come from the broken plugin {plugin}; {plugin.remedy}." for plugin in broken
+        )
+        raise PipelineError(
+            f"{key}: unknown {what} {name!r}{did_you_mean(name, entries)}; known: {known}.{hint}"
+        )
     return entries[name].spec
 
 
 def _package_of_plugins(pm: pluggy.PluginManager) -> dict[int, str]:
     """Map each plugin object to 'distribution version' for plugins that came from entry points."""
-    return {id(plugin): f"{dist.project_name} {dist.version}"
-            for plugin, dist in pm.list_plugin_distinfo()}
+    return {
+        id(plugin): f"{dist.project_name} {dist.version}"
+        for plugin, dist in pm.list_plugin_distinfo()
+    }

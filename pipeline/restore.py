@@ -5,6 +5,7 @@ leaves ``dvc.lock`` as it was but the workspace without those outputs; this modu
 back from the cache, as ``dvc.lock`` records it, so a failed run never costs the last good model,
 metrics or export. Only the command that DVC runs (``DVC_STAGE`` set) does this.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,8 @@ def restore_failed_stage() -> list[str]:
 
 
 def restore_outputs(root: Path, stage: str) -> list[str]:
-    """Reset every output ``dvc.lock`` records for ``stage`` to its recorded content; return those restored."""
+    """Reset every output ``dvc.lock`` records for ``stage`` to its recorded content; return those
+    restored."""
     outs = _locked_outputs(root, stage)
     if not outs:
         return []
@@ -49,12 +51,16 @@ def _locked_outputs(root: Path, stage: str) -> list[dict[str, Any]]:
 
 
 def _copy_from_cache(odb: Any, md5: str, target: Path) -> bool:
-    """Write the cached object ``md5`` (a file, or a folder for ``*.dir``) at ``target``; False if not cached."""
+    """Write the cached object ``md5`` (a file, or a folder for ``*.dir``) at ``target``; False if
+    not cached."""
     if md5.endswith(".dir"):
         manifest = Path(odb.oid_to_path(md5))
         if not manifest.is_file():
             return False
-        files = [(Path(odb.oid_to_path(item["md5"])), item["relpath"]) for item in json.loads(manifest.read_text())]
+        files = [
+            (Path(odb.oid_to_path(item["md5"])), item["relpath"])
+            for item in json.loads(manifest.read_text())
+        ]
         if not all(source.is_file() for source, _ in files):
             return False
         staging = target.parent / f".{target.name}-restore.tmp"

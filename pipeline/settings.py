@@ -1,4 +1,5 @@
-"""Declared settings: each component lists its settings with defaults and limits, and one validator checks them.
+"""Declared settings: each component lists its settings with defaults and limits, and one validator
+checks them.
 
 A component (model family, dataset, trick, or a core section such as ``trainer``) describes its
 settings as a mapping of name to :class:`Setting`. :func:`validate_section` checks a user's section
@@ -6,6 +7,7 @@ of params.yaml against it and fills in defaults, raising one clear :class:`Pipel
 key path on the first problem. Nothing here imports torch, so params are checked before any heavy
 import.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -15,8 +17,14 @@ from typing import Any, Callable, Iterable, Mapping
 
 from pipeline.errors import PipelineError
 
-_KIND_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-               list: "a list", dict: "a mapping"}
+_KIND_NAMES = {
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    dict: "a mapping",
+}
 
 
 @dataclass(frozen=True)
@@ -53,7 +61,9 @@ class Setting:
         if self.choices is not None:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         kinds = self.accepted_kinds()
-        words = " or ".join(_KIND_NAMES.get(k, k.__name__) for k in kinds if k is not int or float not in kinds)
+        words = " or ".join(
+            _KIND_NAMES.get(k, k.__name__) for k in kinds if k is not int or float not in kinds
+        )
         if self.low is not None or self.high is not None:
             left = "(" if self.low_open or self.low is None else "["
             right = ")" if self.high_open or self.high is None else "]"
@@ -80,15 +90,21 @@ class Setting:
                 return False
             if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
                 return False
-            if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
+            if self.high is not None and (
+                value > self.high or (self.high_open and value == self.high)
+            ):
                 return False
         if self.check is not None and not self.check(value):
             return False
         return True
 
 
-def validate_section(path: str, values: Mapping[str, Any] | None, schema: Mapping[str, Setting],
-                     allow_extra: bool = False) -> dict[str, Any]:
+def validate_section(
+    path: str,
+    values: Mapping[str, Any] | None,
+    schema: Mapping[str, Setting],
+    allow_extra: bool = False,
+) -> dict[str, Any]:
     """Check ``values`` against ``schema`` and return them with defaults filled in.
 
     ``path`` is the dotted key path of the section in params.yaml, used in error messages.
@@ -100,12 +116,17 @@ def validate_section(path: str, values: Mapping[str, Any] | None, schema: Mappin
     unknown = sorted(set(values) - set(schema))
     if unknown and not allow_extra:
         known = ", ".join(sorted(schema)) or "none"
-        raise PipelineError(f"{key_path(path, unknown[0])} is not a known setting{did_you_mean(unknown[0], schema)}; known settings: {known}.")
+        raise PipelineError(
+            f"{key_path(path, unknown[0])} is not a known "
+            f"setting{did_you_mean(unknown[0], schema)}; known settings: {known}."
+        )
     result = {name: setting.default for name, setting in schema.items()}
     for name, value in values.items():
         setting = schema.get(name)
         if setting is not None and not setting.is_valid(value):
-            raise PipelineError(f"{key_path(path, name)} = {value!r} is invalid; expected {setting.describe()}.")
+            raise PipelineError(
+                f"{key_path(path, name)} = {value!r} is invalid; expected {setting.describe()}."
+            )
         result[name] = value
     return result
 
@@ -116,13 +137,15 @@ def key_path(section: str, name: str) -> str:
 
 
 def did_you_mean(name: Any, known: Iterable[str]) -> str:
-    """`` (did you mean 'trainer'?)`` when ``name`` looks like a misspelling of a known name, else ``""``."""
+    """`` (did you mean 'trainer'?)`` when ``name`` looks like a misspelling of a known name, else
+    ``""``."""
     close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def non_finite_numbers(value: Any, path: str = "") -> Iterable[tuple[str, float]]:
-    """Every NaN or infinite number inside ``value`` (nested mappings and lists), with its key path."""
+    """Every NaN or infinite number inside ``value`` (nested mappings and lists), with its key
+    path."""
     if isinstance(value, float) and not math.isfinite(value):
         yield path, value
     elif isinstance(value, Mapping):

@@ -4,6 +4,7 @@ The store is ``$MLFLOW_TRACKING_URI`` when set (a team server), else ``sqlite://
 project root, which ``mlflow ui`` run from the root opens. Only global rank 0 touches MLflow, so a
 DDP job records one run.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -20,13 +21,18 @@ from pipeline.errors import PipelineError
 
 REACH_TIMEOUT_S = 5.0
 # An unreachable server fails a call in seconds instead of MLflow's default minutes of retries.
-_HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-                  "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+_HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
 
 
 def tracking_uri(root: Path) -> str:
     """The MLflow store this project writes to."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
+    return (
+        os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
+    )
 
 
 def is_rank_zero() -> bool:
@@ -37,16 +43,25 @@ def is_rank_zero() -> bool:
 
 
 def check_reachable(uri: str) -> None:
-    """Refuse, in seconds and in one line, a tracking store that cannot be reached (before any run starts)."""
+    """Refuse, in seconds and in one line, a tracking store that cannot be reached (before any run
+    starts)."""
     parsed = urllib.parse.urlparse(uri)
-    where = f"MLFLOW_TRACKING_URI = {uri}" if os.environ.get("MLFLOW_TRACKING_URI") else f"the MLflow store {uri}"
-    advice = "start the server, fix the URI, or unset MLFLOW_TRACKING_URI to record into ./mlflow.db"
+    where = (
+        f"MLFLOW_TRACKING_URI = {uri}"
+        if os.environ.get("MLFLOW_TRACKING_URI")
+        else f"the MLflow store {uri}"
+    )
+    advice = (
+        "start the server, fix the URI, or unset MLFLOW_TRACKING_URI to record into ./mlflow.db"
+    )
     if parsed.scheme in ("http", "https"):
         try:
             urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=REACH_TIMEOUT_S).close()
         except urllib.error.HTTPError as error:
             if error.code in (502, 503, 504):  # a gateway answered for a server that is down
-                raise PipelineError(f"{where} is unreachable (HTTP {error.code} {error.reason}); {advice}.") from None
+                raise PipelineError(
+                    f"{where} is unreachable (HTTP {error.code} {error.reason}); {advice}."
+                ) from None
             return  # the server answered (perhaps asking for credentials): it is reachable
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
@@ -54,12 +69,18 @@ def check_reachable(uri: str) -> None:
     elif parsed.scheme.split("+")[0] == "sqlite":
         folder = Path(parsed.path[1:]).parent  # sqlite:///relative.db, sqlite:////absolute.db
         if not folder.is_dir():
-            raise PipelineError(f"{where} lies in {folder}, which does not exist; create the folder or fix the URI.")
+            raise PipelineError(
+                f"{where} lies in {folder}, which does not exist; create the folder or fix the URI."
+            )
     elif parsed.hostname and parsed.scheme not in ("databricks", "file"):
         try:  # a database server (postgresql://, mysql://…): is anything listening?
-            socket.create_connection((parsed.hostname, parsed.port or _default_port(parsed.scheme)), REACH_TIMEOUT_S).close()
+            socket.create_connection(
+                (parsed.hostname, parsed.port or _default_port(parsed.scheme)), REACH_TIMEOUT_S
+            ).close()
         except OSError as error:
-            raise PipelineError(f"{where} is unreachable ({error.strerror or error}); {advice}.") from None
+            raise PipelineError(
+                f"{where} is unreachable ({error.strerror or error}); {advice}."
+            ) from None
 
 
 HOST_TAG, PID_TAG = "pipeline.host", "pipeline.pid"
@@ -86,7 +107,8 @@ def _default_port(scheme: str) -> int:
 
 
 def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": 1}}`` → ``{"a.b": 1}``; empty mappings are kept as ``{}`` so switched-off sections show."""
+    """``{"a": {"b": 1}}`` → ``{"a.b": 1}``; empty mappings are kept as ``{}`` so switched-off
+    sections show."""
     flat: dict[str, Any] = {}
     for key, value in params.items():
         name = f"{prefix}{key}"
@@ -100,7 +122,9 @@ def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 def git_commit(root: Path) -> str | None:
     """The commit checked out at ``root``, or None outside a git work tree."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
@@ -120,8 +144,14 @@ class Tracker:
         mlflow.set_tracking_uri(self.uri)
         self.client = MlflowClient(self.uri)
 
-    def create_run(self, experiment: str, params: Mapping[str, Any], run_name: str | None = None,
-                   parent_run_id: str | None = None, tags: Mapping[str, str] | None = None) -> str:
+    def create_run(
+        self,
+        experiment: str,
+        params: Mapping[str, Any],
+        run_name: str | None = None,
+        parent_run_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> str:
         """Open a new RUNNING run with flattened params and the git commit; return its id."""
         found = self.client.get_experiment_by_name(experiment)
         experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
@@ -142,12 +172,15 @@ class Tracker:
 
         batch = [Param(k, str(v)) for k, v in sorted(flatten(params).items())]
         for start in range(0, len(batch), 100):
-            self.client.log_batch(run_id, params=batch[start:start + 100])
+            self.client.log_batch(run_id, params=batch[start : start + 100])
 
-    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int | None = None) -> None:
+    def log_metrics(
+        self, run_id: str, metrics: Mapping[str, float], step: int | None = None
+    ) -> None:
         """Record final (or stepped) metric values."""
-        from mlflow.entities import Metric
         import time
+
+        from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
         batch = [Metric(k, float(v), now, step or 0) for k, v in metrics.items()]
@@ -194,21 +227,29 @@ class Tracker:
         self.client.delete_run(run_id)
 
     def close_dead_runs(self, experiment: str) -> None:
-        """Close as KILLED the RUNNING runs of ``experiment`` whose process, on this machine, has died."""
+        """Close as KILLED the RUNNING runs of ``experiment`` whose process, on this machine, has
+        died."""
         found = self.client.get_experiment_by_name(experiment)
         if found is not None:
             self._close_dead_runs(found.experiment_id)
 
     def _close_dead_runs(self, experiment_id: str) -> None:
         host = socket.gethostname()
-        for found in self.client.search_runs([experiment_id], "attributes.status = 'RUNNING'", max_results=1000):
+        for found in self.client.search_runs(
+            [experiment_id], "attributes.status = 'RUNNING'", max_results=1000
+        ):
             tags = found.data.tags
-            if tags.get(HOST_TAG) == host and tags.get(PID_TAG, "").isdigit() and not _alive(int(tags[PID_TAG])):
+            if (
+                tags.get(HOST_TAG) == host
+                and tags.get(PID_TAG, "").isdigit()
+                and not _alive(int(tags[PID_TAG]))
+            ):
                 self.client.set_terminated(found.info.run_id, status="KILLED")
 
     @contextlib.contextmanager
     def active(self, run_id: str) -> Iterator[str]:
-        """Mark the run RUNNING while a stage works on it; FINISHED after, FAILED if the stage raises."""
+        """Mark the run RUNNING while a stage works on it; FINISHED after, FAILED if the stage
+        raises."""
         from mlflow.entities import RunTag
 
         self._close_dead_runs(self.client.get_run(run_id).info.experiment_id)

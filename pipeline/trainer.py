@@ -1,4 +1,5 @@
 """Turns the ``trainer:`` section into a Lightning Trainer: devices, strategy, nodes are config."""
+
 from __future__ import annotations
 
 import sys
@@ -19,8 +20,13 @@ def progress_callbacks() -> tuple[list[pl.Callback], bool]:
     return [], False
 
 
-def build_trainer(settings: Mapping[str, Any], callbacks: list, logger: Any, root_dir: str | None,
-                  extra: Mapping[str, Any] | None = None) -> pl.Trainer:
+def build_trainer(
+    settings: Mapping[str, Any],
+    callbacks: list,
+    logger: Any,
+    root_dir: str | None,
+    extra: Mapping[str, Any] | None = None,
+) -> pl.Trainer:
     """A Trainer with the user's settings, the tricks' extras, the pipeline's callbacks, logger."""
     kwargs = {**settings, **(extra or {})}
     bar, terminal = progress_callbacks()
@@ -28,8 +34,13 @@ def build_trainer(settings: Mapping[str, Any], callbacks: list, logger: Any, roo
     show_bar = kwargs.pop("enable_progress_bar", terminal)
     kwargs.setdefault("enable_model_summary", show_bar)
     try:
-        return pl.Trainer(**kwargs, callbacks=[*callbacks, *(bar if show_bar else [])],
-                          logger=logger, default_root_dir=root_dir, enable_progress_bar=show_bar)
+        return pl.Trainer(
+            **kwargs,
+            callbacks=[*callbacks, *(bar if show_bar else [])],
+            logger=logger,
+            default_root_dir=root_dir,
+            enable_progress_bar=show_bar,
+        )
     except (ValueError, TypeError, RuntimeError, MisconfigurationException) as error:
         message = f"Lightning rejected the trainer settings: {error}".rstrip(".") + "."
         raise PipelineError(message) from error

@@ -4,6 +4,7 @@ The train stage, the sweep (through the stage), the tests and the benchmarks all
 :func:`build_training`, so a test fits exactly what the stage fits. Plugin authors use it to test a
 family or a trick with the real wiring: see "Testing a plugin" in docs/tricks.md.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,11 +22,18 @@ if TYPE_CHECKING:
     from pipeline.registry import Registry
 
 # Trainer settings for a plugin's tests: one quiet, deterministic CPU epoch that writes nothing.
-TEST_TRAINER: Mapping[str, Any] = MappingProxyType({
-    "accelerator": "cpu", "devices": 1, "max_epochs": 1, "deterministic": True,
-    "num_sanity_val_steps": 0, "enable_checkpointing": False, "enable_progress_bar": False,
-    "enable_model_summary": False,
-})
+TEST_TRAINER: Mapping[str, Any] = MappingProxyType(
+    {
+        "accelerator": "cpu",
+        "devices": 1,
+        "max_epochs": 1,
+        "deterministic": True,
+        "num_sanity_val_steps": 0,
+        "enable_checkpointing": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -36,12 +44,17 @@ class Training:
     tricks: list[EnabledTrick]
 
 
-def build_training(module: pl.LightningModule, optimizer: Mapping[str, Any],
-                   tricks: Mapping[str, Mapping[str, Any]] | Sequence[EnabledTrick],
-                   registry: Registry | None, trainer: Mapping[str, Any],
-                   callbacks: Iterable[pl.Callback] = (),
-                   extra_callbacks: Iterable[pl.Callback] = (),
-                   logger: Any = False, root_dir: str | None = None) -> Training:
+def build_training(
+    module: pl.LightningModule,
+    optimizer: Mapping[str, Any],
+    tricks: Mapping[str, Mapping[str, Any]] | Sequence[EnabledTrick],
+    registry: Registry | None,
+    trainer: Mapping[str, Any],
+    callbacks: Iterable[pl.Callback] = (),
+    extra_callbacks: Iterable[pl.Callback] = (),
+    logger: Any = False,
+    root_dir: str | None = None,
+) -> Training:
     """Apply ``tricks`` to ``module`` and build the Trainer that fits it, as the train stage does.
 
     ``optimizer`` is the validated ``optimizer:`` section (``name``, ``lr``, ``weight_decay``, and

@@ -1,4 +1,5 @@
 """Dataset ``digits``: the 8×8 handwritten digits that ship inside scikit-learn (no download)."""
+
 from __future__ import annotations
 
 
@@ -9,4 +10,3 @@ def load_digits_arrays(settings) -> tuple:
 
     bunch = load_digits()
     return (bunch.data / 16.0).astype(np.float32), bunch.target.astype(np.int64)
-

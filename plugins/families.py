@@ -4,6 +4,7 @@ Registered by entry point exactly as a third-party family package is. This modul
 torch: each spec's ``load`` is a lazy ``"module:Class"`` reference to the family's ``family.py``,
 imported only when a stage builds or evaluates a model.
 """
+
 from __future__ import annotations
 
 from pipeline import FamilySpec, Setting, hookimpl
@@ -11,40 +12,59 @@ from plugins.generative.settings import gan_settings, r1_setting, vae_settings
 
 FAMILIES = [
     FamilySpec(
-        "classifier", "MLP classifier: Dense(hidden, relu) -> Dense(classes, softmax)",
+        "classifier",
+        "MLP classifier: Dense(hidden, relu) -> Dense(classes, softmax)",
         load="plugins.classifier.family:ClassifierFamily",
-        settings={"hidden": Setting(100, "units of the hidden ReLU layer", low=1)}),
+        settings={"hidden": Setting(100, "units of the hidden ReLU layer", low=1)},
+    ),
     FamilySpec(
-        "vae", "variational autoencoder: encoder -> (mu, log var), Bernoulli decoder, N(0, I) prior",
+        "vae",
+        "variational autoencoder: encoder -> (mu, log var), Bernoulli decoder, N(0, I) prior",
         load="plugins.vae.family:VAEFamily",
-        settings=vae_settings(latent=2, recon_weight=1.0)),
+        settings=vae_settings(latent=2, recon_weight=1.0),
+    ),
     FamilySpec(
-        "cvae", "conditional VAE: KL toward a learned prior mean per class; sample a chosen class",
+        "cvae",
+        "conditional VAE: KL toward a learned prior mean per class; sample a chosen class",
         load="plugins.cvae.family:CVAEFamily",
-        settings=vae_settings(latent=8, recon_weight=1.0)),
+        settings=vae_settings(latent=8, recon_weight=1.0),
+    ),
     FamilySpec(
-        "cluster_vae", "clustering VAE: Gaussian-mixture prior, p(y|z) learned jointly; "
-        "unsupervised",
+        "cluster_vae",
+        "clustering VAE: Gaussian-mixture prior, p(y|z) learned jointly; unsupervised",
         load="plugins.cluster_vae.family:ClusterVAEFamily",
-        settings={**vae_settings(latent=8, recon_weight=2.5),
-                  "clusters": Setting(10, "mixture components, i.e. clusters to find", low=2)}),
+        settings={
+            **vae_settings(latent=8, recon_weight=2.5),
+            "clusters": Setting(10, "mixture components, i.e. clusters to find", low=2),
+        },
+    ),
     FamilySpec(
-        "gan", "GAN in one loss: L_D(x, sg(G(z))) + lambda * L_G with D's parameters cut",
+        "gan",
+        "GAN in one loss: L_D(x, sg(G(z))) + lambda * L_G with D's parameters cut",
         load="plugins.gan.family:GANFamily",
-        settings={**gan_settings(latent=16), "r1": r1_setting()}),
+        settings={**gan_settings(latent=16), "r1": r1_setting()},
+    ),
     FamilySpec(
-        "wgan_gp", "WGAN-GP in one loss: critic E D(fake) - E D(real) + gradient penalty",
+        "wgan_gp",
+        "WGAN-GP in one loss: critic E D(fake) - E D(real) + gradient penalty",
         load="plugins.wgan_gp.family:WGANGPFamily",
-        settings={**gan_settings(latent=16),
-                  "penalty": Setting(10.0, "weight of the gradient penalty E(‖∇D(x̂)‖ − 1)²",
-                                     low=0)}),
+        settings={
+            **gan_settings(latent=16),
+            "penalty": Setting(10.0, "weight of the gradient penalty E(‖∇D(x̂)‖ − 1)²", low=0),
+        },
+    ),
     FamilySpec(
-        "ogan", "O-GAN: discriminator E(x) with score avg(E(x)) plus -Pearson(z, E(G(z))); "
-        "E encodes",
+        "ogan",
+        "O-GAN: discriminator E(x) with score avg(E(x)) plus -Pearson(z, E(G(z))); E encodes",
         load="plugins.ogan.family:OGANFamily",
-        settings={**gan_settings(latent=16), "r1": r1_setting(),
-                  "correlation_weight": Setting(0.5, "weight of −ρ(z, E(G(z))) in both players' "
-                                                "losses", low=0)}),
+        settings={
+            **gan_settings(latent=16),
+            "r1": r1_setting(),
+            "correlation_weight": Setting(
+                0.5, "weight of −ρ(z, E(G(z))) in both players' losses", low=0
+            ),
+        },
+    ),
 ]
 
 

@@ -5,6 +5,7 @@ component has the same weight and spread, and the label of a point is its compon
 make properties of generative models measurable: how many modes a generator covers, and the exact
 Wasserstein distance between generated and real points.
 """
+
 from __future__ import annotations
 
 
@@ -29,4 +30,3 @@ def load_mixture(settings) -> tuple:
     x = means[y] + settings["std"] * rng.standard_normal((settings["examples"], settings["dims"]))
     # Pipeline datasets are scaled to [0, 1]; at std ≤ 0.2 clipping touches a negligible tail.
     return np.clip(x, 0.0, 1.0).astype(np.float32), y.astype(np.int64)
-

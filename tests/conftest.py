@@ -1,4 +1,6 @@
-"""Shared fixtures: a throw-away copy of the project as its own git + DVC repository, and ways to run it."""
+"""Shared fixtures: a throw-away copy of the project as its own git + DVC repository, and ways to
+run it."""
+
 from __future__ import annotations
 
 import os
@@ -27,27 +29,41 @@ def one_thread():
 
 
 def project_files() -> list[str]:
-    """Files a fresh clone would hold: the tracked ones, whatever else the workspace holds (outputs of `make repro`)."""
-    out = subprocess.run(["git", "ls-files", "--cached", "-z"], cwd=REPO,
-                         capture_output=True, text=True, check=True).stdout
+    """Files a fresh clone would hold: the tracked ones, whatever else the workspace holds (outputs
+    of `make repro`)."""
+    out = subprocess.run(
+        ["git", "ls-files", "--cached", "-z"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
     return [name for name in out.split("\0") if name and (REPO / name).is_file()]
 
 
 def command_env(**extra: str) -> dict[str, str]:
-    """The environment a user's shell would give: the venv first on PATH, no inherited MLflow server."""
+    """The environment a user's shell would give: the venv first on PATH, no inherited MLflow
+    server."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PYTEST_"))}
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    env.update(GIT_AUTHOR_NAME="test", GIT_AUTHOR_EMAIL="test@example.com",
-               GIT_COMMITTER_NAME="test", GIT_COMMITTER_EMAIL="test@example.com")
+    env.update(
+        GIT_AUTHOR_NAME="test",
+        GIT_AUTHOR_EMAIL="test@example.com",
+        GIT_COMMITTER_NAME="test",
+        GIT_COMMITTER_EMAIL="test@example.com",
+    )
     env.update(extra)
     return env
 
 
-def run(args: list[str], cwd: Path, check: bool = True, timeout: float = 600, **env: str) -> subprocess.CompletedProcess:
+def run(
+    args: list[str], cwd: Path, check: bool = True, timeout: float = 600, **env: str
+) -> subprocess.CompletedProcess:
     """Run a command as a user would; on an unexpected exit code, fail showing its output."""
-    done = subprocess.run(args, cwd=cwd, env=command_env(**env), capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        args, cwd=cwd, env=command_env(**env), capture_output=True, text=True, timeout=timeout
+    )
     if check and done.returncode != 0:
-        pytest.fail(f"{' '.join(args)} exited {done.returncode}\n--- stdout\n{done.stdout[-4000:]}\n--- stderr\n{done.stderr[-6000:]}")
+        pytest.fail(
+            f"{' '.join(args)} exited {done.returncode}\n--- stdout\n{done.stdout[-4000:]}\n--- "
+            f"stderr\n{done.stderr[-6000:]}"
+        )
     return done
 
 
@@ -70,7 +86,8 @@ def make_project(root: Path) -> Path:
 
 
 def edit_params(root: Path, **sections) -> dict:
-    """Merge ``sections`` into the project's params.yaml (a value of None removes the key); return the result."""
+    """Merge ``sections`` into the project's params.yaml (a value of None removes the key); return
+    the result."""
     path = root / "params.yaml"
     params = yaml.safe_load(path.read_text())
 

@@ -1,5 +1,6 @@
 """Shared pieces of the family tests (no tests here): prepared data, families built through the real
 registry, and a fit through ``build_training``, the train stage's own wiring."""
+
 from __future__ import annotations
 
 import csv
@@ -42,13 +43,25 @@ def build(family: str, data: PreparedData, seed: int = 0, **settings: Any):
     return spec.load(), spec.load().build(values, data.info)
 
 
-def fit(module, data: PreparedData, history: Path | None = None,
-        tricks: Mapping[str, Any] | None = None, optimizer: Mapping[str, Any] = ADAM,
-        batch_size: int = 64, **trainer_args: Any) -> pl.Trainer:
+def fit(
+    module,
+    data: PreparedData,
+    history: Path | None = None,
+    tricks: Mapping[str, Any] | None = None,
+    optimizer: Mapping[str, Any] = ADAM,
+    batch_size: int = 64,
+    **trainer_args: Any,
+) -> pl.Trainer:
     """Train with the core's optimizer (and ``tricks``) through the train stage's wiring."""
     recorders = [EpochHistory(history)] if history else []
-    trainer = build_training(module, optimizer, tricks or {}, REGISTRY,
-                             {**TEST_TRAINER, **trainer_args}, extra_callbacks=recorders).trainer
+    trainer = build_training(
+        module,
+        optimizer,
+        tricks or {},
+        REGISTRY,
+        {**TEST_TRAINER, **trainer_args},
+        extra_callbacks=recorders,
+    ).trainer
     trainer.fit(module, datamodule=ArrayDataModule(data, batch_size, seed=0))
     return trainer
 
@@ -57,4 +70,3 @@ def read_history(path: Path) -> list[dict[str, float]]:
     """The rows EpochHistory wrote, as floats."""
     with path.open() as handle:
         return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(handle)]
-

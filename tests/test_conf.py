@@ -1,4 +1,6 @@
-"""conf/ (Hydra groups DVC composes on `dvc exp run -S`) and the committed params.yaml stay in step."""
+"""conf/ (Hydra groups DVC composes on `dvc exp run -S`) and the committed params.yaml stay in
+step."""
+
 from __future__ import annotations
 
 import pytest
@@ -25,10 +27,20 @@ def test_params_yaml_is_the_default_composition():
 def test_params_name_family_and_trainer_where_documented():
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     assert params["model"]["family"] == "classifier"
-    assert {"accelerator", "devices", "strategy", "num_nodes", "precision", "max_epochs", "deterministic"} <= set(params["trainer"])
+    assert {
+        "accelerator",
+        "devices",
+        "strategy",
+        "num_nodes",
+        "precision",
+        "max_epochs",
+        "deterministic",
+    } <= set(params["trainer"])
 
 
-@pytest.mark.parametrize("group", sorted(p.name for p in CONF.iterdir() if p.is_dir() and p.name != "sweep"))
+@pytest.mark.parametrize(
+    "group", sorted(p.name for p in CONF.iterdir() if p.is_dir() and p.name != "sweep")
+)
 def test_every_option_of_every_group_composes_to_valid_params(group):
     registry = Registry(create_plugin_manager())
     options = sorted(p.stem for p in (CONF / group).glob("*.yaml"))

@@ -1,4 +1,6 @@
-"""Params validation: every mistake a user can make in params.yaml gets one sentence naming the key path."""
+"""Params validation: every mistake a user can make in params.yaml gets one sentence naming the key
+path."""
+
 from __future__ import annotations
 
 import copy
@@ -40,33 +42,76 @@ def test_default_params_validate_to_themselves(registry):
     assert params["tricks"] == {}
 
 
-@pytest.mark.parametrize("sections, message", [
-    ({"model": {"family": "resnet9000"}}, "model.family: unknown model family 'resnet9000'; known: "),
-    ({"data": {"name": "imagenet"}}, "data.name: unknown dataset 'imagenet'; known: "),
-    ({"tricks": {"warp_drive": {}}}, "tricks.warp_drive: unknown trick 'warp_drive'; known: "),
-    ({"model": {"hidden": "wide"}}, "model.hidden = 'wide' is invalid; expected an integer in [1, inf)"),
-    ({"model": {"hidden": 0}}, "model.hidden = 0 is invalid; expected an integer in [1, inf)"),
-    ({"model": {"hidden": True}}, "model.hidden = True is invalid"),
-    ({"model": {"depth": 3}}, "model.depth is not a known setting; known settings: family, hidden."),
-    ({"optimizer": {"lr": -0.1}}, "optimizer.lr = -0.1 is invalid; expected a number in (0, inf)"),
-    ({"optimizer": {"name": "adagrad"}}, "optimizer.name = 'adagrad' is invalid; expected one of 'sgd', 'momentum', 'adam', 'adamw', 'rmsprop'."),
-    ({"data": {"test_fraction": 1.5}}, "data.test_fraction = 1.5 is invalid; expected a number in (0, 1)"),
-    ({"data": {"val_fraction": 0.5, "test_fraction": 0.5}}, "data.val_fraction + data.test_fraction must be below 1"),
-    ({"trainer": {"max_epochs": 0}}, "trainer.max_epochs = 0 is invalid"),
-    ({"seed": -1}, "seed = -1 is invalid"),
-    ({"trainer": "fast"}, "trainer must be a mapping of settings"),
-    ({"optimiser": {}}, "optimiser is not a known params section (did you mean 'optimizer'?); known sections: "),
-    ({"trainr": {"max_epochs": 3}}, "trainr is not a known params section (did you mean 'trainer'?)"),
-    ({"model": {"hiden": 3}}, "model.hiden is not a known setting (did you mean 'hidden'?); known settings: family, hidden."),
-    ({"optimizer": {"lr": float("nan")}}, "optimizer.lr = nan is not a finite number"),
-    ({"optimizer": {"lr": float("inf")}}, "optimizer.lr = inf is not a finite number"),
-    ({"export": {"tolerance": float("inf")}}, "export.tolerance = inf is not a finite number"),
-    ({"tricks": {"piecewise_lr": {"points": [[0, 1.0], [10, float("inf")]]}}},
-     "tricks.piecewise_lr.points[1][1] = inf is not a finite number"),
-    ({"optimizer": {"name": "sgd", "momentum": 0.9}},
-     "optimizer.momentum is ignored by optimizer.name = 'sgd'; remove it, or choose an optimizer that uses it: momentum, rmsprop."),
-    ({"optimizer": {"name": "adam", "momentum": 0.5}}, "optimizer.momentum is ignored by optimizer.name = 'adam'"),
-])
+@pytest.mark.parametrize(
+    "sections, message",
+    [
+        (
+            {"model": {"family": "resnet9000"}},
+            "model.family: unknown model family 'resnet9000'; known: ",
+        ),
+        ({"data": {"name": "imagenet"}}, "data.name: unknown dataset 'imagenet'; known: "),
+        ({"tricks": {"warp_drive": {}}}, "tricks.warp_drive: unknown trick 'warp_drive'; known: "),
+        (
+            {"model": {"hidden": "wide"}},
+            "model.hidden = 'wide' is invalid; expected an integer in [1, inf)",
+        ),
+        ({"model": {"hidden": 0}}, "model.hidden = 0 is invalid; expected an integer in [1, inf)"),
+        ({"model": {"hidden": True}}, "model.hidden = True is invalid"),
+        (
+            {"model": {"depth": 3}},
+            "model.depth is not a known setting; known settings: family, hidden.",
+        ),
+        (
+            {"optimizer": {"lr": -0.1}},
+            "optimizer.lr = -0.1 is invalid; expected a number in (0, inf)",
+        ),
+        (
+            {"optimizer": {"name": "adagrad"}},
+            "optimizer.name = 'adagrad' is invalid; expected one of 'sgd', 'momentum', 'adam', "
+            "'adamw', 'rmsprop'.",
+        ),
+        (
+            {"data": {"test_fraction": 1.5}},
+            "data.test_fraction = 1.5 is invalid; expected a number in (0, 1)",
+        ),
+        (
+            {"data": {"val_fraction": 0.5, "test_fraction": 0.5}},
+            "data.val_fraction + data.test_fraction must be below 1",
+        ),
+        ({"trainer": {"max_epochs": 0}}, "trainer.max_epochs = 0 is invalid"),
+        ({"seed": -1}, "seed = -1 is invalid"),
+        ({"trainer": "fast"}, "trainer must be a mapping of settings"),
+        (
+            {"optimiser": {}},
+            "optimiser is not a known params section (did you mean 'optimizer'?); known sections: ",
+        ),
+        (
+            {"trainr": {"max_epochs": 3}},
+            "trainr is not a known params section (did you mean 'trainer'?)",
+        ),
+        (
+            {"model": {"hiden": 3}},
+            "model.hiden is not a known setting (did you mean 'hidden'?); known settings: family, "
+            "hidden.",
+        ),
+        ({"optimizer": {"lr": float("nan")}}, "optimizer.lr = nan is not a finite number"),
+        ({"optimizer": {"lr": float("inf")}}, "optimizer.lr = inf is not a finite number"),
+        ({"export": {"tolerance": float("inf")}}, "export.tolerance = inf is not a finite number"),
+        (
+            {"tricks": {"piecewise_lr": {"points": [[0, 1.0], [10, float("inf")]]}}},
+            "tricks.piecewise_lr.points[1][1] = inf is not a finite number",
+        ),
+        (
+            {"optimizer": {"name": "sgd", "momentum": 0.9}},
+            "optimizer.momentum is ignored by optimizer.name = 'sgd'; remove it, or choose an "
+            "optimizer that uses it: momentum, rmsprop.",
+        ),
+        (
+            {"optimizer": {"name": "adam", "momentum": 0.5}},
+            "optimizer.momentum is ignored by optimizer.name = 'adam'",
+        ),
+    ],
+)
 def test_bad_params_name_the_key(registry, sections, message):
     with pytest.raises(PipelineError) as error:
         validate(changed(**sections), registry)
@@ -84,8 +129,15 @@ def test_infinite_bound_is_printed_open_and_refused():
 
 def test_only_the_settings_an_optimizer_uses_are_kept(registry):
     assert "momentum" not in validate(changed(optimizer={"name": "sgd"}), registry)["optimizer"]
-    assert validate(changed(optimizer={"name": "momentum"}), registry)["optimizer"]["momentum"] == 0.9
-    assert validate(changed(optimizer={"name": "rmsprop", "momentum": 0.5}), registry)["optimizer"]["momentum"] == 0.5
+    assert (
+        validate(changed(optimizer={"name": "momentum"}), registry)["optimizer"]["momentum"] == 0.9
+    )
+    assert (
+        validate(changed(optimizer={"name": "rmsprop", "momentum": 0.5}), registry)["optimizer"][
+            "momentum"
+        ]
+        == 0.5
+    )
 
 
 def test_nan_written_in_yaml_is_refused(registry, tmp_path: Path):
@@ -98,14 +150,22 @@ def test_nan_written_in_yaml_is_refused(registry, tmp_path: Path):
 
 
 def test_misspelled_plugin_name_gets_a_suggestion(registry):
-    with pytest.raises(PipelineError, match=r"^tricks.emma: unknown trick 'emma' \(did you mean 'ema'\?\); known: "):
+    with pytest.raises(
+        PipelineError, match=r"^tricks.emma: unknown trick 'emma' \(did you mean 'ema'\?\); known: "
+    ):
         validate(changed(tricks={"emma": {}}), registry)
 
 
 def test_plugins_lists_the_optimizers(project: Path):
     listing = run(["pipeline", "plugins"], project).stdout
-    section = listing[listing.index("optimizers (optimizer.name):"):].splitlines()
-    assert [line.split()[0] for line in section[1:6]] == ["sgd", "momentum", "adam", "adamw", "rmsprop"]
+    section = listing[listing.index("optimizers (optimizer.name):") :].splitlines()
+    assert [line.split()[0] for line in section[1:6]] == [
+        "sgd",
+        "momentum",
+        "adam",
+        "adamw",
+        "rmsprop",
+    ]
     assert "also uses optimizer.momentum" in section[2]
 
 
@@ -119,14 +179,21 @@ def test_cli_rejects_bad_params_before_heavy_imports(project: Path):
     done = run(["pipeline", "run", "train"], project, check=False)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
-    assert lines == [lines[-1]] and lines[0].startswith("error: model.family: unknown model family 'resnet9000'")
+    assert lines == [lines[-1]] and lines[0].startswith(
+        "error: model.family: unknown model family 'resnet9000'"
+    )
     assert not (project / "checkpoints").exists() and not (project / "mlflow.db").exists()
 
 
 def test_validation_imports_no_torch(project: Path):
-    code = ("import sys; from pathlib import Path; from pipeline.context import build_context; "
-            "build_context(Path('.')); print(sorted(m for m in ('torch', 'lightning', 'mlflow', 'tensorflow') if m in sys.modules))")
-    done = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, text=True, check=True)
+    code = (
+        "import sys; from pathlib import Path; from pipeline.context import build_context; "
+        "build_context(Path('.')); print(sorted(m for m in ('torch', 'lightning', 'mlflow', "
+        "'tensorflow') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=project, capture_output=True, text=True, check=True
+    )
     assert done.stdout.strip() == "[]"
 
 
@@ -139,4 +206,6 @@ def test_params_file_must_be_yaml_mapping(project: Path):
 def test_params_are_read_with_the_safe_loader(project: Path):
     (project / "params.yaml").write_text("seed: !!python/object/apply:os.system ['echo pwned']\n")
     done = run(["pipeline", "run", "prepare"], project, check=False)
-    assert done.returncode == 2 and "is not valid YAML" in done.stderr and "pwned" not in done.stdout
+    assert (
+        done.returncode == 2 and "is not valid YAML" in done.stderr and "pwned" not in done.stdout
+    )

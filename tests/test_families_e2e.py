@@ -1,5 +1,7 @@
-"""A user's run of a generative family: `dvc repro` with model.family vae trains, evaluates and exports, writes
+"""A user's run of a generative family: `dvc repro` with model.family vae trains, evaluates and
+exports, writes
 its metrics and pictures, and `dvc plots show` renders them."""
+
 from __future__ import annotations
 
 import json
@@ -8,24 +10,49 @@ from tests.conftest import fast_params, run
 
 
 def test_dvc_repro_runs_the_vae_family(project):
-    fast_params(project, epochs=3, model={"family": "vae", "hidden": 64, "latent": 2, "recon_weight": 1.0})
+    fast_params(
+        project, epochs=3, model={"family": "vae", "hidden": 64, "latent": 2, "recon_weight": 1.0}
+    )
     # One torch thread: on a shared machine tiny models train several times faster so.
     run(["dvc", "repro"], project, OMP_NUM_THREADS="1")
 
     metrics = json.loads((project / "metrics" / "evaluate.json").read_text())
-    assert {"elbo", "test_recon", "test_kl", "frechet", "frechet_real", "judge_accuracy", "mode_coverage"} <= set(metrics)
+    assert {
+        "elbo",
+        "test_recon",
+        "test_kl",
+        "frechet",
+        "frechet_real",
+        "judge_accuracy",
+        "mode_coverage",
+    } <= set(metrics)
     assert -44 < metrics["elbo"] < 0 and metrics["frechet"] > metrics["frechet_real"] > 0
     history = (project / "plots" / "history.csv").read_text().splitlines()
-    assert len(history) == 4 and {"train_loss", "val_loss", "train_kl", "val_recon"} <= set(history[0].split(","))
+    assert len(history) == 4 and {"train_loss", "val_loss", "train_kl", "val_recon"} <= set(
+        history[0].split(",")
+    )
     pictures = project / "plots" / "evaluate"
-    for name in ("samples", "reconstructions", "interpolations", "latent_scatter", "latent_manifold"):
+    for name in (
+        "samples",
+        "reconstructions",
+        "interpolations",
+        "latent_scatter",
+        "latent_manifold",
+    ):
         assert (pictures / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
     export = json.loads((project / "metrics" / "export.json").read_text())
     assert export and all(value <= 1e-4 for value in export.values()), export
 
     shown = json.loads(run(["dvc", "plots", "show", "--json"], project).stdout)
     drawn = {name for name, renders in shown["data"].items() if renders}
-    assert {"learning curves", "plots/evaluate/samples.png", "plots/evaluate/latent_manifold.png"} <= drawn
+    assert {
+        "learning curves",
+        "plots/evaluate/samples.png",
+        "plots/evaluate/latent_manifold.png",
+    } <= drawn
     # What other families draw is reported missing, not fatal.
     assert {e["type"] for e in shown["errors"]} <= {"FileNotFoundError", "FieldNotFoundError"}
-    assert {e["name"] for e in shown["errors"]} >= {"wasserstein estimate", "plots/evaluate/cluster_members.png"}
+    assert {e["name"] for e in shown["errors"]} >= {
+        "wasserstein estimate",
+        "plots/evaluate/cluster_members.png",
+    }

@@ -1,5 +1,7 @@
-"""The adversarial families: one loss gives each player exactly its own gradient, the penalties are right, the
+"""The adversarial families: one loss gives each player exactly its own gradient, the penalties are
+right, the
 WGAN critic measures the true Wasserstein distance, and short runs beat an untrained generator."""
+
 from __future__ import annotations
 
 import math
@@ -19,16 +21,23 @@ ADVERSARIAL = ("gan", "wgan_gp", "ogan")
 
 
 def off_the_flat_start(module: nn.Module) -> None:
-    """Any fixed point will do: move D off its zero last layer so that every score and gradient is non-zero."""
+    """Any fixed point will do: move D off its zero last layer so that every score and gradient is
+    non-zero."""
     with torch.no_grad():
         for param in module.discriminator.parameters():
-            param.add_(0.1 * torch.randn(param.shape, generator=torch.Generator().manual_seed(param.numel())))
+            param.add_(
+                0.1
+                * torch.randn(param.shape, generator=torch.Generator().manual_seed(param.numel()))
+            )
 
 
 def gradients(module: nn.Module, loss: torch.Tensor) -> dict[str, torch.Tensor]:
     module.zero_grad()
     loss.backward()
-    return {n: p.grad.clone() if p.grad is not None else torch.zeros_like(p) for n, p in module.named_parameters()}
+    return {
+        n: p.grad.clone() if p.grad is not None else torch.zeros_like(p)
+        for n, p in module.named_parameters()
+    }
 
 
 @pytest.mark.parametrize("weight", [1.0, 0.5, 0.3])
@@ -46,7 +55,9 @@ def test_single_loss_gives_each_player_exactly_its_own_gradient(name, weight):
 
     torch.manual_seed(7)
     d_loss, _ = module.discriminator_loss(x, module.generator(z).detach(), z)
-    assert torch.equal(single.detach(), d_loss.detach()), "the single loss reads as the discriminator's loss"
+    assert torch.equal(single.detach(), d_loss.detach()), (
+        "the single loss reads as the discriminator's loss"
+    )
     d_only = gradients(module, d_loss)
     # The generator's loss of alternating training: D's live parameters, stepping only G afterwards.
     g_loss, _ = module.generator_loss(module.discriminator(module.generator(z)), z)
@@ -65,20 +76,28 @@ def test_single_loss_gives_each_player_exactly_its_own_gradient(name, weight):
 @pytest.mark.parametrize("name", ADVERSARIAL)
 def test_losses_are_the_textbook_ones_with_penalties_off(name):
     data = prepared()
-    off = {"gan": {"r1": 0.0}, "wgan_gp": {"penalty": 0.0}, "ogan": {"r1": 0.0, "correlation_weight": 0.0}}[name]
+    off = {
+        "gan": {"r1": 0.0},
+        "wgan_gp": {"penalty": 0.0},
+        "ogan": {"r1": 0.0, "correlation_weight": 0.0},
+    }[name]
     _, module = build(name, data, hidden=16, latent=4, **off)
     off_the_flat_start(module)
     x = torch.from_numpy(data.train.x[:32])
     z = torch.randn(32, 4, generator=torch.Generator().manual_seed(3))
     fake = module.generator(z).detach()
     d_real, d_fake = module.discriminator(x).mean(1), module.discriminator(fake).mean(1)
-    d_loss, _ = module.discriminator_loss(x, fake, z)  # penalties differentiate inside, so not under no_grad
+    d_loss, _ = module.discriminator_loss(
+        x, fake, z
+    )  # penalties differentiate inside, so not under no_grad
     g_loss, _ = module.generator_loss(module.discriminator(fake), z)
     if name == "wgan_gp":
         expected_d, expected_g = d_fake.mean() - d_real.mean(), -d_fake.mean()
     else:  # binary cross-entropy: real → 1, fake → 0; the generator's non-saturating loss: fake → 1
         ones, zeros = torch.ones_like(d_real), torch.zeros_like(d_fake)
-        expected_d = (F.binary_cross_entropy_with_logits(d_real, ones) + F.binary_cross_entropy_with_logits(d_fake, zeros))
+        expected_d = F.binary_cross_entropy_with_logits(
+            d_real, ones
+        ) + F.binary_cross_entropy_with_logits(d_fake, zeros)
         expected_g = F.binary_cross_entropy_with_logits(d_fake, ones)
     torch.testing.assert_close(d_loss, expected_d)
     torch.testing.assert_close(g_loss, expected_g)
@@ -90,8 +109,12 @@ def test_ogan_correlation_is_pearsons():
     generator = torch.Generator().manual_seed(0)
     a, b = torch.randn(5, 16, generator=generator), torch.randn(5, 16, generator=generator)
     expected = [np.corrcoef(a[i].numpy(), b[i].numpy())[0, 1] for i in range(5)]
-    torch.testing.assert_close(pearson(a, b), torch.tensor(expected, dtype=torch.float32), rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(pearson(a, 3 * a - 2), torch.ones(5))  # blind to shift and scale: D = mean is free
+    torch.testing.assert_close(
+        pearson(a, b), torch.tensor(expected, dtype=torch.float32), rtol=1e-5, atol=1e-6
+    )
+    torch.testing.assert_close(
+        pearson(a, 3 * a - 2), torch.ones(5)
+    )  # blind to shift and scale: D = mean is free
 
 
 def test_penalties_of_a_linear_critic_are_known():
@@ -105,7 +128,7 @@ def test_penalties_of_a_linear_critic_are_known():
     assert r1.item() == pytest.approx(25, rel=1e-6)
     # Differentiable: the penalty's gradient in w is 2(‖w‖ − 1)·w/‖w‖.
     penalty = gradient_penalty(critic, real, fake)
-    grad, = torch.autograd.grad(penalty, critic.weight)
+    (grad,) = torch.autograd.grad(penalty, critic.weight)
     torch.testing.assert_close(grad, 2 * 4 * critic.weight.detach() / 5)
 
 
@@ -113,7 +136,8 @@ def test_penalties_of_a_linear_critic_are_known():
 def test_wgan_critic_estimates_the_true_wasserstein_distance(centre, tmp_path):
     data = prepared("gaussian_mixture", dims=1)
     family, module = build("wgan_gp", data, hidden=64, generator_weight=0.0)
-    # A fixed generator G(z) = centre + 0.05·z₁ ~ N(centre, 0.05²); with λ = 0 it receives zero gradient.
+    # A fixed generator G(z) = centre + 0.05·z₁ ~ N(centre, 0.05²); with λ = 0 it receives zero
+    # gradient.
     module.generator = nn.Sequential(nn.Linear(module.latent, 1))
     with torch.no_grad():
         module.generator[0].weight.zero_()
@@ -138,13 +162,22 @@ def test_short_run_beats_an_untrained_generator(name, epochs, tmp_path):
     history = read_history(tmp_path / "history.csv")
     assert {"train_loss", "val_loss", "train_g_loss", "val_g_loss"} <= set(history[-1])
     if name == "gan":  # the loss reads as L_D, whose value at the game's equilibrium D = ½ is log 4
-        assert abs(history[-1]["train_loss"] - math.log(4)) < 0.1 and abs(history[-1]["train_d_fake"] - 0.5) < 0.1
+        assert (
+            abs(history[-1]["train_loss"] - math.log(4)) < 0.1
+            and abs(history[-1]["train_d_fake"] - 0.5) < 0.1
+        )
     else:  # WGAN-GP's critic loss falls below 0 as it measures a distance; O-GAN's falls as ρ rises
         assert history[-1]["train_loss"] < history[0]["train_loss"]
-    assert (tmp_path / "samples.png").stat().st_size > 1000 and (tmp_path / "interpolations.png").is_file()
-    # Untrained generators draw grey noise at a Fréchet distance near 80 in the judge's feature space.
+    assert (tmp_path / "samples.png").stat().st_size > 1000 and (
+        tmp_path / "interpolations.png"
+    ).is_file()
+    # Untrained generators draw grey noise at a Fréchet distance near 80 in the judge's feature
+    # space.
     limit = {"gan": 0.2, "wgan_gp": 0.7, "ogan": 0.5}[name]
-    assert trained["frechet"] < limit * untrained["frechet"], (untrained["frechet"], trained["frechet"])
+    assert trained["frechet"] < limit * untrained["frechet"], (
+        untrained["frechet"],
+        trained["frechet"],
+    )
     if name == "gan":
         assert trained["mode_coverage"] >= 0.8
     if name == "wgan_gp":

@@ -1,4 +1,6 @@
-"""The VAE families: the KL terms are right, and a short run raises the held-out ELBO and each family's own score."""
+"""The VAE families: the KL terms are right, and a short run raises the held-out ELBO and each
+family's own score."""
+
 from __future__ import annotations
 
 import math
@@ -38,22 +40,32 @@ def test_cluster_vae_kl_is_the_mixture_kl_in_expectation():
         module.cluster_means.copy_(means)
         z = q.sample((100_000,))[:, 0]
         estimate, parts = module.prior_kl(mu.expand_as(z), logvar.expand_as(z), z, None)
-        # The exact integrand of KL(q(z, y|x) ‖ p(z)p(y)), with log q(z|x) evaluated at z instead of in closed form.
+        # The exact integrand of KL(q(z, y|x) ‖ p(z)p(y)), with log q(z|x) evaluated at z instead of
+        # in closed form.
         probs = module.cluster_probs(z)
         log_prior_z = Normal(means[None], 1.0).log_prob(z[:, None, :]).sum(2)
         exact = q.log_prob(z).sum(1) + (probs * (probs.log() + math.log(4) - log_prior_z)).sum(1)
-    assert abs(float(estimate.mean() - exact.mean())) < 4 * float((estimate - exact).std()) / math.sqrt(len(z))
-    assert torch.allclose(parts["cluster_kl"], -Categorical(probs=probs).entropy() + math.log(4), atol=1e-5)
+    assert abs(float(estimate.mean() - exact.mean())) < 4 * float(
+        (estimate - exact).std()
+    ) / math.sqrt(len(z))
+    assert torch.allclose(
+        parts["cluster_kl"], -Categorical(probs=probs).entropy() + math.log(4), atol=1e-5
+    )
 
 
 def test_majority_accuracy_names_clusters_by_their_majority():
     import numpy as np
 
     fit_clusters, fit_labels = np.array([0, 0, 0, 1, 1, 2]), np.array([5, 5, 3, 7, 7, 1])
-    assert majority_accuracy(fit_clusters, fit_labels, np.array([0, 1, 2, 3]), np.array([5, 7, 2, 0])) == 0.5
+    assert (
+        majority_accuracy(fit_clusters, fit_labels, np.array([0, 1, 2, 3]), np.array([5, 7, 2, 0]))
+        == 0.5
+    )
 
 
-@pytest.mark.parametrize("name, epochs, settings", [("vae", 12, {}), ("cvae", 20, {}), ("cluster_vae", 12, {})])
+@pytest.mark.parametrize(
+    "name, epochs, settings", [("vae", 12, {}), ("cvae", 20, {}), ("cluster_vae", 12, {})]
+)
 def test_short_run_lowers_the_loss_and_raises_the_elbo(name, epochs, settings, tmp_path):
     data = prepared()
     family, module = build(name, data, **settings)
@@ -71,5 +83,8 @@ def test_short_run_lowers_the_loss_and_raises_the_elbo(name, epochs, settings, t
     if name == "cvae":  # chance is 0.1
         assert trained["class_mean_accuracy"] >= 0.5 and trained["class_accuracy"] > 0.15, trained
     if name == "cluster_vae":
-        assert trained["cluster_accuracy"] > untrained["cluster_accuracy"] + 0.15, (untrained, trained)
+        assert trained["cluster_accuracy"] > untrained["cluster_accuracy"] + 0.15, (
+            untrained,
+            trained,
+        )
         assert 0.7 < trained["kmeans_accuracy"] < 0.9

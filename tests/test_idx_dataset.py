@@ -1,4 +1,6 @@
-"""The idx dataset reads MNIST-format files from a user's folder (MNIST itself cannot be downloaded here)."""
+"""The idx dataset reads MNIST-format files from a user's folder (MNIST itself cannot be downloaded
+here)."""
+
 from __future__ import annotations
 
 import gzip
@@ -14,7 +16,9 @@ from tests.conftest import edit_params, run
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
-    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(
+        f">{array.ndim}I", *array.shape
+    )
     data = header + array.astype(np.uint8).tobytes()
     if path.suffix == ".gz":
         with gzip.open(path, "wb") as handle:
@@ -23,7 +27,9 @@ def write_idx(path: Path, array: np.ndarray) -> None:
         path.write_bytes(data)
 
 
-def make_mnist_like(folder: Path, n_train: int = 60, n_test: int = 20, gz: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def make_mnist_like(
+    folder: Path, n_train: int = 60, n_test: int = 20, gz: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
     folder.mkdir(parents=True, exist_ok=True)
     images = rng.integers(0, 256, size=(n_train + n_test, 28, 28), dtype=np.uint8)
@@ -115,13 +121,27 @@ def damage_header_longer_than_file(folder: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("damage, problem", [
-    (damage_random_gzip, "is not a valid gzip file (BadGzipFile: Not a gzipped file (b'\\x00\\x01')); expected MNIST-format IDX data, gzipped or plain."),
-    (damage_truncated_gzip, "is not a valid gzip file (EOFError: Compressed file ended before the end-of-stream marker was reached); "
-                            "expected MNIST-format IDX data, gzipped or plain."),
-    (damage_header_longer_than_file, "is truncated: its header declares 255 dimensions but the file holds only 12 bytes; "
-                                     "expected MNIST-format IDX data."),
-])
+@pytest.mark.parametrize(
+    "damage, problem",
+    [
+        (
+            damage_random_gzip,
+            "is not a valid gzip file (BadGzipFile: Not a gzipped file (b'\\x00\\x01')); expected "
+            "MNIST-format IDX data, gzipped or plain.",
+        ),
+        (
+            damage_truncated_gzip,
+            "is not a valid gzip file (EOFError: Compressed file ended before the end-of-stream "
+            "marker was reached); "
+            "expected MNIST-format IDX data, gzipped or plain.",
+        ),
+        (
+            damage_header_longer_than_file,
+            "is truncated: its header declares 255 dimensions but the file holds only 12 bytes; "
+            "expected MNIST-format IDX data.",
+        ),
+    ],
+)
 def test_damaged_file_is_one_line_naming_it(project, tmp_path, damage, problem):
     folder = tmp_path / "mnist"
     make_mnist_like(folder)
@@ -135,16 +155,27 @@ def test_damaged_file_is_one_line_naming_it(project, tmp_path, damage, problem):
 
 
 def idx_bytes(code: int, shape: tuple[int, ...], body: bytes = b"") -> bytes:
-    return struct.pack(">BBBB", 0, 0, code, len(shape)) + struct.pack(f">{len(shape)}I", *shape) + body
+    return (
+        struct.pack(">BBBB", 0, 0, code, len(shape)) + struct.pack(f">{len(shape)}I", *shape) + body
+    )
 
 
-@pytest.mark.parametrize("content, problem", [
-    (b"", "is not an IDX file (bad magic number)"),
-    (idx_bytes(0x08, ()), "declares no dimensions in its header"),
-    (idx_bytes(0x08, (2,))[:6], "is truncated: its header declares 1 dimensions but the file holds only 6 bytes"),
-    (idx_bytes(0x08, (2**32 - 1,) * 4, bytes(10)), "is truncated or padded: 10 data bytes where its header's shape "
-                                                   f"{(2**32 - 1,) * 4} needs {(2**32 - 1) ** 4}"),
-])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (b"", "is not an IDX file (bad magic number)"),
+        (idx_bytes(0x08, ()), "declares no dimensions in its header"),
+        (
+            idx_bytes(0x08, (2,))[:6],
+            "is truncated: its header declares 1 dimensions but the file holds only 6 bytes",
+        ),
+        (
+            idx_bytes(0x08, (2**32 - 1,) * 4, bytes(10)),
+            "is truncated or padded: 10 data bytes where its header's shape "
+            f"{(2**32 - 1,) * 4} needs {(2**32 - 1) ** 4}",
+        ),
+    ],
+)
 def test_every_malformed_file_is_a_pipeline_error(tmp_path, content, problem):
     path = tmp_path / "file"
     path.write_bytes(content)
@@ -154,11 +185,19 @@ def test_every_malformed_file_is_a_pipeline_error(tmp_path, content, problem):
     assert str(raised.value).endswith("expected MNIST-format IDX data.")
 
 
-@pytest.mark.parametrize("images, labels, problem", [
-    (np.zeros(4), np.zeros(4), "train-images-idx3-ubyte holds a 1-D array; expected images"),
-    (np.zeros((4, 2, 2)), np.zeros((4, 1)), "train-labels-idx1-ubyte holds 2-D uint8 values; expected one non-negative integer label"),
-    (np.zeros((0, 2, 2)), np.zeros(0), "holds IDX files with no images in them"),
-])
+@pytest.mark.parametrize(
+    "images, labels, problem",
+    [
+        (np.zeros(4), np.zeros(4), "train-images-idx3-ubyte holds a 1-D array; expected images"),
+        (
+            np.zeros((4, 2, 2)),
+            np.zeros((4, 1)),
+            "train-labels-idx1-ubyte holds 2-D uint8 values; expected one non-negative integer "
+            "label",
+        ),
+        (np.zeros((0, 2, 2)), np.zeros(0), "holds IDX files with no images in them"),
+    ],
+)
 def test_files_that_are_not_images_and_labels_are_refused(tmp_path, images, labels, problem):
     write_idx(tmp_path / "train-images-idx3-ubyte", images)
     write_idx(tmp_path / "train-labels-idx1-ubyte", labels)
@@ -169,5 +208,9 @@ def test_files_that_are_not_images_and_labels_are_refused(tmp_path, images, labe
 def test_test_images_of_another_shape_are_refused(tmp_path):
     make_mnist_like(tmp_path)
     write_idx(tmp_path / "t10k-images-idx3-ubyte", np.zeros((20, 32, 32)))
-    with pytest.raises(PipelineError, match=r"t10k-images-idx3-ubyte holds images of shape \(32, 32\) but the train images have shape \(28, 28\)"):
+    with pytest.raises(
+        PipelineError,
+        match=r"t10k-images-idx3-ubyte holds images of shape \(32, 32\) but the train images have "
+        r"shape \(28, 28\)",
+    ):
         load_idx_arrays({"path": str(tmp_path)})

@@ -39,7 +39,9 @@ class Recorder:
 @pytest.fixture
 def recorded(tmp_path):
     recorder = Recorder()
-    ctx = build_context(tmp_path, raw_params=read_yaml(REPO / "params.yaml"), extra_plugins=(recorder,))
+    ctx = build_context(
+        tmp_path, raw_params=read_yaml(REPO / "params.yaml"), extra_plugins=(recorder,)
+    )
     return recorder, ctx
 
 
@@ -48,7 +50,10 @@ def test_before_and_after_surround_a_stage_that_succeeds(recorded):
     metrics = run_stage("prepare", ctx)
 
     written = json.loads((ctx.paths.prepared / "sizes.json").read_text())
-    assert recorder.calls == [("before", "prepare", ctx.params), ("after", "prepare", ctx.params, written)]
+    assert recorder.calls == [
+        ("before", "prepare", ctx.params),
+        ("after", "prepare", ctx.params, written),
+    ]
     assert recorder.calls[0][2] is ctx.params  # the validated params, not a copy
     assert dict(metrics) == written and written["train_examples"] > 0
 

@@ -1,5 +1,7 @@
 """`dvc repro` as a user types it: a mistyped, refused, diverged or killed run never passes, never
-deletes the last good results, and never costs a retrain that DVC's cache or a checkpoint can spare."""
+deletes the last good results, and never costs a retrain that DVC's cache or a checkpoint can
+spare."""
+
 from __future__ import annotations
 
 import hashlib
@@ -19,9 +21,18 @@ from mlflow.tracking import MlflowClient
 from tests.conftest import command_env, edit_params, fast_params, make_project, run
 
 STAGES = ("check", "prepare", "train", "evaluate", "export")
-RESULTS = ("models/model.pt", "models/run.json", "metrics/train.json", "metrics/evaluate.json", "metrics/export.json",
-           "plots/history.csv", "plots/evaluate/confusion_matrix.png", "exported/model.onnx", "exported/model.tflite",
-           "dvc.lock")
+RESULTS = (
+    "models/model.pt",
+    "models/run.json",
+    "metrics/train.json",
+    "metrics/evaluate.json",
+    "metrics/export.json",
+    "plots/history.csv",
+    "plots/evaluate/confusion_matrix.png",
+    "exported/model.onnx",
+    "exported/model.tflite",
+    "dvc.lock",
+)
 THREADS = {"OMP_NUM_THREADS": "1"}
 
 
@@ -31,8 +42,12 @@ def stages_ran(output: str) -> list[str]:
 
 def snapshot(root: Path) -> dict[str, str]:
     """The content hash of every result a user keeps (a missing file maps to 'missing')."""
-    return {name: hashlib.md5((root / name).read_bytes()).hexdigest() if (root / name).is_file() else "missing"
-            for name in RESULTS}
+    return {
+        name: hashlib.md5((root / name).read_bytes()).hexdigest()
+        if (root / name).is_file()
+        else "missing"
+        for name in RESULTS
+    }
 
 
 def locked(root: Path) -> dict:
@@ -41,7 +56,10 @@ def locked(root: Path) -> dict:
 
 def runs(root: Path) -> list:
     client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
-    return client.search_runs([client.get_experiment_by_name("pipeline").experiment_id], order_by=["attributes.start_time ASC"])
+    return client.search_runs(
+        [client.get_experiment_by_name("pipeline").experiment_id],
+        order_by=["attributes.start_time ASC"],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -73,12 +91,21 @@ def error_lines(done: subprocess.CompletedProcess) -> list[str]:
     return [line for line in done.stderr.splitlines() if line.startswith("error: ")]
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"trainr": {"max_epochs": 3}}, "error: trainr is not a known params section (did you mean 'trainer'?)"),
-    ({"trainer": {"devices": 0}}, "error: trainer.devices = 0 is invalid"),
-    ({"trainer": {"precision": "banana"}}, "error: trainer.precision = 'banana' is invalid"),
-    ({"optimizer": {"name": "sgd", "momentum": 0.9}}, "error: optimizer.momentum is ignored by optimizer.name = 'sgd'"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            {"trainr": {"max_epochs": 3}},
+            "error: trainr is not a known params section (did you mean 'trainer'?)",
+        ),
+        ({"trainer": {"devices": 0}}, "error: trainer.devices = 0 is invalid"),
+        ({"trainer": {"precision": "banana"}}, "error: trainer.precision = 'banana' is invalid"),
+        (
+            {"optimizer": {"name": "sgd", "momentum": 0.9}},
+            "error: optimizer.momentum is ignored by optimizer.name = 'sgd'",
+        ),
+    ],
+)
 def test_a_mistake_is_refused_before_anything_is_removed(workspace: Path, change, message):
     before, runs_before = snapshot(workspace), len(runs(workspace))
     edit_params(workspace, **change)
@@ -96,8 +123,11 @@ def test_unreachable_tracking_server_fails_in_seconds(workspace: Path):
     started = time.monotonic()
     done = refused(workspace, MLFLOW_TRACKING_URI="http://127.0.0.1:9")
     assert time.monotonic() - started < 15
-    assert error_lines(done) == ["error: MLFLOW_TRACKING_URI = http://127.0.0.1:9 is unreachable ([Errno 111] Connection refused); "
-                                 "start the server, fix the URI, or unset MLFLOW_TRACKING_URI to record into ./mlflow.db."]
+    assert error_lines(done) == [
+        "error: MLFLOW_TRACKING_URI = http://127.0.0.1:9 is unreachable ([Errno 111] Connection "
+        "refused); "
+        "start the server, fix the URI, or unset MLFLOW_TRACKING_URI to record into ./mlflow.db."
+    ]
     assert snapshot(workspace) == before
 
 
@@ -111,7 +141,9 @@ def test_diverged_training_fails_and_keeps_the_last_results(workspace: Path):
     assert snapshot(workspace) == before  # model, metrics, plots, export and dvc.lock as they were
     assert [r.info.status for r in runs(workspace)][runs_before:] == ["FAILED"]
     status = json.loads(run(["dvc", "status", "--json"], workspace).stdout)
-    assert "deleted" not in json.dumps(status.get("train", []))  # DVC sees the last results in place
+    assert "deleted" not in json.dumps(
+        status.get("train", [])
+    )  # DVC sees the last results in place
 
 
 def test_reverted_params_are_restored_from_the_run_cache(workspace: Path):
@@ -127,18 +159,33 @@ def test_reverted_params_are_restored_from_the_run_cache(workspace: Path):
     assert "Stage 'evaluate' is cached - skipping run" in done.stdout
     assert len(runs(workspace)) == runs_first + 1  # nothing trained again
     now = snapshot(workspace)
-    for name in ("models/model.pt", "models/run.json", "metrics/train.json", "metrics/evaluate.json"):
+    for name in (
+        "models/model.pt",
+        "models/run.json",
+        "metrics/train.json",
+        "metrics/evaluate.json",
+    ):
         assert now[name] == first[name], name
-    assert {stage: locked(workspace)[stage] for stage in ("train", "evaluate")} == {stage: lock_first[stage] for stage in ("train", "evaluate")}
+    assert {stage: locked(workspace)[stage] for stage in ("train", "evaluate")} == {
+        stage: lock_first[stage] for stage in ("train", "evaluate")
+    }
 
 
 def test_killed_export_leaves_the_last_export_whole(workspace: Path):
     before = snapshot(workspace)
     edit_params(workspace, export={"examples": 32})
-    process = subprocess.Popen(["dvc", "repro"], cwd=workspace, env=command_env(**THREADS), start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        ["dvc", "repro"],
+        cwd=workspace,
+        env=command_env(**THREADS),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 300
-    while not any((staging / "model.onnx").is_file() for staging in workspace.glob(".exported-new-*.tmp")):
+    while not any(
+        (staging / "model.onnx").is_file() for staging in workspace.glob(".exported-new-*.tmp")
+    ):
         assert process.poll() is None, "the export ended before it could be killed"
         assert time.time() < deadline
         time.sleep(0.02)
@@ -150,7 +197,9 @@ def test_killed_export_leaves_the_last_export_whole(workspace: Path):
     assert (workspace / "exported" / "saved_model" / "saved_model.pb").is_file()
 
     run(["dvc", "repro"], workspace, **THREADS)
-    assert json.loads((workspace / "metrics" / "export.json").read_text())["onnx_max_abs_diff"] < 1e-4
+    assert (
+        json.loads((workspace / "metrics" / "export.json").read_text())["onnx_max_abs_diff"] < 1e-4
+    )
     assert not list(workspace.glob(".exported-*.tmp"))
 
 
@@ -163,8 +212,14 @@ def checkpoint_epoch(path: Path) -> int:
 
 def test_refused_fix_keeps_the_checkpoint_and_the_rerun_resumes(workspace: Path):
     edit_params(workspace, trainer={"max_epochs": 40})
-    process = subprocess.Popen(["dvc", "repro", "train"], cwd=workspace, env=command_env(**THREADS), start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        ["dvc", "repro", "train"],
+        cwd=workspace,
+        env=command_env(**THREADS),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     last = workspace / "checkpoints" / "last.ckpt"
     deadline = time.time() + 300
     while checkpoint_epoch(last) < 1:
@@ -193,8 +248,13 @@ def test_refused_fix_keeps_the_checkpoint_and_the_rerun_resumes(workspace: Path)
 def test_a_run_whose_process_died_is_closed_by_the_next_command(workspace: Path):
     client = MlflowClient(f"sqlite:///{workspace / 'mlflow.db'}")
     [first] = runs(workspace)
-    process = subprocess.Popen(["pipeline", "run", "evaluate"], cwd=workspace, env=command_env(**THREADS),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        ["pipeline", "run", "evaluate"],
+        cwd=workspace,
+        env=command_env(**THREADS),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 300
     while client.get_run(first.info.run_id).info.status != "RUNNING":
         assert process.poll() is None, "evaluate ended before it could be killed"
@@ -202,7 +262,9 @@ def test_a_run_whose_process_died_is_closed_by_the_next_command(workspace: Path)
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert client.get_run(first.info.run_id).info.status == "RUNNING"  # a kill -9 leaves no chance to close it
+    assert (
+        client.get_run(first.info.run_id).info.status == "RUNNING"
+    )  # a kill -9 leaves no chance to close it
 
     edit_params(workspace, trainer={"max_epochs": 3})
     run(["dvc", "repro", "train"], workspace, **THREADS)

@@ -1,4 +1,6 @@
-"""`dvc repro` end to end in a fresh git clone: stages, caching, metrics, plots and the MLflow run."""
+"""`dvc repro` end to end in a fresh git clone: stages, caching, metrics, plots and the MLflow
+run."""
+
 from __future__ import annotations
 
 import json
@@ -10,7 +12,11 @@ from tests.conftest import edit_params, fast_params, run
 
 
 def stages_ran(output: str) -> list[str]:
-    return [stage for stage in ("check", "prepare", "train", "evaluate", "export") if f"Running stage '{stage}'" in output]
+    return [
+        stage
+        for stage in ("check", "prepare", "train", "evaluate", "export")
+        if f"Running stage '{stage}'" in output
+    ]
 
 
 def only_run(client: MlflowClient):
@@ -27,9 +33,16 @@ def test_dvc_repro_end_to_end(project: Path):
 
     train = json.loads((project / "metrics" / "train.json").read_text())
     evaluate = json.loads((project / "metrics" / "evaluate.json").read_text())
-    assert train["epochs"] == 3 and train["optimizer_steps"] == 3 * 20  # 1,257 train digits / 64 per batch
+    assert (
+        train["epochs"] == 3 and train["optimizer_steps"] == 3 * 20
+    )  # 1,257 train digits / 64 per batch
     assert evaluate["accuracy"] > 0.75  # 3 epochs; untrained is 0.1
-    for path in ("exported/model.onnx", "exported/model.tflite", "plots/evaluate/confusion_matrix.png", "plots/history.csv"):
+    for path in (
+        "exported/model.onnx",
+        "exported/model.tflite",
+        "plots/evaluate/confusion_matrix.png",
+        "plots/history.csv",
+    ):
         assert (project / path).is_file(), path
     history = (project / "plots" / "history.csv").read_text().splitlines()
     assert history[0].startswith("epoch,") and len(history) == 4
@@ -37,10 +50,20 @@ def test_dvc_repro_end_to_end(project: Path):
     client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
     mlrun = only_run(client)
     assert mlrun.info.status == "FINISHED"
-    assert mlrun.data.params["model.family"] == "classifier" and mlrun.data.params["trainer.max_epochs"] == "3"
-    assert mlrun.data.tags["mlflow.source.git.commit"] == run(["git", "rev-parse", "HEAD"], project).stdout.strip()
+    assert (
+        mlrun.data.params["model.family"] == "classifier"
+        and mlrun.data.params["trainer.max_epochs"] == "3"
+    )
+    assert (
+        mlrun.data.tags["mlflow.source.git.commit"]
+        == run(["git", "rev-parse", "HEAD"], project).stdout.strip()
+    )
     assert abs(mlrun.data.metrics["test.accuracy"] - evaluate["accuracy"]) < 1e-12
-    assert [m.step for m in client.get_metric_history(mlrun.info.run_id, "val_loss")] == [19, 39, 59]
+    assert [m.step for m in client.get_metric_history(mlrun.info.run_id, "val_loss")] == [
+        19,
+        39,
+        59,
+    ]
     artifacts = {a.path for a in client.list_artifacts(mlrun.info.run_id)}
     assert {"params.yaml", "plots", "exported"} <= artifacts
     plots = {a.path for a in client.list_artifacts(mlrun.info.run_id, "plots")}
@@ -48,7 +71,10 @@ def test_dvc_repro_end_to_end(project: Path):
 
     second = run(["dvc", "repro"], project)
     assert stages_ran(second.stdout) == ["check"]  # the check runs every time; nothing else changed
-    assert all(f"Stage '{stage}' didn't change, skipping" in second.stdout for stage in ("prepare", "train", "evaluate", "export"))
+    assert all(
+        f"Stage '{stage}' didn't change, skipping" in second.stdout
+        for stage in ("prepare", "train", "evaluate", "export")
+    )
 
     edit_params(project, trainer={"max_epochs": 4})
     third = run(["dvc", "repro"], project)
@@ -57,8 +83,14 @@ def test_dvc_repro_end_to_end(project: Path):
 
     plots = json.loads(run(["dvc", "plots", "show", "--json"], project).stdout)
     failed = {error.get("name") or error.get("source") for error in plots.get("errors", [])}
-    assert not failed & {"learning curves", "confusion matrix", "plots/evaluate/confusion_matrix.png"}  # other families' plots may be absent
-    assert {"learning curves", "confusion matrix", "plots/evaluate/confusion_matrix.png"} <= set(plots["data"])
+    assert not failed & {
+        "learning curves",
+        "confusion matrix",
+        "plots/evaluate/confusion_matrix.png",
+    }  # other families' plots may be absent
+    assert {"learning curves", "confusion matrix", "plots/evaluate/confusion_matrix.png"} <= set(
+        plots["data"]
+    )
 
 
 def test_failed_stage_keeps_dvc_lock_and_marks_run_failed(project: Path):
@@ -68,18 +100,34 @@ def test_failed_stage_keeps_dvc_lock_and_marks_run_failed(project: Path):
     edit_params(project, trainer={"max_epochs": 2, "strategy": "warp_drive"})
     failed = run(["dvc", "repro", "train"], project, check=False)
     assert failed.returncode != 0
-    assert "error: trainer.strategy = 'warp_drive' is invalid; expected one of auto, ddp" in failed.stderr
+    assert (
+        "error: trainer.strategy = 'warp_drive' is invalid; expected one of auto, ddp"
+        in failed.stderr
+    )
     assert stages_ran(failed.stdout) == ["check"]
     assert (project / "dvc.lock").read_text() == lock_before
     client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
-    statuses = sorted(r.info.status for r in client.search_runs([client.get_experiment_by_name("pipeline").experiment_id]))
+    statuses = sorted(
+        r.info.status
+        for r in client.search_runs([client.get_experiment_by_name("pipeline").experiment_id])
+    )
     assert statuses == ["FINISHED"]  # refused before a run was opened
 
-    edit_params(project, trainer={"strategy": "auto", "max_time": "later"})  # only Lightning can judge this one
+    edit_params(
+        project, trainer={"strategy": "auto", "max_time": "later"}
+    )  # only Lightning can judge this one
     failed = run(["dvc", "repro", "train"], project, check=False)
-    assert "error: Lightning rejected the trainer settings" in failed.stderr and "Traceback" not in failed.stderr
-    assert (project / "dvc.lock").read_text() == lock_before and (project / "models" / "model.pt").is_file()
-    statuses = sorted(r.info.status for r in client.search_runs([client.get_experiment_by_name("pipeline").experiment_id]))
+    assert (
+        "error: Lightning rejected the trainer settings" in failed.stderr
+        and "Traceback" not in failed.stderr
+    )
+    assert (project / "dvc.lock").read_text() == lock_before and (
+        project / "models" / "model.pt"
+    ).is_file()
+    statuses = sorted(
+        r.info.status
+        for r in client.search_runs([client.get_experiment_by_name("pipeline").experiment_id])
+    )
     assert statuses == ["FINISHED"]
 
 

@@ -1,4 +1,6 @@
-"""The plugin manager: built-ins come from entry points, mistakes in plugins are errors, not silence."""
+"""The plugin manager: built-ins come from entry points, mistakes in plugins are errors, not
+silence."""
+
 from __future__ import annotations
 
 import types
@@ -43,25 +45,35 @@ def test_a_callable_load_still_works_unchanged():
 
 
 def test_a_reference_that_does_not_resolve_names_plugin_reference_and_error():
-    plugin = types.SimpleNamespace(pipeline_tricks=hookimpl(
-        lambda: [TrickSpec("typo", "x", load="pipeline_no_such_module.tricks:Typo")]))
+    plugin = types.SimpleNamespace(
+        pipeline_tricks=hookimpl(
+            lambda: [TrickSpec("typo", "x", load="pipeline_no_such_module.tricks:Typo")]
+        )
+    )
     spec = Registry(create_plugin_manager([plugin])).trick("typo")  # registering imports nothing
     with pytest.raises(PipelineError) as error:
         spec.load()
     assert str(error.value).startswith(
         f"trick 'typo' of plugin {spec.load.plugin}: load reference "
         "'pipeline_no_such_module.tricks:Typo' does not resolve (ModuleNotFoundError: No module "
-        "named 'pipeline_no_such_module'); ")
+        "named 'pipeline_no_such_module'); "
+    )
     missing = FamilySpec("f", "x", load="pipeline.hookspecs:NoSuchFamily")
-    with pytest.raises(PipelineError, match=r"model family 'f': load reference "
-                       r"'pipeline.hookspecs:NoSuchFamily' does not resolve \(AttributeError: "):
+    with pytest.raises(
+        PipelineError,
+        match=r"model family 'f': load reference "
+        r"'pipeline.hookspecs:NoSuchFamily' does not resolve \(AttributeError: ",
+    ):
         missing.load()
 
 
 @pytest.mark.parametrize("bad", ["pipeline.hookspecs", "not a reference", 3])
 def test_a_load_that_is_neither_callable_nor_a_reference_is_an_error(bad):
-    with pytest.raises(PipelineError, match=r"trick 't': load = .* is neither a callable nor a "
-                       r"reference of the form 'package.module:Name'"):
+    with pytest.raises(
+        PipelineError,
+        match=r"trick 't': load = .* is neither a callable nor a "
+        r"reference of the form 'package.module:Name'",
+    ):
         TrickSpec("t", "x", load=bad)
 
 
@@ -79,7 +91,9 @@ def test_entry_points_load_one_by_one_as_pluggy_would():
 
 
 def test_each_run_gets_a_fresh_manager():
-    extra = types.SimpleNamespace(pipeline_families=hookimpl(lambda: [FamilySpec("extra", "x", load=lambda: None)]))
+    extra = types.SimpleNamespace(
+        pipeline_families=hookimpl(lambda: [FamilySpec("extra", "x", load=lambda: None)])
+    )
     with_extra = Registry(create_plugin_manager([extra]))
     assert "extra" in with_extra.families
     assert "extra" not in Registry(create_plugin_manager()).families
@@ -103,8 +117,12 @@ def test_registering_a_class_instead_of_an_instance_is_an_error():
 
 
 def test_a_name_provided_twice_is_an_error():
-    twin = types.SimpleNamespace(pipeline_datasets=hookimpl(lambda: [DatasetSpec("digits", "again", load=lambda s: None)]))
-    with pytest.raises(PipelineError, match="dataset 'digits' is provided by both cooler-pipeline .* and "):
+    twin = types.SimpleNamespace(
+        pipeline_datasets=hookimpl(lambda: [DatasetSpec("digits", "again", load=lambda s: None)])
+    )
+    with pytest.raises(
+        PipelineError, match="dataset 'digits' is provided by both cooler-pipeline .* and "
+    ):
         Registry(create_plugin_manager([twin]))
 
 
@@ -116,7 +134,9 @@ def test_a_hook_returning_the_wrong_type_is_an_error():
 
 def test_unknown_names_list_the_known_ones():
     registry = Registry(create_plugin_manager())
-    with pytest.raises(PipelineError, match=r"data.name: unknown dataset 'mnist'; known: .*digits.*idx"):
+    with pytest.raises(
+        PipelineError, match=r"data.name: unknown dataset 'mnist'; known: .*digits.*idx"
+    ):
         registry.dataset("mnist")
 
 
@@ -124,7 +144,7 @@ def test_plugins_command_lists_components_with_their_package(tmp_path):
     out = run(["pipeline", "plugins"], tmp_path).stdout
     assert "model families:" in out and "datasets:" in out and "tricks:" in out
     assert "broken plugins:" not in out
-    line = next(l for l in out.splitlines() if l.strip().startswith("classifier"))
+    line = next(row for row in out.splitlines() if row.strip().startswith("classifier"))
     assert "[cooler-pipeline 0.1.0]" in line
 
 

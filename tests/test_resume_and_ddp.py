@@ -1,4 +1,6 @@
-"""Nothing lost: a killed training resumes from its last checkpoint; DDP runs through the same entry point."""
+"""Nothing lost: a killed training resumes from its last checkpoint; DDP runs through the same entry
+point."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +26,13 @@ def runs(project: Path):
 
 
 def kill_after_first_checkpoint(project: Path) -> None:
-    process = subprocess.Popen(["pipeline", "run", "train"], cwd=project, env=command_env(),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        ["pipeline", "run", "train"],
+        cwd=project,
+        env=command_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 300
     while not (project / "checkpoints" / "last.ckpt").exists():
         assert process.poll() is None, "training ended before its first checkpoint"
@@ -50,7 +57,9 @@ def test_killed_training_resumes_to_the_same_weights(project: Path):
     kill_after_first_checkpoint(project)
     state = json.loads((project / "checkpoints" / "state.json").read_text())
     assert not (project / "models" / "model.pt").exists()
-    assert [r.info.status for r in runs(project)] == ["RUNNING"]  # SIGKILL leaves no chance to close it
+    assert [r.info.status for r in runs(project)] == [
+        "RUNNING"
+    ]  # SIGKILL leaves no chance to close it
 
     resumed = run(["pipeline", "run", "train"], project)
     assert "Restoring states from the checkpoint path" in resumed.stderr + resumed.stdout
@@ -58,7 +67,9 @@ def test_killed_training_resumes_to_the_same_weights(project: Path):
     assert after.keys() == uninterrupted.keys()
     for name in after:
         assert torch.equal(after[name], uninterrupted[name]), name
-    assert [(r.info.run_id, r.info.status) for r in runs(project)] == [(state["run_id"], "FINISHED")]
+    assert [(r.info.run_id, r.info.status) for r in runs(project)] == [
+        (state["run_id"], "FINISHED")
+    ]
     history = (project / "plots" / "history.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in history[1:]] == [str(e) for e in range(12)]
 
@@ -71,8 +82,13 @@ def test_corrupt_checkpoint_is_a_clear_error_and_new_settings_start_over(project
     done = run(["pipeline", "run", "train"], project, check=False)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith("error: checkpoint ")
-    assert "last.ckpt is corrupt or unreadable" in done.stderr and "delete it to start training over" in done.stderr
-    assert [r.info.status for r in runs(project)] == ["KILLED"]  # the run the kill interrupted is closed, not left RUNNING
+    assert (
+        "last.ckpt is corrupt or unreadable" in done.stderr
+        and "delete it to start training over" in done.stderr
+    )
+    assert [r.info.status for r in runs(project)] == [
+        "KILLED"
+    ]  # the run the kill interrupted is closed, not left RUNNING
 
     edit_params(project, trainer={"max_epochs": 2})
     done = run(["pipeline", "run", "train"], project)
@@ -87,7 +103,9 @@ def test_ddp_on_cpu_through_the_stage_entry_point(project: Path):
     done = run(["pipeline", "run", "train"], project)
     assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in done.stderr + done.stdout
     train = json.loads((project / "metrics" / "train.json").read_text())
-    assert train["optimizer_steps"] == 2 * 10  # each of 2 processes takes ceil(629 / 64) batches per epoch
+    assert (
+        train["optimizer_steps"] == 2 * 10
+    )  # each of 2 processes takes ceil(629 / 64) batches per epoch
     assert [r.info.status for r in runs(project)] == ["FINISHED"]
     run(["pipeline", "run", "evaluate"], project)
     assert json.loads((project / "metrics" / "evaluate.json").read_text())["accuracy"] > 0.6

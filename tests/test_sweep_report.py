@@ -1,4 +1,5 @@
 """The trials table: Optuna's dataframe with the searched keys, objective values and retry notes."""
+
 from __future__ import annotations
 
 import optuna
@@ -8,8 +9,14 @@ from pipeline.sweep.objective import queue_again
 from pipeline.sweep.report import trials_table
 from pipeline.sweep.space import parse_space
 
-SPACE = parse_space({"objective": {"metric": "accuracy", "direction": "maximize"},
-                     "params": {"optimizer.lr": {"type": "float", "low": 0.001, "high": 0.1}}}, "s.yaml", "s")
+SPACE = parse_space(
+    {
+        "objective": {"metric": "accuracy", "direction": "maximize"},
+        "params": {"optimizer.lr": {"type": "float", "low": 0.001, "high": 0.1}},
+    },
+    "s.yaml",
+    "s",
+)
 
 
 def test_table_shows_the_objective_only_for_complete_trials_and_names_retries():
@@ -32,10 +39,20 @@ def test_table_shows_the_objective_only_for_complete_trials_and_names_retries():
 
     table = trials_table(study, SPACE)
     rows = table.to_dict("records")
-    assert list(table.columns) == ["number", "state", "value", "optimizer.lr", "pruned_epoch", "folder",
-                                   "seconds", "note"]
+    assert list(table.columns) == [
+        "number",
+        "state",
+        "value",
+        "optimizer.lr",
+        "pruned_epoch",
+        "folder",
+        "seconds",
+        "note",
+    ]
     assert [r["state"] for r in rows] == ["COMPLETE", "PRUNED", "FAIL", "WAITING"]
-    assert rows[0]["value"] == 0.9 and all(r["value"] != r["value"] for r in rows[1:])  # NaN: no objective
+    assert rows[0]["value"] == 0.9 and all(
+        r["value"] != r["value"] for r in rows[1:]
+    )  # NaN: no objective
     assert rows[1]["pruned_epoch"] == 2
     assert rows[2]["note"] == "stopped; retried as #3" and rows[3]["note"] == "retry of #2"
     assert rows[3]["optimizer.lr"] == lr and rows[3]["folder"] == 2

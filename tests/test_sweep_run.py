@@ -1,4 +1,6 @@
-"""A real sweep in a fresh clone: two workers, pruning of a hopeless region, MLflow parent/child, --apply-best, dvc repro."""
+"""A real sweep in a fresh clone: two workers, pruning of a hopeless region, MLflow parent/child,
+--apply-best, dvc repro."""
+
 from __future__ import annotations
 
 import json
@@ -29,14 +31,18 @@ heartbeat: {interval: 1, grace_period: 5}
 
 
 def children_of(client: MlflowClient, parent) -> list:
-    return client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    return client.search_runs(
+        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
+    )
 
 
 def test_parallel_sweep_prunes_records_children_and_best_reproduces(project: Path):
     (project / "conf" / "sweep" / "digits_lr.yaml").write_text(SPACE)
     done = run(["pipeline", "sweep", "digits_lr", "--workers", "2", "--apply-best"], project)
 
-    study = optuna.load_study(study_name="digits_lr", storage=f"sqlite:///{project / 'optuna' / 'sweeps.db'}")
+    study = optuna.load_study(
+        study_name="digits_lr", storage=f"sqlite:///{project / 'optuna' / 'sweeps.db'}"
+    )
     trials = study.trials
     assert [t.number for t in trials] == list(range(6))
     hopeless = [t for t in trials if t.params["optimizer.lr"] == "hopeless"]
@@ -45,17 +51,26 @@ def test_parallel_sweep_prunes_records_children_and_best_reproduces(project: Pat
     assert {t.state for t in hopeless} == {TrialState.PRUNED}
     assert [t.user_attrs["sweep.pruned_epoch"] for t in hopeless] == [0] * len(hopeless)
     assert {t.state for t in good} == {TrialState.COMPLETE}
-    assert len({t.value for t in good}) == 1 and good[0].value > 0.8  # same params, same seed: the same model
+    assert (
+        len({t.value for t in good}) == 1 and good[0].value > 0.8
+    )  # same params, same seed: the same model
     assert len({t.user_attrs["sweep.worker"] for t in trials}) == 2
     assert f"study digits_lr: {len(good)} complete, {len(hopeless)} pruned" in done.stdout
 
     client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("pipeline")
     (parent,) = client.search_runs([experiment.experiment_id], "tags.`pipeline.sweep` = 'parent'")
-    assert parent.info.status == "FINISHED" and parent.data.metrics["best.accuracy"] == study.best_value
+    assert (
+        parent.info.status == "FINISHED"
+        and parent.data.metrics["best.accuracy"] == study.best_value
+    )
     assert parent.data.params["space.optimizer.lr"] == "categorical['good', 'hopeless']"
     plots = {a.path for a in client.list_artifacts(parent.info.run_id, "study")}
-    assert {"study/optimization_history.png", "study/intermediate_values.png", "study/trials.csv"} <= plots
+    assert {
+        "study/optimization_history.png",
+        "study/intermediate_values.png",
+        "study/trials.csv",
+    } <= plots
     children = children_of(client, parent)
     assert sorted(int(c.data.tags["optuna.trial"]) for c in children) == list(range(6))
     for child in children:
@@ -66,7 +81,11 @@ def test_parallel_sweep_prunes_records_children_and_best_reproduces(project: Pat
             assert child.info.status == "KILLED" and child.data.tags["optuna.pruned_epoch"] == "0"
         else:
             assert child.info.status == "FINISHED"
-            assert child.data.metrics["optuna.value"] == child.data.metrics["test.accuracy"] == trial.value
+            assert (
+                child.data.metrics["optuna.value"]
+                == child.data.metrics["test.accuracy"]
+                == trial.value
+            )
 
     # the study, trial folders and MLflow store stay out of git; only the applied params show
     status = run(["git", "status", "--porcelain"], project).stdout.splitlines()
@@ -74,12 +93,26 @@ def test_parallel_sweep_prunes_records_children_and_best_reproduces(project: Pat
 
     # --apply-best wrote the best trial into params.yaml and printed the Hydra equivalent
     params = yaml.safe_load((project / "params.yaml").read_text())
-    assert params["optimizer"]["lr"] == 0.02 and params["trainer"]["max_epochs"] == 3 and params["model"]["hidden"] == 16
+    assert (
+        params["optimizer"]["lr"] == 0.02
+        and params["trainer"]["max_epochs"] == 3
+        and params["model"]["hidden"] == 16
+    )
     line = next(text for text in done.stdout.splitlines() if text.startswith("dvc exp run"))
-    assert shlex.split(line)[3:] == ["-S", "trainer.max_epochs=3", "-S", "model.hidden=16", "-S", "optimizer.lr=0.02"]
+    assert shlex.split(line)[3:] == [
+        "-S",
+        "trainer.max_epochs=3",
+        "-S",
+        "model.hidden=16",
+        "-S",
+        "optimizer.lr=0.02",
+    ]
 
     run(["dvc", "repro", "evaluate"], project)
-    assert json.loads((project / "metrics" / "evaluate.json").read_text())["accuracy"] == study.best_value
+    assert (
+        json.loads((project / "metrics" / "evaluate.json").read_text())["accuracy"]
+        == study.best_value
+    )
 
 
 DIVERGING = """
@@ -98,10 +131,17 @@ sampler: {type: random, seed: 0}
 def test_a_diverged_trial_is_pruned_and_the_sweep_goes_on(project: Path):
     (project / "conf" / "sweep" / "diverging.yaml").write_text(DIVERGING)
     run(["pipeline", "sweep", "diverging"], project)
-    study = optuna.load_study(study_name="diverging", storage=f"sqlite:///{project / 'optuna' / 'sweeps.db'}")
+    study = optuna.load_study(
+        study_name="diverging", storage=f"sqlite:///{project / 'optuna' / 'sweeps.db'}"
+    )
     good = [t for t in study.trials if t.params["optimizer.lr"] == "good"]
     diverging = [t for t in study.trials if t.params["optimizer.lr"] == "diverging"]
     assert len(study.trials) == 4 and good and diverging
     assert all(t.state == TrialState.COMPLETE and t.value > 0.5 for t in good)
     assert all(t.state == TrialState.PRUNED for t in diverging)
-    assert all(t.user_attrs["sweep.diverged"].startswith("training diverged at epoch 0, step 2: the loss is nan") for t in diverging)
+    assert all(
+        t.user_attrs["sweep.diverged"].startswith(
+            "training diverged at epoch 0, step 2: the loss is nan"
+        )
+        for t in diverging
+    )

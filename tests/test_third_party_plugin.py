@@ -1,5 +1,7 @@
-"""A pip-installed plugin package is picked up by its entry point and runs through `dvc repro` unchanged;
+"""A pip-installed plugin package is picked up by its entry point and runs through `dvc repro`
+unchanged;
 one that fails to load is listed, warned about, and blocks nothing else."""
+
 from __future__ import annotations
 
 import json
@@ -15,15 +17,40 @@ EXAMPLE = REPO / "tests" / "example_plugin"
 
 def test_installed_plugin_runs_through_dvc_repro(project: Path, tmp_path: Path):
     site = tmp_path / "site"
-    run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(site), str(EXAMPLE)], tmp_path)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(EXAMPLE),
+        ],
+        tmp_path,
+    )
     env = {"PYTHONPATH": str(site)}
 
     listing = run(["pipeline", "plugins"], project, **env).stdout
-    assert any(l.split()[:1] == ["logistic"] and "[pipeline-logistic 0.1.0]" in l for l in listing.splitlines())
-    assert any(l.split()[:1] == ["blobs"] and "[pipeline-logistic 0.1.0]" in l for l in listing.splitlines())
+    assert any(
+        line.split()[:1] == ["logistic"] and "[pipeline-logistic 0.1.0]" in line
+        for line in listing.splitlines()
+    )
+    assert any(
+        line.split()[:1] == ["blobs"] and "[pipeline-logistic 0.1.0]" in line
+        for line in listing.splitlines()
+    )
 
-    edit_params(project, data={"name": "blobs", "samples": 300}, model={"family": "logistic", "hidden": None},
-                optimizer={"lr": 0.1}, trainer={"max_epochs": 10})
+    edit_params(
+        project,
+        data={"name": "blobs", "samples": 300},
+        model={"family": "logistic", "hidden": None},
+        optimizer={"lr": 0.1},
+        trainer={"max_epochs": 10},
+    )
     run(["dvc", "repro"], project, **env)
     assert json.loads((project / "metrics" / "evaluate.json").read_text())["accuracy"] > 0.9
     export = json.loads((project / "metrics" / "export.json").read_text())
@@ -35,19 +62,38 @@ def test_installed_plugin_runs_through_dvc_repro(project: Path, tmp_path: Path):
 
 
 BROKEN = REPO / "tests" / "broken_plugin"
-SPIRAL = "pipeline-broken 0.1.0 (entry point spiral = pipeline_broken.spiral: ModuleNotFoundError: No module named 'pipeline_spiral_generator')"
+SPIRAL = (
+    "pipeline-broken 0.1.0 (entry point spiral = pipeline_broken.spiral: "
+    "ModuleNotFoundError: No module named 'pipeline_spiral_generator')"
+)
 REMEDY = "reinstall pipeline-broken, or remove it with `pip uninstall pipeline-broken`"
 
 
 @pytest.fixture(scope="module")
 def broken_env(tmp_path_factory) -> dict[str, str]:
-    """A user's environment holding pipeline-broken: its entry point ``ring`` loads, ``spiral`` fails to import.
+    """A user's environment holding pipeline-broken: its entry point ``ring`` loads, ``spiral``
+    fails to import.
 
-    It is installed into a folder of its own on PYTHONPATH rather than into the venv, so tests running
+    It is installed into a folder of its own on PYTHONPATH rather than into the venv, so tests
+    running
     at the same time never see it and nothing needs uninstalling.
     """
     site = tmp_path_factory.mktemp("broken") / "site"
-    run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(site), str(BROKEN)], site.parent)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(BROKEN),
+        ],
+        site.parent,
+    )
     return {"PYTHONPATH": str(site)}
 
 
@@ -55,23 +101,33 @@ def test_plugins_command_lists_working_and_broken_plugins(tmp_path: Path, broken
     done = run(["pipeline", "plugins"], tmp_path, check=False, **broken_env)
     assert done.returncode == 1
     lines = done.stdout.splitlines()
-    assert any(l.split()[:1] == ["classifier"] for l in lines)
-    assert any(l.split()[:1] == ["ring"] and l.endswith("[pipeline-broken 0.1.0]") for l in lines)
-    assert lines[lines.index("broken plugins:"):] == [
+    assert any(line.split()[:1] == ["classifier"] for line in lines)
+    assert any(
+        line.split()[:1] == ["ring"] and line.endswith("[pipeline-broken 0.1.0]") for line in lines
+    )
+    assert lines[lines.index("broken plugins:") :] == [
         "broken plugins:",
         "  pipeline-broken 0.1.0, entry point spiral = pipeline_broken.spiral",
         "    ModuleNotFoundError: No module named 'pipeline_spiral_generator'",
         f"    to fix: {REMEDY}",
     ]
-    assert done.stderr.splitlines() == ['error: 1 installed plugin(s) failed to load (pipeline-broken); see "broken plugins:" above.']
+    assert done.stderr.splitlines() == [
+        'error: 1 installed plugin(s) failed to load (pipeline-broken); see "broken plugins:" '
+        "above."
+    ]
 
 
 def test_a_run_that_does_not_need_the_broken_plugin_warns_once(project: Path, broken_env):
     edit_params(project, data={"name": "ring"})
     done = run(["pipeline", "run", "prepare"], project, **broken_env)
-    warnings = [l for l in done.stderr.splitlines() if "pipeline-broken" in l]
-    assert warnings == [f"warning: skipping broken plugin {SPIRAL}; `pipeline plugins` says how to fix it."]
-    assert json.loads((project / "data" / "prepared" / "sizes.json").read_text())["test_examples"] == 40
+    warnings = [line for line in done.stderr.splitlines() if "pipeline-broken" in line]
+    assert warnings == [
+        f"warning: skipping broken plugin {SPIRAL}; `pipeline plugins` says how to fix it."
+    ]
+    assert (
+        json.loads((project / "data" / "prepared" / "sizes.json").read_text())["test_examples"]
+        == 40
+    )
 
 
 def test_a_name_the_broken_plugin_may_provide_names_it(project: Path, broken_env):
@@ -79,13 +135,24 @@ def test_a_name_the_broken_plugin_may_provide_names_it(project: Path, broken_env
     done = run(["pipeline", "run", "prepare"], project, check=False, **broken_env)
     assert done.returncode == 2
     error = done.stderr.strip().splitlines()[-1]
-    assert error.startswith("error: data.name: unknown dataset 'spiral'; known: ") and ", ring." in error
+    assert (
+        error.startswith("error: data.name: unknown dataset 'spiral'; known: ")
+        and ", ring." in error
+    )
     assert error.endswith(f". It may come from the broken plugin {SPIRAL}; {REMEDY}.")
 
 
 def test_strict_plugins_turn_a_broken_plugin_into_an_error(project: Path, broken_env):
-    done = run(["pipeline", "run", "prepare"], project, check=False, PIPELINE_STRICT_PLUGINS="1", **broken_env)
+    done = run(
+        ["pipeline", "run", "prepare"],
+        project,
+        check=False,
+        PIPELINE_STRICT_PLUGINS="1",
+        **broken_env,
+    )
     assert done.returncode == 2
-    assert done.stderr.splitlines() == [f"error: plugin {SPIRAL} failed to load and PIPELINE_STRICT_PLUGINS is set; {REMEDY}, "
-                                        "or unset PIPELINE_STRICT_PLUGINS to run without it."]
+    assert done.stderr.splitlines() == [
+        f"error: plugin {SPIRAL} failed to load and PIPELINE_STRICT_PLUGINS is set; {REMEDY}, "
+        "or unset PIPELINE_STRICT_PLUGINS to run without it."
+    ]
     assert not (project / "data" / "prepared").exists()

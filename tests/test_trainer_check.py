@@ -1,4 +1,6 @@
-"""The trainer checks that run before Lightning is imported accept exactly what the installed Lightning accepts."""
+"""The trainer checks that run before Lightning is imported accept exactly what the installed
+Lightning accepts."""
+
 from __future__ import annotations
 
 import inspect
@@ -15,38 +17,78 @@ from pipeline.trainer_check import PRECISIONS, STRATEGIES, TRAINER_ARGUMENTS, ch
 
 
 def test_names_match_the_installed_lightning():
-    assert TRAINER_ARGUMENTS == tuple(name for name in inspect.signature(pl.Trainer.__init__).parameters if name != "self")
+    assert TRAINER_ARGUMENTS == tuple(
+        name for name in inspect.signature(pl.Trainer.__init__).parameters if name != "self"
+    )
     assert set(STRATEGIES) == {"auto", *StrategyRegistry.available_strategies()}
-    assert set(PRECISIONS) == {value for literal in typing.get_args(_PRECISION_INPUT) for value in typing.get_args(literal)}
+    assert set(PRECISIONS) == {
+        value for literal in typing.get_args(_PRECISION_INPUT) for value in typing.get_args(literal)
+    }
 
 
-@pytest.mark.parametrize("settings, message", [
-    ({"devices": 0}, "trainer.devices = 0 is invalid; expected a device count ≥ 1, -1 for all, 'auto', or a non-empty list"),
-    ({"devices": []}, "trainer.devices = [] is invalid"),
-    ({"devices": "0"}, "trainer.devices = '0' is invalid"),
-    ({"precision": "banana"}, "trainer.precision = 'banana' is invalid; expected one of 64, 32, 16, bf16,"),
-    ({"precision": "16-mix"}, "trainer.precision = '16-mix' is invalid (did you mean '16-mixed'?)"),
-    ({"strategy": "warp_drive"}, "trainer.strategy = 'warp_drive' is invalid; expected one of auto, ddp,"),
-    ({"accelerator": "gpus"}, "trainer.accelerator = 'gpus' is invalid (did you mean 'gpu'?)"),
-    ({"max_epoch": 3}, "trainer.max_epoch is not an argument of Lightning's Trainer (did you mean 'max_epochs'?)"),
-    ({"logger": True}, "trainer.logger is set by the pipeline"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        (
+            {"devices": 0},
+            "trainer.devices = 0 is invalid; expected a device count ≥ 1, -1 for all, 'auto', or a "
+            "non-empty list",
+        ),
+        ({"devices": []}, "trainer.devices = [] is invalid"),
+        ({"devices": "0"}, "trainer.devices = '0' is invalid"),
+        (
+            {"precision": "banana"},
+            "trainer.precision = 'banana' is invalid; expected one of 64, 32, 16, bf16,",
+        ),
+        (
+            {"precision": "16-mix"},
+            "trainer.precision = '16-mix' is invalid (did you mean '16-mixed'?)",
+        ),
+        (
+            {"strategy": "warp_drive"},
+            "trainer.strategy = 'warp_drive' is invalid; expected one of auto, ddp,",
+        ),
+        ({"accelerator": "gpus"}, "trainer.accelerator = 'gpus' is invalid (did you mean 'gpu'?)"),
+        (
+            {"max_epoch": 3},
+            "trainer.max_epoch is not an argument of Lightning's Trainer (did you mean "
+            "'max_epochs'?)",
+        ),
+        ({"logger": True}, "trainer.logger is set by the pipeline"),
+    ],
+)
 def test_refused_before_lightning_sees_them(settings, message):
     with pytest.raises(PipelineError) as error:
         check_trainer(settings)
     assert str(error.value).startswith(message)
 
 
-@pytest.mark.parametrize("settings", [
-    {"devices": 1}, {"devices": -1}, {"devices": "auto"}, {"devices": [0, 1]}, {"devices": "0,"}, {"devices": "2"},
-    {"precision": "bf16-mixed"}, {"precision": 32}, {"strategy": "ddp_spawn"}, {"accelerator": "auto"},
-])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"devices": 1},
+        {"devices": -1},
+        {"devices": "auto"},
+        {"devices": [0, 1]},
+        {"devices": "0,"},
+        {"devices": "2"},
+        {"precision": "bf16-mixed"},
+        {"precision": 32},
+        {"strategy": "ddp_spawn"},
+        {"accelerator": "auto"},
+    ],
+)
 def test_valid_settings_pass(settings):
     check_trainer(settings)
 
 
 def test_what_only_lightning_can_judge_is_refused_when_the_trainer_is_built():
-    with pytest.raises(PipelineError, match="^Lightning rejected the trainer settings: .*max_time|^Lightning rejected the trainer settings: .*duration"):
+    with pytest.raises(
+        PipelineError,
+        match="^Lightning rejected the trainer settings: .*max_time|^Lightning rejected the "
+        "trainer "
+        "settings: .*duration",
+    ):
         build_trainer({"accelerator": "cpu", "devices": 1, "max_time": "garbage"}, [], False, None)
     built = build_trainer({"accelerator": "cpu", "devices": 1, "max_epochs": 2}, [], False, None)
     assert built.max_epochs == 2

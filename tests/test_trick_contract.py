@@ -1,5 +1,8 @@
-"""Every registered trick, built-in or installed from another package, meets one contract on the classifier:
-its defaults validate, it loads, it trains without touching what it should not, and it resumes exactly."""
+"""Every registered trick, built-in or installed from another package, meets one contract on the
+classifier:
+its defaults validate, it loads, it trains without touching what it should not, and it resumes
+exactly."""
+
 from __future__ import annotations
 
 import copy
@@ -45,12 +48,19 @@ def test_trick_meets_the_contract(name, digits, tmp_path):
 
 
 def test_the_documented_example_plugin_meets_the_contract(digits, tmp_path, monkeypatch):
-    """The third-party trick package in docs/tricks.md, extracted as written, registers and passes the contract."""
+    """The third-party trick package in docs/tricks.md, extracted as written, registers and passes
+    the contract."""
     doc = (REPO / "docs" / "tricks.md").read_text()
-    files = dict(re.findall(r"`(pipeline_grad_noise/[\w/]+\.py)`:\n\n```python\n(.*?)```", doc, re.S))
+    files = dict(
+        re.findall(r"`(pipeline_grad_noise/[\w/]+\.py)`:\n\n```python\n(.*?)```", doc, re.S)
+    )
     assert set(files) == {"pipeline_grad_noise/__init__.py", "pipeline_grad_noise/impl.py"}
-    project = tomllib.loads(re.search(r"`pyproject.toml`:\n\n```toml\n(.*?)```", doc, re.S).group(1))
-    assert project["project"]["entry-points"]["pipeline.plugins"] == {"grad_noise": "pipeline_grad_noise"}
+    project = tomllib.loads(
+        re.search(r"`pyproject.toml`:\n\n```toml\n(.*?)```", doc, re.S).group(1)
+    )
+    assert project["project"]["entry-points"]["pipeline.plugins"] == {
+        "grad_noise": "pipeline_grad_noise"
+    }
     for path, code in files.items():
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text(code)
@@ -62,7 +72,8 @@ def test_the_documented_example_plugin_meets_the_contract(digits, tmp_path, monk
 
 
 def meets_contract(registry: Registry, name: str, digits, tmp_path: Path) -> None:
-    """Defaults validate, it loads, two epochs on the classifier touch nothing they should not, and a run
+    """Defaults validate, it loads, two epochs on the classifier touch nothing they should not, and
+    a run
     resumed from the first epoch's checkpoint ends bit for bit where the straight run did."""
     spec = registry.trick(name)
     settings = validate_tricks({name: {}}, registry)[name]
@@ -76,17 +87,30 @@ def meets_contract(registry: Registry, name: str, digits, tmp_path: Path) -> Non
     module = classifier(info)
     start = {k: v.clone() for k, v in module.state_dict().items()}
     saver = ModelCheckpoint(dirpath=tmp_path, filename="{epoch}", save_top_k=-1, every_n_epochs=1)
-    trainer = fit(module, {name: settings}, data, batch_size=32, optimizer="adam", after=[saver], max_epochs=2,
-                  enable_checkpointing=True, registry=registry)
+    trainer = fit(
+        module,
+        {name: settings},
+        data,
+        batch_size=32,
+        optimizer="adam",
+        after=[saver],
+        max_epochs=2,
+        enable_checkpointing=True,
+        registry=registry,
+    )
 
     after = module.state_dict()
-    assert {k: (v.shape, v.dtype) for k, v in after.items()} == {k: (v.shape, v.dtype) for k, v in start.items()}
+    assert {k: (v.shape, v.dtype) for k, v in after.items()} == {
+        k: (v.shape, v.dtype) for k, v in start.items()
+    }
     assert all(torch.isfinite(v).all() for v in after.values())
     assert any(not torch.equal(after[k], start[k]) for k in after), "training changed no weight"
     assert settings == pristine, "the trick changed its own settings"
     assert np.array_equal(x, x_before), "the trick changed the training data"
 
-    checkpoint = torch.load(tmp_path / "epoch=0.ckpt", weights_only=True)  # the core resumes with weights_only
+    checkpoint = torch.load(
+        tmp_path / "epoch=0.ckpt", weights_only=True
+    )  # the core resumes with weights_only
     fresh = spec.load().callbacks(settings)
     keys = {cb.state_key for cb in fresh}
     for callback in fresh:  # Lightning stores the state of callbacks whose state is not empty
@@ -96,8 +120,16 @@ def meets_contract(registry: Registry, name: str, digits, tmp_path: Path) -> Non
         assert callback.state_dict() == saved
 
     resumed_module = classifier(info)
-    resumed_trainer = fit(resumed_module, {name: settings}, data, batch_size=32, optimizer="adam",
-                          max_epochs=2, ckpt_path=str(tmp_path / "epoch=0.ckpt"), registry=registry)
+    resumed_trainer = fit(
+        resumed_module,
+        {name: settings},
+        data,
+        batch_size=32,
+        optimizer="adam",
+        max_epochs=2,
+        ckpt_path=str(tmp_path / "epoch=0.ckpt"),
+        registry=registry,
+    )
     assert resumed_trainer.global_step == trainer.global_step
     assert_bitwise_equal(weights(resumed_module), weights(module))
     assert states(resumed_trainer.callbacks, keys) == states(trainer.callbacks, keys)

@@ -1,5 +1,7 @@
-"""Every trick at once through `dvc repro`: the classifier still learns digits, MLflow records the tricks,
+"""Every trick at once through `dvc repro`: the classifier still learns digits, MLflow records the
+tricks,
 and a training killed mid-run resumes to exactly the weights of an uninterrupted one."""
+
 from __future__ import annotations
 
 import json
@@ -24,7 +26,9 @@ ALL_TRICKS = {
     "lazy_embedding": {"patterns": ["*"]},
 }
 EPOCHS = 12
-THREADS = {"OMP_NUM_THREADS": "1"}  # tiny models on a shared machine train faster without thread hand-offs
+THREADS = {
+    "OMP_NUM_THREADS": "1"
+}  # tiny models on a shared machine train faster without thread hand-offs
 
 
 def weights(project: Path) -> dict[str, torch.Tensor]:
@@ -40,8 +44,13 @@ def checkpoint_epoch(path: Path) -> int:
 
 
 def kill_after_epoch(project: Path, epoch: int) -> None:
-    process = subprocess.Popen(["pipeline", "run", "train"], cwd=project, env=command_env(**THREADS),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        ["pipeline", "run", "train"],
+        cwd=project,
+        env=command_env(**THREADS),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 300
     while checkpoint_epoch(project / "checkpoints" / "last.ckpt") < epoch:
         assert process.poll() is None, "training ended before it could be killed"
@@ -59,14 +68,17 @@ def test_all_tricks_through_dvc_repro_then_kill_and_resume(project: Path):
     assert json.loads((project / "metrics" / "evaluate.json").read_text())["accuracy"] >= 0.9
     client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
     [logged] = client.search_runs([client.get_experiment_by_name("pipeline").experiment_id])
-    assert logged.data.tags["pipeline.tricks"] == "grad_accum,param_lr,weight_decay,grad_transform,lookahead,lazy_embedding,piecewise_lr,ema"
+    in_order = "grad_accum,param_lr,weight_decay,grad_transform,lookahead,lazy_embedding"
+    assert logged.data.tags["pipeline.tricks"] == in_order + ",piecewise_lr,ema"
     assert logged.data.params["tricks.ema.decay"] == "0.9"
     uninterrupted = weights(project)
     (project / "models" / "model.pt").unlink()
     assert not (project / "checkpoints").exists()  # a completed training keeps no checkpoints
 
     kill_after_epoch(project, 1)
-    assert 1 <= checkpoint_epoch(project / "checkpoints" / "last.ckpt") < EPOCHS - 1, "the kill came after training"
+    assert 1 <= checkpoint_epoch(project / "checkpoints" / "last.ckpt") < EPOCHS - 1, (
+        "the kill came after training"
+    )
     resumed = run(["pipeline", "run", "train"], project, **THREADS)
     assert "Restoring states from the checkpoint path" in resumed.stdout + resumed.stderr
     after = weights(project)

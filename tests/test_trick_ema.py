@@ -1,4 +1,6 @@
-"""ema: the training path is untouched, Θ follows Θ ← αΘ + (1−α)θ, swaps are exact, and the average resumes."""
+"""ema: the training path is untouched, Θ follows Θ ← αΘ + (1−α)θ, swaps are exact, and the average
+resumes."""
+
 from __future__ import annotations
 
 import copy
@@ -8,7 +10,12 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from tests.trick_kit import (
-    StepRecorder, Tiny, assert_bitwise_equal, classification_data, fit, weights,
+    StepRecorder,
+    Tiny,
+    assert_bitwise_equal,
+    classification_data,
+    fit,
+    weights,
 )
 
 DECAY = 0.8
@@ -16,7 +23,8 @@ DATA, VAL = classification_data(48), classification_data(16, seed=1)
 
 
 class ValidationWatcher(pl.Callback):
-    """Notes the weights when validation starts and ends; placed before and after the EMA callback, it sees
+    """Notes the weights when validation starts and ends; placed before and after the EMA callback,
+    it sees
     θ before the swap, the weights validation runs on, and what the swap back restored."""
 
     def __init__(self):
@@ -35,7 +43,7 @@ def closed_form(initial: dict, steps: list[dict], decay: float) -> dict:
     count = len(steps)
     result = {}
     for name, start in initial.items():
-        total = decay ** count * start.double()
+        total = decay**count * start.double()
         for t, step in enumerate(steps, start=1):
             total += (1 - decay) * decay ** (count - t) * step[name].double()
         result[name] = total.float()
@@ -50,12 +58,30 @@ def test_training_path_is_untouched_and_the_average_has_its_closed_form():
     plain_steps, ema_steps = StepRecorder(), StepRecorder()
     before, after = ValidationWatcher(), ValidationWatcher()
 
-    fit(plain, {}, DATA, batch_size=8, optimizer="momentum", after=[plain_steps], val=VAL, max_epochs=3)
-    fit(averaged, {"ema": {"decay": DECAY}}, DATA, batch_size=8, optimizer="momentum",
-                  before=[before, ema_steps], after=[after], val=VAL, max_epochs=3)
+    fit(
+        plain,
+        {},
+        DATA,
+        batch_size=8,
+        optimizer="momentum",
+        after=[plain_steps],
+        val=VAL,
+        max_epochs=3,
+    )
+    fit(
+        averaged,
+        {"ema": {"decay": DECAY}},
+        DATA,
+        batch_size=8,
+        optimizer="momentum",
+        before=[before, ema_steps],
+        after=[after],
+        val=VAL,
+        max_epochs=3,
+    )
 
     assert len(ema_steps.steps) == len(plain_steps.steps) == 18
-    for with_ema, without in zip(ema_steps.steps, plain_steps.steps):
+    for with_ema, without in zip(ema_steps.steps, plain_steps.steps, strict=True):
         assert_bitwise_equal(with_ema, without)
     average = closed_form(initial, ema_steps.steps, DECAY)
     for name, value in weights(averaged).items():  # training ended with Θ copied into the model
@@ -64,7 +90,9 @@ def test_training_path_is_untouched_and_the_average_has_its_closed_form():
 
     # Every validation epoch ran on Θ and gave back θ bit for bit.
     assert len(before.starts) == len(after.starts) == len(after.ends) == 3
-    for epoch, (theta, swapped_in, restored) in enumerate(zip(before.starts, after.starts, after.ends)):
+    for epoch, (theta, swapped_in, restored) in enumerate(
+        zip(before.starts, after.starts, after.ends, strict=True)
+    ):
         assert_bitwise_equal(restored, theta)
         expected = closed_form(initial, ema_steps.steps[: 6 * (epoch + 1)], DECAY)
         for name in theta:
@@ -76,18 +104,36 @@ def test_average_survives_checkpoint_and_resume(tmp_path):
     module = Tiny()
     saver = ModelCheckpoint(dirpath=tmp_path, filename="{epoch}", save_top_k=-1, every_n_epochs=1)
     straight, resumed = StepRecorder(), StepRecorder()
-    fit(module, {"ema": {"decay": DECAY}}, DATA, batch_size=8, after=[saver, straight], val=VAL,
-        max_epochs=3, enable_checkpointing=True)
+    fit(
+        module,
+        {"ema": {"decay": DECAY}},
+        DATA,
+        batch_size=8,
+        after=[saver, straight],
+        val=VAL,
+        max_epochs=3,
+        enable_checkpointing=True,
+    )
     checkpoint = torch.load(tmp_path / "epoch=0.ckpt", weights_only=True)
     assert int(checkpoint["averaging_state"]["n_averaged"]) == 7  # Θ₀ counts once, then six steps
 
     torch.manual_seed(1)  # the resumed run must not depend on its own initialisation
     second = Tiny()
-    fit(second, {"ema": {"decay": DECAY}}, DATA, batch_size=8, after=[resumed], val=VAL, max_epochs=3,
-        ckpt_path=str(tmp_path / "epoch=0.ckpt"))
+    fit(
+        second,
+        {"ema": {"decay": DECAY}},
+        DATA,
+        batch_size=8,
+        after=[resumed],
+        val=VAL,
+        max_epochs=3,
+        ckpt_path=str(tmp_path / "epoch=0.ckpt"),
+    )
     assert len(resumed.steps) == 12  # two epochs after the checkpoint
     assert_bitwise_equal(resumed.steps[-1], straight.steps[-1])  # θ
-    assert_bitwise_equal(weights(second), weights(module))  # Θ, copied into the model when training ended
+    assert_bitwise_equal(
+        weights(second), weights(module)
+    )  # Θ, copied into the model when training ended
 
 
 def test_the_lightning_internals_the_average_relies_on_are_unchanged():

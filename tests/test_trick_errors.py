@@ -1,4 +1,6 @@
-"""Bad trick settings stop `pipeline run train` before training, with one sentence naming the trick and key."""
+"""Bad trick settings stop `pipeline run train` before training, with one sentence naming the trick
+and key."""
+
 from __future__ import annotations
 
 import os
@@ -17,25 +19,44 @@ from tests.conftest import REPO, run
 
 BAD = [
     ({"emma": {}}, "tricks.emma: unknown trick 'emma' (did you mean 'ema'?); known: "),
-    ({"grad_accum": {"k": -2}}, "tricks.grad_accum.k = -2 is invalid; expected an integer in [1, inf"),
+    (
+        {"grad_accum": {"k": -2}},
+        "tricks.grad_accum.k = -2 is invalid; expected an integer in [1, inf",
+    ),
     ({"ema": {"decay": 1.5}}, "tricks.ema.decay = 1.5 is invalid; expected a number in (0, 1)"),
     ({"ema": {"decay": None}}, "tricks.ema.decay = None is invalid"),
     ({"ema": {"dacay": 0.9}}, "tricks.ema.dacay is not a known setting"),
     ({"lookahead": {"alpha": 0}}, "tricks.lookahead.alpha = 0 is invalid"),
     ({"piecewise_lr": {"points": []}}, "tricks.piecewise_lr.points = [] is invalid"),
-    ({"piecewise_lr": {"points": [[1000, 1]]}},
-     "tricks.piecewise_lr.points has position 1000, beyond 1, while tricks.piecewise_lr.unit = 'fraction'"),
-    ({"param_lr": {"multipliers": [["encoder.*", 0.1]]}},
-     "tricks.param_lr.multipliers: pattern 'encoder.*' matches no parameter of this model; its parameters are net.0.weight"),
-    ({"grad_transform": {"zero": ["head.*"]}}, "tricks.grad_transform.zero: pattern 'head.*' matches no parameter"),
-    ({"weight_decay": {"exclude": ["*.norm"]}}, "tricks.weight_decay.exclude: pattern '*.norm' matches no parameter"),
-    ({"lazy_embedding": {"patterns": ["embed*"]}}, "tricks.lazy_embedding.patterns: pattern 'embed*' matches no parameter"),
+    (
+        {"piecewise_lr": {"points": [[1000, 1]]}},
+        "tricks.piecewise_lr.points has position 1000, beyond 1, while tricks.piecewise_lr.unit = "
+        "'fraction'",
+    ),
+    (
+        {"param_lr": {"multipliers": [["encoder.*", 0.1]]}},
+        "tricks.param_lr.multipliers: pattern 'encoder.*' matches no parameter of this model; its "
+        "parameters are net.0.weight",
+    ),
+    (
+        {"grad_transform": {"zero": ["head.*"]}},
+        "tricks.grad_transform.zero: pattern 'head.*' matches no parameter",
+    ),
+    (
+        {"weight_decay": {"exclude": ["*.norm"]}},
+        "tricks.weight_decay.exclude: pattern '*.norm' matches no parameter",
+    ),
+    (
+        {"lazy_embedding": {"patterns": ["embed*"]}},
+        "tricks.lazy_embedding.patterns: pattern 'embed*' matches no parameter",
+    ),
 ]
 
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory) -> Path:
-    """A project folder with prepared digits, so a train stage can get as far as its tricks' checks."""
+    """A project folder with prepared digits, so a train stage can get as far as its tricks'
+    checks."""
     root = tmp_path_factory.mktemp("errors")
     shutil.copy(REPO / "params.yaml", root / "params.yaml")
     assert in_process(root, "prepare") == 0
@@ -54,14 +75,17 @@ def in_process(root: Path, stage: str) -> int:
 
 
 def train_in_process(root: Path, tricks: dict, capsys) -> tuple[int, str]:
-    """`pipeline run train` in-process, with params.yaml holding ``tricks``; returns the exit code and stderr."""
+    """`pipeline run train` in-process, with params.yaml holding ``tricks``; returns the exit code
+    and stderr."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     (root / "params.yaml").write_text(yaml.safe_dump({**params, "tricks": tricks}))
     code = in_process(root, "train")
     return code, capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("tricks", "message"), BAD, ids=[next(iter(t)) + ":" + m.split()[0] for t, m in BAD])
+@pytest.mark.parametrize(
+    ("tricks", "message"), BAD, ids=[next(iter(t)) + ":" + m.split()[0] for t, m in BAD]
+)
 def test_bad_trick_settings_stop_before_training(prepared, capsys, tricks, message):
     code, err = train_in_process(prepared, tricks, capsys)
     assert code == 2
@@ -73,10 +97,15 @@ def test_bad_trick_settings_stop_before_training(prepared, capsys, tricks, messa
 
 def test_the_console_script_exits_non_zero(prepared):
     params = yaml.safe_load((prepared / "params.yaml").read_text())
-    (prepared / "params.yaml").write_text(yaml.safe_dump({**params, "tricks": {"ema": {"decay": 1.5}}}))
+    (prepared / "params.yaml").write_text(
+        yaml.safe_dump({**params, "tricks": {"ema": {"decay": 1.5}}})
+    )
     done = run(["pipeline", "run", "train"], prepared, check=False)
     assert done.returncode == 2
-    assert done.stderr.strip() == "error: tricks.ema.decay = 1.5 is invalid; expected a number in (0, 1)."
+    assert (
+        done.stderr.strip()
+        == "error: tricks.ema.decay = 1.5 is invalid; expected a number in (0, 1)."
+    )
 
 
 class Exclusive:
@@ -84,11 +113,18 @@ class Exclusive:
 
     @hookimpl
     def pipeline_tricks(self):
-        return [TrickSpec("exclusive", "refuses ema", lambda: None, {"on": Setting(True)}, conflicts=("ema",))]
+        return [
+            TrickSpec(
+                "exclusive", "refuses ema", lambda: None, {"on": Setting(True)}, conflicts=("ema",)
+            )
+        ]
 
 
 def test_a_declared_conflict_is_refused_naming_both_tricks():
     registry = Registry(create_plugin_manager([Exclusive()]))
     validate_tricks({"exclusive": {}, "grad_accum": {}}, registry)
-    with pytest.raises(PipelineError, match=r"^tricks\.exclusive cannot be combined with tricks\.ema; enable only one of them\.$"):
+    with pytest.raises(
+        PipelineError,
+        match=r"^tricks\.exclusive cannot be combined with tricks\.ema; enable only one of them\.$",
+    ):
         validate_tricks({"ema": {}, "exclusive": {}}, registry)

@@ -1,4 +1,6 @@
-"""lazy_embedding: rows of tokens absent from a batch keep their values and optimizer state, bit for bit."""
+"""lazy_embedding: rows of tokens absent from a batch keep their values and optimizer state, bit for
+bit."""
+
 from __future__ import annotations
 
 import copy
@@ -29,13 +31,14 @@ class BagOfTokens(ModelModule):
 
 
 def token_batches() -> tuple[TensorDataset, list[set[int]]]:
-    """Step 1 sees tokens 0–11; later steps only 0–9, so rows 10 and 11 carry momentum they must not use."""
+    """Step 1 sees tokens 0–11; later steps only 0–9, so rows 10 and 11 carry momentum they must not
+    use."""
     generator = torch.Generator().manual_seed(0)
     first = torch.arange(BATCH * 3).reshape(BATCH, 3)
     rest = torch.randint(0, 10, (BATCH * (STEPS - 1), 3), generator=generator)
     tokens = torch.cat([first, rest])
     labels = torch.randint(0, 3, (len(tokens),), generator=generator)
-    seen = [set(tokens[i * BATCH:(i + 1) * BATCH].flatten().tolist()) for i in range(STEPS)]
+    seen = [set(tokens[i * BATCH : (i + 1) * BATCH].flatten().tolist()) for i in range(STEPS)]
     return TensorDataset(tokens, labels), seen
 
 
@@ -49,7 +52,9 @@ class StateRecorder(StepRecorder):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
         state = trainer.optimizers[0].state[pl_module.embed.weight]
-        self.states.append({k: v.clone() for k, v in state.items() if torch.is_tensor(v) and v.dim() == 2})
+        self.states.append(
+            {k: v.clone() for k, v in state.items() if torch.is_tensor(v) and v.dim() == 2}
+        )
 
 
 @pytest.mark.parametrize("optimizer", ["momentum", "adam"])
@@ -60,9 +65,22 @@ def test_unseen_rows_and_their_optimizer_state_do_not_move(optimizer):
     eager_module = copy.deepcopy(lazy_module)
     lazy, eager = StateRecorder(), StateRecorder()
     # Decoupled decay is applied inside the wrapped step, so unseen rows are not decayed either.
-    fit(lazy_module, {"lazy_embedding": {"patterns": ["embed.*"]}, "weight_decay": {"rate": 0.1}}, data,
-        batch_size=BATCH, optimizer=optimizer, after=[lazy])
-    fit(eager_module, {"weight_decay": {"rate": 0.1}}, data, batch_size=BATCH, optimizer=optimizer, after=[eager])
+    fit(
+        lazy_module,
+        {"lazy_embedding": {"patterns": ["embed.*"]}, "weight_decay": {"rate": 0.1}},
+        data,
+        batch_size=BATCH,
+        optimizer=optimizer,
+        after=[lazy],
+    )
+    fit(
+        eager_module,
+        {"weight_decay": {"rate": 0.1}},
+        data,
+        batch_size=BATCH,
+        optimizer=optimizer,
+        after=[eager],
+    )
 
     assert len(lazy.steps) == STEPS and lazy.states[0]
     for step in range(1, STEPS):
@@ -73,5 +91,8 @@ def test_unseen_rows_and_their_optimizer_state_do_not_move(optimizer):
         assert not torch.equal(now[seen_rows], previous[seen_rows])
         for key, value in lazy.states[step].items():
             assert torch.equal(value[unseen], lazy.states[step - 1][key][unseen]), key
-        # Without the trick, rows 10 and 11 keep moving on the momentum (or moments) of step 1 and on the decay.
-        assert not torch.equal(eager.steps[step]["embed.weight"][10:12], eager.steps[step - 1]["embed.weight"][10:12])
+        # Without the trick, rows 10 and 11 keep moving on the momentum (or moments) of step 1 and
+        # on the decay.
+        assert not torch.equal(
+            eager.steps[step]["embed.weight"][10:12], eager.steps[step - 1]["embed.weight"][10:12]
+        )

@@ -1,4 +1,6 @@
-"""lookahead: α = 1 is the base optimizer exactly; a cycle ends at θ₀ + α(θ_k − θ₀); slow weights resume."""
+"""lookahead: α = 1 is the base optimizer exactly; a cycle ends at θ₀ + α(θ_k − θ₀); slow weights
+resume."""
+
 from __future__ import annotations
 
 import copy
@@ -8,7 +10,12 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from tests.trick_kit import (
-    StepRecorder, Tiny, assert_bitwise_equal, classification_data, fit, weights,
+    StepRecorder,
+    Tiny,
+    assert_bitwise_equal,
+    classification_data,
+    fit,
+    weights,
 )
 
 DATA = classification_data(56)
@@ -19,7 +26,9 @@ def test_alpha_one_equals_the_base_optimizer_exactly(optimizer):
     torch.manual_seed(0)
     wrapped = Tiny()
     base = copy.deepcopy(wrapped)
-    fit(wrapped, {"lookahead": {"k": 3, "alpha": 1.0}}, DATA, batch_size=8, optimizer=optimizer)  # 7 steps, 2 cycles
+    fit(
+        wrapped, {"lookahead": {"k": 3, "alpha": 1.0}}, DATA, batch_size=8, optimizer=optimizer
+    )  # 7 steps, 2 cycles
     fit(base, {}, DATA, batch_size=8, optimizer=optimizer)
     assert_bitwise_equal(weights(wrapped), weights(base))
 
@@ -31,11 +40,20 @@ def test_first_cycle_ends_at_the_interpolation_of_start_and_fast_weights(optimiz
     wrapped = Tiny()
     base = copy.deepcopy(wrapped)
     start = weights(wrapped)
-    trainer = fit(wrapped, {"lookahead": {"k": k, "alpha": alpha}}, DATA, batch_size=8, optimizer=optimizer, max_steps=k)
+    trainer = fit(
+        wrapped,
+        {"lookahead": {"k": k, "alpha": alpha}},
+        DATA,
+        batch_size=8,
+        optimizer=optimizer,
+        max_steps=k,
+    )
     fit(base, {}, DATA, batch_size=8, optimizer=optimizer, max_steps=k)
     fast = weights(base)  # θ_k: k steps of the base optimizer from θ₀ on the same batches
 
-    slow = dict(zip([n for n, _ in wrapped.named_parameters()], trainer.optimizers[0].slow))
+    slow = dict(
+        zip([n for n, _ in wrapped.named_parameters()], trainer.optimizers[0].slow, strict=True)
+    )
     for name, value in weights(wrapped).items():
         expected = start[name] + alpha * (fast[name] - start[name])
         torch.testing.assert_close(slow[name], expected, rtol=1e-6, atol=1e-7)
@@ -48,12 +66,31 @@ def test_slow_weights_and_cycle_position_survive_checkpoint_resume(tmp_path):
     torch.manual_seed(0)
     module = Tiny()
     saver = ModelCheckpoint(dirpath=tmp_path, filename="{epoch}", save_top_k=-1, every_n_epochs=1)
-    fit(module, settings, DATA, batch_size=8, optimizer="adam", after=[saver], max_epochs=3, enable_checkpointing=True)
-    saved = torch.load(tmp_path / "epoch=0.ckpt", weights_only=True)["optimizer_states"][0]["lookahead"]
+    fit(
+        module,
+        settings,
+        DATA,
+        batch_size=8,
+        optimizer="adam",
+        after=[saver],
+        max_epochs=3,
+        enable_checkpointing=True,
+    )
+    saved = torch.load(tmp_path / "epoch=0.ckpt", weights_only=True)["optimizer_states"][0][
+        "lookahead"
+    ]
     assert saved["steps"] == 7 and len(saved["slow"]) == 4
 
     resumed, steps = Tiny(), StepRecorder()
-    fit(resumed, settings, DATA, batch_size=8, optimizer="adam", after=[steps], max_epochs=3,
-        ckpt_path=str(tmp_path / "epoch=0.ckpt"))
+    fit(
+        resumed,
+        settings,
+        DATA,
+        batch_size=8,
+        optimizer="adam",
+        after=[steps],
+        max_epochs=3,
+        ckpt_path=str(tmp_path / "epoch=0.ckpt"),
+    )
     assert len(steps.steps) == 14
     assert_bitwise_equal(weights(resumed), weights(module))

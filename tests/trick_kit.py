@@ -1,5 +1,6 @@
 """Shared pieces of the trick tests (no tests here): the real registry, tiny models, recorders,
 and a fit through ``build_training``, the train stage's own wiring."""
+
 from __future__ import annotations
 
 import logging
@@ -52,19 +53,36 @@ def classification_data(n: int, inputs: int = 6, classes: int = 3, seed: int = 0
     return TensorDataset(x, torch.randint(0, classes, (n,), generator=generator))
 
 
-def fit(module: ModelModule, tricks: Mapping[str, Mapping[str, Any]], data: TensorDataset,
-        batch_size: int, optimizer: str | Mapping[str, Any] = "sgd",
-        before: Iterable[pl.Callback] = (), after: Iterable[pl.Callback] = (),
-        val: TensorDataset | None = None, ckpt_path: str | None = None,
-        registry: Registry = REGISTRY, **trainer_args: Any) -> pl.Trainer:
+def fit(
+    module: ModelModule,
+    tricks: Mapping[str, Mapping[str, Any]],
+    data: TensorDataset,
+    batch_size: int,
+    optimizer: str | Mapping[str, Any] = "sgd",
+    before: Iterable[pl.Callback] = (),
+    after: Iterable[pl.Callback] = (),
+    val: TensorDataset | None = None,
+    ckpt_path: str | None = None,
+    registry: Registry = REGISTRY,
+    **trainer_args: Any,
+) -> pl.Trainer:
     """Train ``module`` with ``tricks``; ``before``/``after`` callbacks run around the tricks'."""
-    settings = {"momentum": 0.9, "weight_decay": 0.0,
-                **(OPTIMIZERS[optimizer] if isinstance(optimizer, str) else optimizer)}
-    trainer = build_training(module, settings, tricks, registry, {**TEST_TRAINER, **trainer_args},
-                             before, after).trainer
+    settings = {
+        "momentum": 0.9,
+        "weight_decay": 0.0,
+        **(OPTIMIZERS[optimizer] if isinstance(optimizer, str) else optimizer),
+    }
+    trainer = build_training(
+        module, settings, tricks, registry, {**TEST_TRAINER, **trainer_args}, before, after
+    ).trainer
     val_loader = DataLoader(val, batch_size=len(val)) if val is not None else None
-    trainer.fit(module, DataLoader(data, batch_size=batch_size), val_loader, ckpt_path=ckpt_path,
-                weights_only=True)
+    trainer.fit(
+        module,
+        DataLoader(data, batch_size=batch_size),
+        val_loader,
+        ckpt_path=ckpt_path,
+        weights_only=True,
+    )
     return trainer
 
 

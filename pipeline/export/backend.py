@@ -1,4 +1,5 @@
 """Loads TensorFlow and Keras for the export, configured before their first import."""
+
 from __future__ import annotations
 
 import os
@@ -16,6 +17,8 @@ def load_keras() -> ModuleType:
     import keras
 
     if keras.backend.backend() != "tensorflow":
-        raise PipelineError(f"KERAS_BACKEND is {keras.backend.backend()!r} but the SavedModel/TFLite export needs "
-                            "'tensorflow'; unset KERAS_BACKEND or set it to tensorflow.")
+        raise PipelineError(
+            f"KERAS_BACKEND is {keras.backend.backend()!r} but the SavedModel/TFLite export needs "
+            "'tensorflow'; unset KERAS_BACKEND or set it to tensorflow."
+        )
     return keras

@@ -3,6 +3,7 @@
 Written by hand because the maintained ONNX→TensorFlow converters pin TensorFlow versions that
 conflict with ours; a Keras rebuild exports to SavedModel and TFLite with TensorFlow's own tools.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -29,8 +30,10 @@ def _linear(m: nn.Linear, keras) -> Converted:
 
 def _batchnorm(m: nn.BatchNorm1d, keras) -> Converted:
     if m.running_mean is None:
-        raise PipelineError("BatchNorm1d(track_running_stats=False) normalizes with batch statistics at inference, "
-                            "which the export cannot reproduce; train with track_running_stats=True.")
+        raise PipelineError(
+            "BatchNorm1d(track_running_stats=False) normalizes with batch statistics at inference, "
+            "which the export cannot reproduce; train with track_running_stats=True."
+        )
     affine = [_numpy(m.weight), _numpy(m.bias)] if m.affine else []
     # axis=1 is torch's channel axis for both (N, C) and (N, C, L) inputs.
     layer = keras.layers.BatchNormalization(axis=1, epsilon=m.eps, center=m.affine, scale=m.affine)
@@ -39,15 +42,23 @@ def _batchnorm(m: nn.BatchNorm1d, keras) -> Converted:
 
 def _softmax(m: nn.Softmax, keras) -> Converted:
     if m.dim is None:
-        raise PipelineError("Softmax(dim=None) picks its axis implicitly; give the exported network an explicit dim.")
+        raise PipelineError(
+            "Softmax(dim=None) picks its axis implicitly; give the exported network an explicit "
+            "dim."
+        )
     return keras.layers.Softmax(axis=m.dim), []
 
 
 def _flatten(m: nn.Flatten, keras) -> Converted:
     if (m.start_dim, m.end_dim) != (1, -1):
-        raise PipelineError(f"Flatten(start_dim={m.start_dim}, end_dim={m.end_dim}) is not supported; "
-                            "only Flatten(start_dim=1, end_dim=-1) converts.")
-    return keras.layers.Flatten(), []  # channels_last Flatten is a plain C-order reshape, like torch's
+        raise PipelineError(
+            f"Flatten(start_dim={m.start_dim}, end_dim={m.end_dim}) is not supported; "
+            "only Flatten(start_dim=1, end_dim=-1) converts."
+        )
+    return (
+        keras.layers.Flatten(),
+        [],
+    )  # channels_last Flatten is a plain C-order reshape, like torch's
 
 
 CONVERTERS: dict[type, Callable[[Any, Any], Converted]] = {
@@ -74,18 +85,25 @@ def _layers(network: nn.Module) -> list[nn.Module]:
 
 
 def to_keras(network: nn.Module, input_shape: tuple[int, ...]) -> Any:
-    """A Keras model computing ``network`` (an ``nn.Sequential``) on inputs of ``input_shape`` (no batch axis)."""
+    """A Keras model computing ``network`` (an ``nn.Sequential``) on inputs of ``input_shape`` (no
+    batch axis)."""
     if not isinstance(network, nn.Sequential):
-        raise PipelineError(f"the exported network is a {type(network).__name__}, which the generic Keras converter "
-                            "cannot rebuild; export an nn.Sequential or implement Family.keras_model.")
+        raise PipelineError(
+            f"the exported network is a {type(network).__name__}, which the generic Keras "
+            "converter "
+            "cannot rebuild; export an nn.Sequential or implement Family.keras_model."
+        )
     keras = load_keras()
     inputs = keras.Input(shape=tuple(input_shape), name="input")
     x = inputs
     for layer in _layers(network):
         convert = CONVERTERS.get(type(layer))
         if convert is None:
-            raise PipelineError(f"layer {type(layer).__name__} has no Keras conversion; supported layers: {SUPPORTED} "
-                                "(or implement Family.keras_model).")
+            raise PipelineError(
+                f"layer {type(layer).__name__} has no Keras conversion; supported layers: "
+                f"{SUPPORTED} "
+                "(or implement Family.keras_model)."
+            )
         converted = convert(layer, keras)
         if converted is None:
             continue

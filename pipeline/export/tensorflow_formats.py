@@ -1,4 +1,6 @@
-"""TensorFlow formats: a Keras model as a SavedModel and as a TFLite flatbuffer, and running each."""
+"""TensorFlow formats: a Keras model as a SavedModel and as a TFLite flatbuffer, and running
+each."""
+
 from __future__ import annotations
 
 import warnings
@@ -11,13 +13,15 @@ from pipeline.export.backend import load_keras
 
 
 def export_saved_model(model: Any, path: Path) -> None:
-    """Write ``model`` as a SavedModel whose ``serving_default`` signature takes a batch of any size."""
+    """Write ``model`` as a SavedModel whose ``serving_default`` signature takes a batch of any
+    size."""
     load_keras()
     model.export(str(path), format="tf_saved_model", verbose=False)
 
 
 def run_saved_model(path: Path, x: np.ndarray) -> np.ndarray:
-    """Outputs of the SavedModel at ``path`` for ``x``, through its ``serving_default`` signature (what servers call)."""
+    """Outputs of the SavedModel at ``path`` for ``x``, through its ``serving_default`` signature
+    (what servers call)."""
     load_keras()
     import tensorflow as tf
 
@@ -28,7 +32,8 @@ def run_saved_model(path: Path, x: np.ndarray) -> np.ndarray:
 
 
 def convert_tflite(saved_model: Path, path: Path) -> None:
-    """Convert the SavedModel at ``saved_model`` to a float32 TFLite file at ``path`` (no quantization)."""
+    """Convert the SavedModel at ``saved_model`` to a float32 TFLite file at ``path`` (no
+    quantization)."""
     load_keras()
     import tensorflow as tf
 
@@ -36,12 +41,14 @@ def convert_tflite(saved_model: Path, path: Path) -> None:
 
 
 def run_tflite(path: Path, x: np.ndarray) -> np.ndarray:
-    """Outputs of the TFLite file at ``path`` for ``x``; the signature runner resizes the batch axis."""
+    """Outputs of the TFLite file at ``path`` for ``x``; the signature runner resizes the batch
+    axis."""
     load_keras()
     import tensorflow as tf
 
     with warnings.catch_warnings():
-        # tf.lite.Interpreter warns that it moves to the ai-edge-litert package, which is not a dependency.
+        # tf.lite.Interpreter warns that it moves to the ai-edge-litert package, which is not a
+        # dependency.
         warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated.*")
         interpreter = tf.lite.Interpreter(model_path=str(path))
     runner = interpreter.get_signature_runner("serving_default")

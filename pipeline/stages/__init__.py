@@ -1,4 +1,5 @@
 """The four stages dvc.yaml runs, each a thin function of a :class:`pipeline.context.RunContext`."""
+
 from __future__ import annotations
 
 import importlib

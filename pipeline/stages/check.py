@@ -7,6 +7,7 @@ does that: unknown sections and keys, values, trainer arguments). It then checks
 accelerator exists, that the tracking store answers, and that the dataset's source files are there,
 and writes ``data/source.json``, the fingerprint of those files, which the prepare stage depends on.
 """
+
 from __future__ import annotations
 
 from pipeline.context import RunContext
@@ -23,5 +24,7 @@ def run(ctx: RunContext) -> dict[str, float]:
     check_accelerator_available(params["trainer"].get("accelerator", "auto"))
     check_reachable(tracking_uri(ctx.paths.root))
     entry = ctx.registry.datasets[params["data"]["name"]]
-    write_json(ctx.paths.source_record, source_fingerprint(entry.spec, entry.package, params["data"]))
+    write_json(
+        ctx.paths.source_record, source_fingerprint(entry.spec, entry.package, params["data"])
+    )
     return {}

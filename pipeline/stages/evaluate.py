@@ -1,11 +1,13 @@
 """Stage 3: score the trained model on the test split with the family's own metrics and plots."""
+
 from __future__ import annotations
 
 from pipeline.context import RunContext
 
 
 def run(ctx: RunContext) -> dict[str, float]:
-    """Write ``metrics/evaluate.json`` and the family's plots; add both to the pipeline's MLflow run."""
+    """Write ``metrics/evaluate.json`` and the family's plots; add both to the pipeline's MLflow
+    run."""
     from pipeline import tracking
     from pipeline.outputs import load_trained, read_run_id, write_json
 

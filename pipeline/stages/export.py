@@ -1,11 +1,14 @@
-"""Stage 4: export the trained network to ONNX, SavedModel and TFLite, checking each against torch."""
+"""Stage 4: export the trained network to ONNX, SavedModel and TFLite, checking each against
+torch."""
+
 from __future__ import annotations
 
 from pipeline.context import RunContext
 
 
 def run(ctx: RunContext) -> dict[str, float]:
-    """Write ``exported/`` and ``metrics/export.json``; add the diffs and the files to the pipeline's MLflow run."""
+    """Write ``exported/`` and ``metrics/export.json``; add the diffs and the files to the
+    pipeline's MLflow run."""
     from pipeline import tracking
     from pipeline.outputs import load_trained, read_run_id, write_json
 
@@ -20,7 +23,13 @@ def run(ctx: RunContext) -> dict[str, float]:
 
         settings = ctx.params["export"]
         try:
-            diffs = export_network(family, network, inputs[: settings["examples"]], ctx.paths.exported, settings["tolerance"])
+            diffs = export_network(
+                family,
+                network,
+                inputs[: settings["examples"]],
+                ctx.paths.exported,
+                settings["tolerance"],
+            )
         except ParityError as error:  # keep the measured diffs on the FAILED run for diagnosis
             tracker.log_metrics(run_id, {f"export.{k}": v for k, v in error.diffs.items()})
             raise

@@ -1,4 +1,5 @@
 """Stage 1: load the dataset plugin's arrays and write a seeded train/val/test split."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,13 @@ def run(ctx: RunContext) -> dict[str, float]:
     settings = ctx.params["data"]
     spec = ctx.registry.dataset(settings["name"])
     x, y = spec.load(settings)
-    prepared = split_arrays(x, y, settings["val_fraction"], settings["test_fraction"], ctx.params["seed"], spec.name)
+    prepared = split_arrays(
+        x, y, settings["val_fraction"], settings["test_fraction"], ctx.params["seed"], spec.name
+    )
     prepared.save(ctx.paths.prepared)
-    sizes = {f"{name}_examples": float(len(getattr(prepared, name).y)) for name in ("train", "val", "test")}
+    sizes = {
+        f"{name}_examples": float(len(getattr(prepared, name).y))
+        for name in ("train", "val", "test")
+    }
     (ctx.paths.prepared / "sizes.json").write_text(json.dumps(sizes, indent=2) + "\n")
     return sizes

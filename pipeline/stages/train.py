@@ -1,4 +1,5 @@
 """Stage 2: train the family's model with its tricks on Lightning, resuming from ``last.ckpt``."""
+
 from __future__ import annotations
 
 import contextlib
@@ -34,16 +35,28 @@ def run(ctx: RunContext) -> dict[str, float]:
     callbacks = [
         # last.ckpt after every epoch. (save_last with save_top_k=0 writes it only when fit ends in
         # Lightning 2.6, so a killed training would start over.)
-        ModelCheckpoint(dirpath=paths.checkpoints, filename="last", save_top_k=1, every_n_epochs=1,
-                        enable_version_counter=False),
+        ModelCheckpoint(
+            dirpath=paths.checkpoints,
+            filename="last",
+            save_top_k=1,
+            every_n_epochs=1,
+            enable_version_counter=False,
+        ),
         EpochHistory(paths.plots / "history.csv"),
         DivergenceGuard(params["optimizer"]["lr"]),  # a diverged run fails instead of passing
     ]
     # Built before a run is opened, so a trick that does not fit the model or a setting Lightning
     # refuses stops here, and another setting's checkpoints are left alone.
-    training = build_training(module, params["optimizer"], params["tricks"], ctx.registry,
-                              params["trainer"], callbacks, ctx.extra_callbacks,
-                              root_dir=str(paths.root / "lightning_logs"))
+    training = build_training(
+        module,
+        params["optimizer"],
+        params["tricks"],
+        ctx.registry,
+        params["trainer"],
+        callbacks,
+        ctx.extra_callbacks,
+        root_dir=str(paths.root / "lightning_logs"),
+    )
     trainer = training.trainer
 
     tracker = tracking.Tracker(paths.root) if rank_zero else None
@@ -59,8 +72,9 @@ def run(ctx: RunContext) -> dict[str, float]:
     if tracker is not None and run_id is None:
         names = ",".join(t.spec.name for t in training.tricks) or "none"
         tags = {"pipeline.tricks": names, **ctx.run_tags}
-        run_id = tracker.create_run(params["tracking"]["experiment"], {},
-                                    parent_run_id=ctx.parent_run_id, tags=tags)
+        run_id = tracker.create_run(
+            params["tracking"]["experiment"], {}, parent_run_id=ctx.parent_run_id, tags=tags
+        )
         # first, so an interrupted start resumes this run
         resume.record(paths.checkpoints, params, run_id)
         tracker.log_params(run_id, params)
@@ -72,15 +86,19 @@ def run(ctx: RunContext) -> dict[str, float]:
     with tracker.active(run_id) if tracker else contextlib.nullcontext():
         if rank_zero:  # the run to log to is known only now, after the Trainer was built
             trainer.logger = CheckpointBatchedMLFlowLogger(
-                experiment_name=params["tracking"]["experiment"], run_id=run_id,
-                tracking_uri=tracking.tracking_uri(paths.root))
+                experiment_name=params["tracking"]["experiment"],
+                run_id=run_id,
+                tracking_uri=tracking.tracking_uri(paths.root),
+            )
         trainer.fit(module, datamodule=datamodule, ckpt_path=point.checkpoint, weights_only=True)
         if tracker is None:  # non-zero ranks of a distributed job only train
             return {}
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()
-                   if not k.endswith("_step")}
-        metrics.update(epochs=float(trainer.current_epoch),
-                       optimizer_steps=float(trainer.global_step))
+        metrics = {
+            k: float(v) for k, v in trainer.callback_metrics.items() if not k.endswith("_step")
+        }
+        metrics.update(
+            epochs=float(trainer.current_epoch), optimizer_steps=float(trainer.global_step)
+        )
         save_weights(paths.model, module, params["model"]["family"])
         write_json(paths.metrics / "train.json", metrics)
         write_json(paths.run_record, {"run_id": run_id, "tracking_uri": tracker.uri})

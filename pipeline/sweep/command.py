@@ -4,6 +4,7 @@ Every worker, local or on another machine, runs :func:`run_worker` against the s
 Optuna's ``MaxTrialsCallback`` ends it once the study holds ``n_trials`` trials, and its heartbeat
 storage with ``RetryHeartbeatStaleTrialCallback`` queues a dead worker's trial again.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -54,15 +55,25 @@ def run_sweep(request: Request, root: Path) -> int:
     except BaseException:
         workers.stop()
         raise
-    print(f"sweep {sweep.study}: {sweep.n_trials} trials, {sweep.workers} worker(s), storage "
-          f"{shown(sweep.storage_url)}, MLflow parent run {sweep.parent_run_id}", file=sys.stderr)
+    print(
+        f"sweep {sweep.study}: {sweep.n_trials} trials, {sweep.workers} worker(s), storage "
+        f"{shown(sweep.storage_url)}, MLflow parent run {sweep.parent_run_id}",
+        file=sys.stderr,
+    )
     try:
         codes = workers.run(sweep)
     except BaseException:
         tracker.set_status(sweep.parent_run_id, "FAILED")
         raise
-    return report.finish(sweep, study, tracker, codes, plan(study, sweep.n_trials) == DONE,
-                         request.apply_best, registry)
+    return report.finish(
+        sweep,
+        study,
+        tracker,
+        codes,
+        plan(study, sweep.n_trials) == DONE,
+        request.apply_best,
+        registry,
+    )
 
 
 def _check_and_open(request: Request, root: Path, space: Space):
@@ -85,13 +96,22 @@ def _check_and_open(request: Request, root: Path, space: Space):
     study = open_study(storage, name, space)  # created only once everything checked out
     check_base(study, space, base)
     tracker = tracking.Tracker(root)
-    parent = report.open_parent(tracker, study, space, corners[0]["tracking"]["experiment"],
-                                shown(url))
-    sweep = Sweep(root=root, space=space, storage_url=url, study=study.study_name, base=base,
-                  parent_run_id=parent, tracking_uri=tracker.uri,
-                  n_trials=request.n_trials or space.n_trials, workers=request.workers,
-                  trials_before=len(study.trials),
-                  deadline=time.time() + request.timeout if request.timeout else None)
+    parent = report.open_parent(
+        tracker, study, space, corners[0]["tracking"]["experiment"], shown(url)
+    )
+    sweep = Sweep(
+        root=root,
+        space=space,
+        storage_url=url,
+        study=study.study_name,
+        base=base,
+        parent_run_id=parent,
+        tracking_uri=tracker.uri,
+        n_trials=request.n_trials or space.n_trials,
+        workers=request.workers,
+        trials_before=len(study.trials),
+        deadline=time.time() + request.timeout if request.timeout else None,
+    )
     return sweep, study, tracker, registry
 
 
@@ -124,21 +144,31 @@ def check_metrics(space: Space, corners: list[Mapping[str, Any]], registry, prep
         with tempfile.TemporaryDirectory() as out:
             produced = sorted(family.evaluate(module, data, Path(out)))
         if space.metric not in produced:
-            raise PipelineError(f"{space.source}: objective.metric {space.metric!r} is not "
-                                f"produced by the evaluate stage of family {family_name!r}; it "
-                                f"produces: {', '.join(produced)}.")
+            raise PipelineError(
+                f"{space.source}: objective.metric {space.metric!r} is not "
+                f"produced by the evaluate stage of family {family_name!r}; it "
+                f"produces: {', '.join(produced)}."
+            )
         if space.monitor is None:
             continue
-        trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                             enable_progress_bar=False, enable_model_summary=False,
-                             limit_val_batches=1)
+        trainer = pl.Trainer(
+            accelerator="cpu",
+            devices=1,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            limit_val_batches=1,
+        )
         datamodule = ArrayDataModule(data, params["optimizer"]["batch_size"], params["seed"])
         trainer.validate(module, datamodule=datamodule, verbose=False)
         logged = sorted(k for k in trainer.callback_metrics if not k.endswith("_step"))
         if space.monitor not in logged:
-            raise PipelineError(f"{space.source}: pruner.monitor {space.monitor!r} is not logged "
-                                f"by the validation step of family {family_name!r}; it logs: "
-                                f"{', '.join(logged) or 'nothing'}.")
+            raise PipelineError(
+                f"{space.source}: pruner.monitor {space.monitor!r} is not logged "
+                f"by the validation step of family {family_name!r}; it logs: "
+                f"{', '.join(logged) or 'nothing'}."
+            )
 
 
 def sampler_and_pruner(space: Space, worker: int = 0, started: int = 0) -> tuple[Any, Any]:
@@ -156,29 +186,40 @@ def sampler_and_pruner(space: Space, worker: int = 0, started: int = 0) -> tuple
     if seed is not None:
         options["seed"] = int(seed) + 1000 * worker + 100_003 * started
     samplers = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler}
-    pruners = {"median": optuna.pruners.MedianPruner, "hyperband": optuna.pruners.HyperbandPruner,
-               "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
-               "none": optuna.pruners.NopPruner}
-    return (_build("sampler", samplers[space.sampler], options, space.source),
-            _build("pruner", pruners[space.pruner], space.pruner_options, space.source))
+    pruners = {
+        "median": optuna.pruners.MedianPruner,
+        "hyperband": optuna.pruners.HyperbandPruner,
+        "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
+        "none": optuna.pruners.NopPruner,
+    }
+    return (
+        _build("sampler", samplers[space.sampler], options, space.source),
+        _build("pruner", pruners[space.pruner], space.pruner_options, space.source),
+    )
 
 
 def _build(kind: str, cls: type, options: Mapping[str, Any], source: str) -> Any:
     import optuna
 
-    accepted = {name for name, p in inspect.signature(cls.__init__).parameters.items()
-                if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    accepted = {
+        name
+        for name, p in inspect.signature(cls.__init__).parameters.items()
+        if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    }
     for key in options:
         if key not in accepted:
-            raise PipelineError(f"{source}: {kind}.{key} is not an option of {cls.__name__}; "
-                                f"valid: {', '.join(sorted(accepted)) or 'none'}.")
+            raise PipelineError(
+                f"{source}: {kind}.{key} is not an option of {cls.__name__}; "
+                f"valid: {', '.join(sorted(accepted)) or 'none'}."
+            )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return cls(**options)
     except (TypeError, ValueError) as error:
-        raise PipelineError(f"{source}: {kind} {cls.__name__} rejected its options "
-                            f"{dict(options)}: {error}.") from error
+        raise PipelineError(
+            f"{source}: {kind} {cls.__name__} rejected its options {dict(options)}: {error}."
+        ) from error
 
 
 def default_url(root: Path) -> str:
@@ -212,8 +253,10 @@ def open_storage(url: str, heartbeat_interval: int, grace_period: int) -> Any:
     try:
         backend = make_url(url).get_backend_name()
     except exc.ArgumentError as error:
-        raise PipelineError(f"--storage {url!r} is not a database URL; use e.g. "
-                            "sqlite:///optuna/sweeps.db or postgresql://user@host/db.") from error
+        raise PipelineError(
+            f"--storage {url!r} is not a database URL; use e.g. "
+            "sqlite:///optuna/sweeps.db or postgresql://user@host/db."
+        ) from error
     # SQLite serializes writers; a generous lock timeout lets local workers share one file.
     engine = {"connect_args": {"timeout": 60}} if backend == "sqlite" else {"pool_pre_ping": True}
     try:
@@ -221,12 +264,18 @@ def open_storage(url: str, heartbeat_interval: int, grace_period: int) -> Any:
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             warnings.simplefilter("ignore", FutureWarning)
             return optuna.storages.RDBStorage(
-                url, engine_kwargs=engine, heartbeat_interval=heartbeat_interval,
-                grace_period=grace_period, heartbeat_stale_trial_callback=retry_callback())
+                url,
+                engine_kwargs=engine,
+                heartbeat_interval=heartbeat_interval,
+                grace_period=grace_period,
+                heartbeat_stale_trial_callback=retry_callback(),
+            )
     except ImportError as error:
-        raise PipelineError(f"storage {shown(url)} needs a database driver that is not installed "
-                            f"({error.__cause__ or error}); e.g. pip install psycopg2-binary for "
-                            "PostgreSQL or pymysql for MySQL.") from error
+        raise PipelineError(
+            f"storage {shown(url)} needs a database driver that is not installed "
+            f"({error.__cause__ or error}); e.g. pip install psycopg2-binary for "
+            "PostgreSQL or pymysql for MySQL."
+        ) from error
     except exc.SQLAlchemyError as error:
         reason = str(getattr(error, "orig", None) or error).splitlines()[0]
         raise PipelineError(f"storage {shown(url)} cannot be reached: {reason}.") from error
@@ -236,12 +285,15 @@ def open_study(storage: Any, name: str, space: Space) -> Any:
     """Create the study, or continue it; refuse one that optimizes in the other direction."""
     import optuna
 
-    study = optuna.create_study(storage=storage, study_name=name, direction=space.direction,
-                                load_if_exists=True)
+    study = optuna.create_study(
+        storage=storage, study_name=name, direction=space.direction, load_if_exists=True
+    )
     actual = study.direction.name.lower()
     if actual != space.direction:
-        raise PipelineError(f"study {name!r} already exists and {actual}s its objective, but the "
-                            f"space says {space.direction}; pass --study NEW_NAME.")
+        raise PipelineError(
+            f"study {name!r} already exists and {actual}s its objective, but the "
+            f"space says {space.direction}; pass --study NEW_NAME."
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names([space.metric])  # the objective's name in optuna-dashboard
@@ -262,8 +314,12 @@ def prepare_once(folder: Path, params: Mapping[str, Any], registry) -> Path:
     # Written beside and renamed into place, so a worker never reads a half-written split.
     staging = folder / f"prepared.tmp-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
-    run_stage("prepare", RunContext(params=dict(params), registry=registry,
-                                    paths=Paths(root=folder, prepared_dir=staging)))
+    run_stage(
+        "prepare",
+        RunContext(
+            params=dict(params), registry=registry, paths=Paths(root=folder, prepared_dir=staging)
+        ),
+    )
     (staging / "sweep.json").write_text(json.dumps(wanted, indent=2) + "\n")
     shutil.rmtree(prepared, ignore_errors=True)
     staging.rename(prepared)
@@ -282,11 +338,14 @@ def check_base(study, space: Space, base: Mapping[str, Any]) -> None:
         study.set_user_attr(BASE_ATTR, stripped)
     elif recorded != stripped:
         old, new = flatten(recorded), flatten(stripped)
-        key = next(k for k in sorted(set(old) | set(new))
-                   if old.get(k, "absent") != new.get(k, "absent"))
-        raise PipelineError(f"params.yaml changed since study {study.study_name!r} began ({key}: "
-                            f"{old.get(key, 'absent')!r} → {new.get(key, 'absent')!r}); restore "
-                            "it, or start a new study with --study NAME.")
+        key = next(
+            k for k in sorted(set(old) | set(new)) if old.get(k, "absent") != new.get(k, "absent")
+        )
+        raise PipelineError(
+            f"params.yaml changed since study {study.study_name!r} began ({key}: "
+            f"{old.get(key, 'absent')!r} → {new.get(key, 'absent')!r}); restore "
+            "it, or start a new study with --study NAME."
+        )
 
 
 def counted_states() -> tuple:
@@ -327,8 +386,9 @@ def run_worker(sweep: Sweep, index: int) -> int:
     space = sweep.space
     storage = open_storage(sweep.storage_url, space.heartbeat_interval, space.grace_period)
     sampler, pruner = sampler_and_pruner(space, index, sweep.trials_before)
-    study = optuna.load_study(study_name=sweep.study, storage=storage, sampler=sampler,
-                              pruner=pruner)
+    study = optuna.load_study(
+        study_name=sweep.study, storage=storage, sampler=sampler, pruner=pruner
+    )
     # MaxTrialsCallback checks after each trial and plan() before the first, so a worker stops
     # as soon as the study, all workers' running trials included, holds n_trials.
     cap = MaxTrialsCallback(sweep.n_trials, states=counted_states())
@@ -382,8 +442,9 @@ class Workers:
         self.children, self.inboxes = [], []
         for index in range(1, count):
             inbox, outbox = context.Pipe(duplex=False)
-            child = context.Process(target=worker_process, args=(index, inbox),
-                                    name=f"sweep-worker-{index}")
+            child = context.Process(
+                target=worker_process, args=(index, inbox), name=f"sweep-worker-{index}"
+            )
             child.start()
             self.children.append(child)
             self.inboxes.append(outbox)

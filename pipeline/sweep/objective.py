@@ -1,4 +1,5 @@
 """One trial: the trial's params through the train and evaluate stages ``dvc repro`` runs."""
+
 from __future__ import annotations
 
 import json
@@ -104,8 +105,9 @@ class Objective:
         except (KeyboardInterrupt, SystemExit) as stop:
             queue_again(trial)
             self._finish(trial, "INTERRUPTED")
-            raise TrialInterrupted(f"trial {trial.number} was interrupted; it runs again when "
-                                   "the sweep resumes") from stop
+            raise TrialInterrupted(
+                f"trial {trial.number} was interrupted; it runs again when the sweep resumes"
+            ) from stop
 
     def _run(self, trial) -> float:
         import optuna
@@ -130,12 +132,22 @@ class Objective:
             self.run_id = run_id
             write_json(record, {"run_id": run_id})
 
-        tags = {"optuna.study": sweep.study, "optuna.trial": str(folder),
-                "optuna.trial_number": str(trial.number), "optuna.state": "RUNNING",
-                "pipeline.sweep": "trial"}
-        ctx = RunContext(params=params, registry=self.registry, paths=paths,
-                         extra_callbacks=pruning_callbacks(trial, sweep.space),
-                         parent_run_id=sweep.parent_run_id, on_run_created=created, run_tags=tags)
+        tags = {
+            "optuna.study": sweep.study,
+            "optuna.trial": str(folder),
+            "optuna.trial_number": str(trial.number),
+            "optuna.state": "RUNNING",
+            "pipeline.sweep": "trial",
+        }
+        ctx = RunContext(
+            params=params,
+            registry=self.registry,
+            paths=paths,
+            extra_callbacks=pruning_callbacks(trial, sweep.space),
+            parent_run_id=sweep.parent_run_id,
+            on_run_created=created,
+            run_tags=tags,
+        )
         try:
             # A retry killed during evaluation keeps its finished training.
             trained = paths.run_record.is_file() and read_run_id(paths.run_record) == self.run_id
@@ -156,8 +168,9 @@ class Objective:
         self._finish(trial, "COMPLETE", value=value)
         return value
 
-    def _finish(self, trial, state: str, value: float | None = None,
-                pruned_epoch: int | None = None) -> None:
+    def _finish(
+        self, trial, state: str, value: float | None = None, pruned_epoch: int | None = None
+    ) -> None:
         """Record the trial's outcome on its child run; a pruned trial's run ends KILLED."""
         tracker, run_id = self.tracker, self.run_id
         if run_id is None:

@@ -1,4 +1,5 @@
 """The sweep's record: the MLflow parent run, the trials table and plots, and ``--apply-best``."""
+
 from __future__ import annotations
 
 import re
@@ -23,14 +24,24 @@ def open_parent(tracker, study, space: Space, experiment: str, storage: str) -> 
         tracker.set_status(existing, "RUNNING")
         return existing
     described = {
-        "sweep": {"study": study.study_name, "space": space.source, "sampler": space.sampler,
-                  "objective": f"{space.direction} {space.metric}", "pruner": space.pruner,
-                  "monitor": space.monitor or "none", "storage": storage},
+        "sweep": {
+            "study": study.study_name,
+            "space": space.source,
+            "sampler": space.sampler,
+            "objective": f"{space.direction} {space.metric}",
+            "pruner": space.pruner,
+            "monitor": space.monitor or "none",
+            "storage": storage,
+        },
         "space": {param.key: param.describe() for param in space.params},
         "fixed": dict(space.fixed),
     }
-    run_id = tracker.create_run(experiment, described, run_name=f"sweep {study.study_name}",
-                                tags={"optuna.study": study.study_name, "pipeline.sweep": "parent"})
+    run_id = tracker.create_run(
+        experiment,
+        described,
+        run_name=f"sweep {study.study_name}",
+        tags={"optuna.study": study.study_name, "pipeline.sweep": "parent"},
+    )
     study.set_user_attr(PARENT_ATTR, run_id)
     winner = study.user_attrs.get(PARENT_ATTR)
     if winner != run_id:  # another machine started the same study at the same moment
@@ -43,13 +54,22 @@ def trials_table(study, space: Space):
     import pandas
     from optuna.storages import RetryHeartbeatStaleTrialCallback as Retry
 
-    columns = ["number", "state", "value", *(p.key for p in space.params), "pruned_epoch",
-               "folder", "seconds", "note"]
+    columns = [
+        "number",
+        "state",
+        "value",
+        *(p.key for p in space.params),
+        "pruned_epoch",
+        "folder",
+        "seconds",
+        "note",
+    ]
     trials = study.get_trials(deepcopy=False)
     if not trials:
         return pandas.DataFrame(columns=columns)
-    frame = study.trials_dataframe(attrs=("number", "state", "value", "duration", "params",
-                                          "user_attrs"))
+    frame = study.trials_dataframe(
+        attrs=("number", "state", "value", "duration", "params", "user_attrs")
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the retry helpers are marked experimental
         history = {t.number: Retry.retry_history(t) for t in trials}
@@ -65,9 +85,14 @@ def trials_table(study, space: Space):
         if best is not None and t.number == best.number:
             note.append("best")
         notes.append("; ".join(note))
-    frame = frame.rename(columns={f"params_{p.key}": p.key for p in space.params} | {
-        "user_attrs_sweep.pruned_epoch": "pruned_epoch", "user_attrs_sweep.folder": "folder",
-        f"value_{space.metric}": "value"})  # named so by study.set_metric_names
+    frame = frame.rename(
+        columns={f"params_{p.key}": p.key for p in space.params}
+        | {
+            "user_attrs_sweep.pruned_epoch": "pruned_epoch",
+            "user_attrs_sweep.folder": "folder",
+            f"value_{space.metric}": "value",
+        }
+    )  # named so by study.set_metric_names
     # A pruned trial's stored value is its last report (the monitor), not the objective.
     frame["value"] = frame["value"].where(frame["state"] == "COMPLETE")
     frame["seconds"] = frame["duration"].dt.total_seconds().round(1)
@@ -135,43 +160,63 @@ def finish(sweep, study, tracker, codes: list[int], complete: bool, apply: bool,
     outputs.mkdir(parents=True, exist_ok=True)
     table.to_csv(outputs / "trials.csv", index=False)
     save_plots(study, outputs)
-    failed = [i for i, code in enumerate(codes) if code is not None and code not in (0, INTERRUPTED)
-              and code > 0]
+    failed = [
+        i
+        for i, code in enumerate(codes)
+        if code is not None and code not in (0, INTERRUPTED) and code > 0
+    ]
     for index, code in enumerate(codes):
         if code is not None and code < 0:
-            print(f"warning: worker {index} was killed (signal {-code}); its trial was queued "
-                  "again.", file=sys.stderr)
+            print(
+                f"warning: worker {index} was killed (signal {-code}); its trial was queued again.",
+                file=sys.stderr,
+            )
     best = best_trial(study)
-    metrics = {f"trials.{state.name.lower()}":
-               float(len(study.get_trials(deepcopy=False, states=(state,))))
-               for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
+    metrics = {
+        f"trials.{state.name.lower()}": float(
+            len(study.get_trials(deepcopy=False, states=(state,)))
+        )
+        for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+    }
     tracker.set_tag(sweep.parent_run_id, "optuna.complete", str(complete).lower())
     if best is not None:
         metrics[f"best.{space.metric}"] = best.value
         tracker.set_tag(sweep.parent_run_id, "optuna.best_trial", str(best.number))
     tracker.log_metrics(sweep.parent_run_id, metrics)
     tracker.log_artifact(sweep.parent_run_id, outputs, "study")
-    tracker.set_status(sweep.parent_run_id,
-                       "KILLED" if INTERRUPTED in codes else "FAILED" if failed else "FINISHED")
+    tracker.set_status(
+        sweep.parent_run_id,
+        "KILLED" if INTERRUPTED in codes else "FAILED" if failed else "FINISHED",
+    )
     if INTERRUPTED in codes:
-        print("sweep interrupted; run the same command again to continue the study.",
-              file=sys.stderr)
+        print(
+            "sweep interrupted; run the same command again to continue the study.", file=sys.stderr
+        )
         return INTERRUPTED
     if failed:
-        print(f"error: worker(s) {', '.join(map(str, failed))} stopped with an error (shown "
-              "above); fix it and rerun to continue.", file=sys.stderr)
+        print(
+            f"error: worker(s) {', '.join(map(str, failed))} stopped with an error (shown "
+            "above); fix it and rerun to continue.",
+            file=sys.stderr,
+        )
         return 1
     if not complete and sweep.deadline is None:
-        print("error: the study is not complete; rerun the same command to continue it.",
-              file=sys.stderr)
+        print(
+            "error: the study is not complete; rerun the same command to continue it.",
+            file=sys.stderr,
+        )
         return 1
     if best is not None:
-        print(f"best trial #{best.number}: {space.metric} = {best.value:.6g}; MLflow parent run "
-              f"{sweep.parent_run_id}")
+        print(
+            f"best trial #{best.number}: {space.metric} = {best.value:.6g}; MLflow parent run "
+            f"{sweep.parent_run_id}"
+        )
     if apply:
         overrides = apply_best(study, space, sweep.root / "params.yaml", registry)
-        print(f"params.yaml now holds trial #{best.number}'s values; `dvc repro` reproduces it. "
-              "The same with Hydra:")
+        print(
+            f"params.yaml now holds trial #{best.number}'s values; `dvc repro` reproduces it. "
+            "The same with Hydra:"
+        )
         print(dvc_command(overrides))
     return 0
 
@@ -183,8 +228,10 @@ def apply_best(study, space: Space, params_file: Path, registry) -> list[str]:
 
     best = best_trial(study)
     if best is None:
-        raise PipelineError(f"study {study.study_name!r} has no complete trial yet, so there is "
-                            "no best trial to apply; run more trials.")
+        raise PipelineError(
+            f"study {study.study_name!r} has no complete trial yet, so there is "
+            "no best trial to apply; run more trials."
+        )
     before = read_yaml(params_file)
     after = space.apply(before, best.params)
     validate(after, registry)
@@ -235,7 +282,10 @@ def hydra_value(value: Any) -> str:
         return "[" + ",".join(hydra_value(v) for v in value) + "]"
     text = str(value)
     # A plain word that YAML reads as another type (true, null, 1e5) must stay a string.
-    if (_PLAIN.fullmatch(text) and isinstance(load_yaml_text(text), str)
-            and text.lower() not in ("nan", "inf")):
+    if (
+        _PLAIN.fullmatch(text)
+        and isinstance(load_yaml_text(text), str)
+        and text.lower() not in ("nan", "inf")
+    ):
         return text
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

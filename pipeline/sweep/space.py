@@ -1,4 +1,5 @@
 """A search space file: the params.yaml keys a sweep varies, its objective, sampler and pruner."""
+
 from __future__ import annotations
 
 import copy
@@ -10,13 +11,26 @@ from typing import Any, Callable, Mapping
 from pipeline.errors import PipelineError
 
 TYPES = ("float", "int", "categorical", "bool", "toggle")
-FIELDS = {"float": ("high", "log", "low", "step"), "int": ("high", "log", "low", "step"),
-          "categorical": ("choices",), "bool": (), "toggle": ("settings",)}
+FIELDS = {
+    "float": ("high", "log", "low", "step"),
+    "int": ("high", "log", "low", "step"),
+    "categorical": ("choices",),
+    "bool": (),
+    "toggle": ("settings",),
+}
 DIRECTIONS = ("maximize", "minimize")
 PRUNERS = ("median", "successive_halving", "hyperband", "none")
 SAMPLERS = ("tpe", "random")
-TOP_LEVEL = ("description", "objective", "params", "fixed", "pruner", "sampler", "n_trials",
-             "heartbeat")
+TOP_LEVEL = (
+    "description",
+    "objective",
+    "params",
+    "fixed",
+    "pruner",
+    "sampler",
+    "n_trials",
+    "heartbeat",
+)
 SCALARS = (str, int, float, bool, type(None))  # what Optuna can store as a categorical choice
 FROZEN = {
     "seed": "it also fixes the data split, which a sweep prepares once for all trials",
@@ -74,8 +88,9 @@ class Param:
         if self.kind == "float":
             return trial.suggest_float(self.key, self.low, self.high, log=self.log, step=self.step)
         if self.kind == "int":
-            return trial.suggest_int(self.key, int(self.low), int(self.high), log=self.log,
-                                     step=int(self.step or 1))
+            return trial.suggest_int(
+                self.key, int(self.low), int(self.high), log=self.log, step=int(self.step or 1)
+            )
         return trial.suggest_categorical(self.key, [label for label, _ in self.choices])
 
     def value(self, label: Any) -> Any:
@@ -150,8 +165,9 @@ class Space:
     def corners(self, base: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Raw params in which every bound and every choice appears at least once."""
         count = max((len(p.edges()) for p in self.params), default=1)
-        return [self.resolve(base, lambda p, i=i: p.edges()[i % len(p.edges())])
-                for i in range(count)]
+        return [
+            self.resolve(base, lambda p, i=i: p.edges()[i % len(p.edges())]) for i in range(count)
+        ]
 
     def touched(self) -> list[str]:
         """Every key path the space writes (fixed and searched)."""
@@ -165,8 +181,9 @@ def find_space(spec: str, root: Path) -> Path:
         if candidate.is_file():
             return candidate
     known = ", ".join(sorted(p.stem for p in folder.glob("*.yaml"))) or "none"
-    raise PipelineError(f"search space {spec!r} not found; give a YAML file path or one of "
-                        f"conf/sweep/: {known}.")
+    raise PipelineError(
+        f"search space {spec!r} not found; give a YAML file path or one of conf/sweep/: {known}."
+    )
 
 
 def load_space(spec: str, root: Path) -> Space:
@@ -183,6 +200,7 @@ def load_space(spec: str, root: Path) -> Space:
 
 def parse_space(data: Any, source: str, name: str) -> Space:
     """Turn a loaded space mapping into a :class:`Space`, naming the exact key of any mistake."""
+
     def fail(message: str) -> PipelineError:
         return PipelineError(f"{source}: {message}")
 
@@ -227,11 +245,14 @@ def parse_space(data: Any, source: str, name: str) -> Space:
             if low > high:
                 raise fail(f"{where}.low = {low} is above high = {high}; swap them.")
             if log and low <= 0:
-                raise fail(f"{where}.low = {low} is invalid with log: true; a log scale needs "
-                           "low > 0.")
+                raise fail(
+                    f"{where}.low = {low} is invalid with log: true; a log scale needs low > 0."
+                )
             if step is not None and (step <= 0 or log):
-                raise fail(f"{where}.step = {step} is invalid; it must be positive and cannot be "
-                           "combined with log: true.")
+                raise fail(
+                    f"{where}.step = {step} is invalid; it must be positive and cannot be "
+                    "combined with log: true."
+                )
             return Param(key, kind, low=low, high=high, log=log, step=step)
         if kind == "bool":
             return Param(key, kind, choices=((True, True), (False, False)))
@@ -249,9 +270,11 @@ def parse_space(data: Any, source: str, name: str) -> Space:
             raise fail(f"{where}.choices is empty; give at least one choice.")
         bad = [label for label, _ in pairs if not isinstance(label, SCALARS)]
         if bad:
-            raise fail(f"{where}.choices holds {bad[0]!r}; list choices must be numbers, strings, "
-                       "booleans or null — use a mapping of label: value for sections such as "
-                       "trick sets.")
+            raise fail(
+                f"{where}.choices holds {bad[0]!r}; list choices must be numbers, strings, "
+                "booleans or null — use a mapping of label: value for sections such as "
+                "trick sets."
+            )
         return Param(key, kind, choices=pairs)
 
     data = mapping(data, "the file")
@@ -260,8 +283,10 @@ def parse_space(data: Any, source: str, name: str) -> Space:
     known(objective, ("metric", "direction"), "objective.")
     metric = objective.get("metric")
     if not isinstance(metric, str) or not metric:
-        raise fail("objective.metric must name a metric of the evaluate stage "
-                   "(metrics/evaluate.json), e.g. accuracy.")
+        raise fail(
+            "objective.metric must name a metric of the evaluate stage "
+            "(metrics/evaluate.json), e.g. accuracy."
+        )
     direction = choice(objective.get("direction"), DIRECTIONS, "objective.direction")
     raw_params = mapping(data.get("params"), "params")
     if not raw_params:
@@ -274,29 +299,44 @@ def parse_space(data: Any, source: str, name: str) -> Space:
     interval = count(heartbeat.get("interval", 10), "heartbeat.interval")
     grace = count(heartbeat.get("grace_period", 3 * interval), "heartbeat.grace_period")
     if grace <= interval:
-        raise fail(f"heartbeat.grace_period {grace} must exceed heartbeat.interval {interval}, "
-                   "or live trials would be declared dead.")
+        raise fail(
+            f"heartbeat.grace_period {grace} must exceed heartbeat.interval {interval}, "
+            "or live trials would be declared dead."
+        )
     kind = choice(pruner.get("type"), PRUNERS, "pruner.type")
     monitor = pruner.get("monitor")
     if kind != "none" and (not isinstance(monitor, str) or not monitor):
-        raise fail("pruner.monitor must name the validation metric reported each epoch "
-                   f"(e.g. val_loss, val_acc) for pruner {kind!r}.")
-    monitor_direction = choice(pruner.get("monitor_direction", direction), DIRECTIONS,
-                               "pruner.monitor_direction")
+        raise fail(
+            "pruner.monitor must name the validation metric reported each epoch "
+            f"(e.g. val_loss, val_acc) for pruner {kind!r}."
+        )
+    monitor_direction = choice(
+        pruner.get("monitor_direction", direction), DIRECTIONS, "pruner.monitor_direction"
+    )
     space = Space(
-        source=source, name=name, params=params, metric=metric, direction=direction,
+        source=source,
+        name=name,
+        params=params,
+        metric=metric,
+        direction=direction,
         fixed=dict(mapping(data.get("fixed") or {}, "fixed")),
-        pruner=kind, monitor=monitor, monitor_direction=monitor_direction,
-        pruner_options={k: v for k, v in pruner.items()
-                        if k not in ("type", "monitor", "monitor_direction")},
+        pruner=kind,
+        monitor=monitor,
+        monitor_direction=monitor_direction,
+        pruner_options={
+            k: v for k, v in pruner.items() if k not in ("type", "monitor", "monitor_direction")
+        },
         sampler=choice(sampler.get("type"), SAMPLERS, "sampler.type"),
         sampler_options={k: v for k, v in sampler.items() if k != "type"},
         n_trials=count(data.get("n_trials", 20), "n_trials"),
-        heartbeat_interval=interval, grace_period=grace,
+        heartbeat_interval=interval,
+        grace_period=grace,
     )
     for key in space.touched():
         reason = FROZEN.get(key.split(".")[0])
         if reason:
-            raise fail(f"{key} cannot be searched or fixed by a sweep, because {reason}; "
-                       "set it in params.yaml.")
+            raise fail(
+                f"{key} cannot be searched or fixed by a sweep, because {reason}; "
+                "set it in params.yaml."
+            )
     return space

@@ -1,6 +1,7 @@
 """The classifier's model and evaluation (imported only when a stage needs them): the opening
 model of "“让Keras更酷一些!”:随意的输出和灵活的归一化" ("Make Keras cooler!": arbitrary outputs and
 flexible normalization), Dense(100, relu) → Dense(10, softmax)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,7 +29,13 @@ class ClassifierModule(ModelModule):
         logits = self(x)
         loss = F.cross_entropy(logits, y)
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True)
-        self.log("train_acc", (logits.argmax(1) == y).float().mean(), on_step=False, on_epoch=True, prog_bar=True)
+        self.log(
+            "train_acc",
+            (logits.argmax(1) == y).float().mean(),
+            on_step=False,
+            on_epoch=True,
+            prog_bar=True,
+        )
         return loss
 
     def validation_step(self, batch, batch_idx):
@@ -42,7 +49,9 @@ class ClassifierFamily(Family):
     """Builds, evaluates and exports the classifier."""
 
     def build(self, settings, info):
-        return ClassifierModule(int(np.prod(info.input_shape)), settings["hidden"], info.num_classes)
+        return ClassifierModule(
+            int(np.prod(info.input_shape)), settings["hidden"], info.num_classes
+        )
 
     @torch.no_grad()
     def evaluate(self, module, data, out_dir):
@@ -51,7 +60,10 @@ class ClassifierFamily(Family):
         y_true, y_pred = data.test.y, probs.argmax(1).numpy()
         save_confusion(y_true, y_pred, out_dir, data.info.num_classes)
         picked = probs[torch.arange(len(y_true)), torch.from_numpy(y_true)]
-        return {"accuracy": float((y_pred == y_true).mean()), "nll": float(-picked.clamp_min(1e-12).log().mean())}
+        return {
+            "accuracy": float((y_pred == y_true).mean()),
+            "nll": float(-picked.clamp_min(1e-12).log().mean()),
+        }
 
     def export_target(self, module, data):
         return nn.Sequential(*module.net, nn.Softmax(dim=1)).eval(), torch.from_numpy(data.test.x)

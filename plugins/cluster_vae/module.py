@@ -1,4 +1,6 @@
-"""The clustering VAE's model: prior p(z) = Σ_y p(y) N(z; μ_y, I) with uniform p(y), and q(y|z) learned."""
+"""The clustering VAE's model: prior p(z) = Σ_y p(y) N(z; μ_y, I) with uniform p(y), and q(y|z)
+learned."""
+
 from __future__ import annotations
 
 import math
@@ -13,7 +15,9 @@ from plugins.generative.vae import VAEModule
 class ClusterVAEModule(VAEModule):
     """q(z, y|x) = q(z|x)·q(y|z); the loss is −ELBO against the mixture prior p(z|y)p(y)."""
 
-    def __init__(self, inputs: int, hidden: int, latent: int, clusters: int, recon_weight: float = 1.0):
+    def __init__(
+        self, inputs: int, hidden: int, latent: int, clusters: int, recon_weight: float = 1.0
+    ):
         super().__init__(inputs, hidden, latent, recon_weight)
         self.cluster_means = nn.Parameter(torch.randn(clusters, latent))
         self.cluster_head = mlp([latent, hidden, clusters])
@@ -23,7 +27,8 @@ class ClusterVAEModule(VAEModule):
         return torch.softmax(self.cluster_head(z), dim=1)
 
     def prior_kl(self, mu, logvar, z, y):
-        """KL(q(z, y|x) ‖ p(z, y)) per row: the Gaussian part at the sampled z, the categorical part exactly.
+        """KL(q(z, y|x) ‖ p(z, y)) per row: the Gaussian part at the sampled z, the categorical part
+        exactly.
 
         E_q(z|x)[log q(z|x)] = −½Σ(1 + log σ²) (+ the log 2π that cancels), E_q(y|z)[−log p(z|y)] =
         ½Σ_y q(y|z)‖z − μ_y‖², and KL(q(y|z) ‖ uniform) = Σ_y q log q + log K.
@@ -42,4 +47,6 @@ class ClusterVAEModule(VAEModule):
 
     def sample_latents(self, clusters: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Draws from the prior component of each requested cluster."""
-        return self.cluster_means[clusters] + torch.randn(len(clusters), self.latent, generator=generator)
+        return self.cluster_means[clusters] + torch.randn(
+            len(clusters), self.latent, generator=generator
+        )

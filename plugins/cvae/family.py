@@ -1,4 +1,5 @@
 """The conditional VAE: the prior of class y is N(μ_y, I); sampling near μ_y draws that class."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,7 +16,9 @@ from plugins.generative.vae_report import decoder_export, vae_report
 class CVAEModule(VAEModule):
     """A VAE with one learned prior mean per class (zeros at the start)."""
 
-    def __init__(self, inputs: int, hidden: int, latent: int, classes: int, recon_weight: float = 1.0):
+    def __init__(
+        self, inputs: int, hidden: int, latent: int, classes: int, recon_weight: float = 1.0
+    ):
         super().__init__(inputs, hidden, latent, recon_weight)
         self.class_means = nn.Parameter(torch.zeros(classes, latent))
 
@@ -31,22 +34,37 @@ class CVAEFamily(Family):
     """Builds, evaluates and exports the conditional VAE."""
 
     def build(self, settings, info):
-        return CVAEModule(int(np.prod(info.input_shape)), settings["hidden"], settings["latent"], info.num_classes,
-                          settings["recon_weight"])
+        return CVAEModule(
+            int(np.prod(info.input_shape)),
+            settings["hidden"],
+            settings["latent"],
+            info.num_classes,
+            settings["recon_weight"],
+        )
 
     @torch.no_grad()
     def evaluate(self, module, data, out_dir):
         classes = data.info.num_classes
         generator = latent_generator()
         prior_y = torch.arange(len(data.test.x)) % classes
-        metrics, judge = vae_report(module, data, out_dir, module.sample_latents(prior_y, generator), "CVAE")
+        metrics, judge = vae_report(
+            module, data, out_dir, module.sample_latents(prior_y, generator), "CVAE"
+        )
         wanted = torch.arange(classes).repeat_interleave(100)
-        metrics["class_accuracy"] = judge.score(module.decode(module.sample_latents(wanted, generator)), wanted)
-        metrics["class_mean_accuracy"] = judge.score(module.decode(module.class_means), np.arange(classes))
+        metrics["class_accuracy"] = judge.score(
+            module.decode(module.sample_latents(wanted, generator)), wanted
+        )
+        metrics["class_mean_accuracy"] = judge.score(
+            module.decode(module.class_means), np.arange(classes)
+        )
         if is_image(data.test.x.shape[1]):
             rows = torch.arange(classes).repeat_interleave(10)
-            save_image_grid(module.decode(module.sample_latents(rows, generator)).numpy(), out_dir / "class_samples.png",
-                            columns=10, title="CVAE: row c holds samples from the prior of class c")
+            save_image_grid(
+                module.decode(module.sample_latents(rows, generator)).numpy(),
+                out_dir / "class_samples.png",
+                columns=10,
+                title="CVAE: row c holds samples from the prior of class c",
+            )
         return metrics
 
     def export_target(self, module, data):

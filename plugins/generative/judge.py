@@ -4,6 +4,7 @@ It scores samples the way a user trusts: the class it reads in a sample (for con
 and the Fréchet distance between real and generated examples in its hidden-feature space (the
 FID recipe, with this small classifier standing in for Inception).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -51,7 +52,8 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """‖μa − μb‖² + Tr(Σa + Σb − 2(ΣaΣb)^½) between Gaussians fitted to rows of ``a`` and ``b``."""
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    # Tr((ΣaΣb)^½) = Σ √eig(Σa^½ Σb Σa^½): a symmetric form that stays real when dead features make Σ singular.
+    # Tr((ΣaΣb)^½) = Σ √eig(Σa^½ Σb Σa^½): a symmetric form that stays real when dead features make
+    # Σ singular.
     root_a = _psd_sqrt(cov_a)
     trace_root = np.sqrt(np.clip(np.linalg.eigvalsh(root_a @ cov_b @ root_a), 0, None)).sum()
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_root)

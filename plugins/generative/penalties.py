@@ -1,4 +1,5 @@
 """Gradient penalties on the discriminator's input gradient (they differentiate inside the loss)."""
+
 from __future__ import annotations
 
 from typing import Callable
@@ -12,7 +13,7 @@ def scores_and_input_gradient(critic: Critic, x: torch.Tensor) -> tuple[torch.Te
     """``critic(x)`` (one score per row) and ∇_x of the summed scores, kept differentiable."""
     x = x.detach().requires_grad_(True)
     scores = critic(x)
-    gradient, = torch.autograd.grad(scores.sum(), x, create_graph=True)
+    (gradient,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
     return scores, gradient
 
 
@@ -23,9 +24,11 @@ def r1_penalty(critic: Critic, real: torch.Tensor) -> tuple[torch.Tensor, torch.
     return scores, gradient.pow(2).sum(1).mean()
 
 
-def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor,
-                     mix: torch.Tensor | None = None) -> torch.Tensor:
-    """WGAN-GP's E(‖∇D(x̂)‖ − 1)² at x̂ = εx + (1 − ε)x̃, ε ~ U(0, 1) per row unless ``mix`` gives it."""
+def gradient_penalty(
+    critic: Critic, real: torch.Tensor, fake: torch.Tensor, mix: torch.Tensor | None = None
+) -> torch.Tensor:
+    """WGAN-GP's E(‖∇D(x̂)‖ − 1)² at x̂ = εx + (1 − ε)x̃, ε ~ U(0, 1) per row unless ``mix`` gives
+    it."""
     mix = torch.rand(len(real), 1, device=real.device, dtype=real.dtype) if mix is None else mix
     _, gradient = scores_and_input_gradient(critic, mix * real + (1 - mix) * fake)
     return (gradient.norm(dim=1) - 1).pow(2).mean()

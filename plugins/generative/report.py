@@ -1,4 +1,5 @@
 """What every generative family reports about its samples: judge-based scores and a picture."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,12 +19,14 @@ def is_image(width: int) -> bool:
 
 
 def latent_generator(seed: int = 0) -> torch.Generator:
-    """A fixed noise source, so pictures and metrics of one model are the same on every evaluation."""
+    """A fixed noise source, so pictures and metrics of one model are the same on every
+    evaluation."""
     return torch.Generator().manual_seed(seed)
 
 
 def sample_metrics(judge: Judge, data: PreparedData, samples: np.ndarray) -> dict[str, float]:
-    """Fréchet distance to real test data (and the real-vs-real floor), and how many classes samples cover."""
+    """Fréchet distance to real test data (and the real-vs-real floor), and how many classes samples
+    cover."""
     real = data.test.x
     n = min(len(real), len(samples))
     shares = np.bincount(judge.predict(samples), minlength=data.info.num_classes) / len(samples)
@@ -40,7 +43,8 @@ def sample_metrics(judge: Judge, data: PreparedData, samples: np.ndarray) -> dic
 
 
 def near_a_mode(data: PreparedData, samples: np.ndarray) -> float:
-    """Share of samples within three within-class standard deviations of the nearest class centre."""
+    """Share of samples within three within-class standard deviations of the nearest class
+    centre."""
     x, y = data.train.x, data.train.y
     means = np.stack([x[y == c].mean(0) for c in np.unique(y)])
     spread = np.sqrt(np.mean([x[y == c].var(0).mean() for c in np.unique(y)]))
@@ -49,7 +53,8 @@ def near_a_mode(data: PreparedData, samples: np.ndarray) -> float:
 
 
 def save_samples(real: np.ndarray, samples: np.ndarray, path: Path, title: str) -> None:
-    """Samples as a picture grid (images), a scatter over the real points (2-D) or histograms (1-D)."""
+    """Samples as a picture grid (images), a scatter over the real points (2-D) or histograms
+    (1-D)."""
     width = samples.shape[1]
     if is_image(width):
         save_image_grid(samples[:100], path, columns=10, title=title)
@@ -61,7 +66,9 @@ def save_samples(real: np.ndarray, samples: np.ndarray, path: Path, title: str) 
         save_histograms({"real": real, "generated": samples}, path, title)
 
 
-def save_interpolations(decode, start: torch.Tensor, end: torch.Tensor, path: Path, title: str, steps: int = 10) -> None:
+def save_interpolations(
+    decode, start: torch.Tensor, end: torch.Tensor, path: Path, title: str, steps: int = 10
+) -> None:
     """Decode straight lines from each ``start`` latent to its ``end``, one row per pair."""
     weights = torch.linspace(0, 1, steps).view(1, steps, 1)
     path_points = start[:, None, :] * (1 - weights) + end[:, None, :] * weights

@@ -7,6 +7,7 @@ only G (D's parameters are constants there). Hence ∇_D L = ∇_D L_D and ∇_G
 The author's own formulation, ``λ·[L_G(G(z)) − L_G(sg(G(z)))]``, cancels D's share of the second
 term by subtraction, which holds only up to rounding; detaching D's parameters makes it exact.
 """
+
 from __future__ import annotations
 
 import torch
@@ -15,7 +16,8 @@ from torch.func import functional_call
 
 
 def frozen_call(module: nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
-    """``module(*inputs)`` with its parameters treated as constants: gradients reach only ``inputs``."""
+    """``module(*inputs)`` with its parameters treated as constants: gradients reach only
+    ``inputs``."""
     detached = {name: p.detach() for name, p in module.named_parameters()}
     return functional_call(module, detached, inputs)
 

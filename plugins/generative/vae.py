@@ -1,8 +1,10 @@
-"""The variational autoencoder all three VAE families share; they differ only in the prior's KL term.
+"""The variational autoencoder all three VAE families share; they differ only in the prior's KL
+term.
 
 Per example the loss is the negative ELBO: a Bernoulli reconstruction term (pixels lie in [0, 1])
 summed over pixels plus KL(q(z|x) ‖ prior). Subclasses override :meth:`VAEModule.prior_kl`.
 """
+
 from __future__ import annotations
 
 import torch
@@ -12,8 +14,11 @@ from plugins.generative.epoch_log import EpochPartsModule
 from plugins.generative.nets import mlp
 
 
-def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, prior_mu: torch.Tensor | float = 0.0) -> torch.Tensor:
-    """KL(N(μ, σ²) ‖ N(prior_mu, I)) in closed form, summed over latent dimensions (one value per row)."""
+def gaussian_kl(
+    mu: torch.Tensor, logvar: torch.Tensor, prior_mu: torch.Tensor | float = 0.0
+) -> torch.Tensor:
+    """KL(N(μ, σ²) ‖ N(prior_mu, I)) in closed form, summed over latent dimensions (one value per
+    row)."""
     return 0.5 * (logvar.exp() + (mu - prior_mu) ** 2 - 1 - logvar).sum(1)
 
 
@@ -45,7 +50,9 @@ class VAEModule(EpochPartsModule):
         """KL(q(z|x) ‖ p(z)) per row, and extra per-row terms to log; here p(z) = N(0, I)."""
         return gaussian_kl(mu, logvar), {}
 
-    def negative_elbo(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def negative_elbo(
+        self, x: torch.Tensor, y: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """−ELBO per row from one reparametrized sample, with its parts."""
         mu, logvar = self.encode(x)
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
@@ -54,10 +61,12 @@ class VAEModule(EpochPartsModule):
         return recon + kl, {"recon": recon, "kl": kl, **extra}
 
     def objective(self, batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """The training loss of a batch (−ELBO, reconstruction weighted) and its parts, batch-averaged."""
+        """The training loss of a batch (−ELBO, reconstruction weighted) and its parts,
+        batch-averaged."""
         x, y = batch
         _, parts = self.negative_elbo(x, y)
-        # A reconstruction weight above 1 trades the bound for more information in z (the clustering VAE uses 2.5).
+        # A reconstruction weight above 1 trades the bound for more information in z (the clustering
+        # VAE uses 2.5).
         loss = (self.recon_weight * parts["recon"] + parts["kl"]).mean()
         return loss, {name: value.mean() for name, value in parts.items()}
 
@@ -72,7 +81,8 @@ class VAEModule(EpochPartsModule):
 
     @torch.no_grad()
     def elbo(self, x: torch.Tensor, y: torch.Tensor, samples: int = 16) -> dict[str, float]:
-        """Held-out ELBO per example (nats), averaged over ``samples`` posterior draws, with its parts."""
+        """Held-out ELBO per example (nats), averaged over ``samples`` posterior draws, with its
+        parts."""
         totals: dict[str, float] = {}
         for _ in range(samples):
             loss, parts = self.negative_elbo(x, y)

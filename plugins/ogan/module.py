@@ -1,4 +1,6 @@
-"""O-GAN's model: the discriminator outputs a vector E(x); its mean is the score, its direction a code."""
+"""O-GAN's model: the discriminator outputs a vector E(x); its mean is the score, its direction a
+code."""
+
 from __future__ import annotations
 
 import torch
@@ -16,7 +18,8 @@ def pearson(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def standardize(codes: torch.Tensor) -> torch.Tensor:
     """Each row shifted and scaled to mean 0 and standard deviation 1, like a draw of z ~ N(0, I).
 
-    ρ ignores a row's mean and scale (the mean is the score), so only the standardized code is meaningful.
+    ρ ignores a row's mean and scale (the mean is the score), so only the standardized code is
+    meaningful.
     """
     centred = codes - codes.mean(1, keepdim=True)
     return centred / centred.pow(2).mean(1, keepdim=True).sqrt().clamp_min(1e-8)
@@ -25,8 +28,15 @@ def standardize(codes: torch.Tensor) -> torch.Tensor:
 class OGANModule(SingleLossGAN):
     """Standard GAN losses on D(x) = avg(E(x)) (with the R1 penalty), each minus w·ρ(z, E(G(z)))."""
 
-    def __init__(self, inputs: int, hidden: int, latent: int, generator_weight: float, r1: float,
-                 correlation_weight: float):
+    def __init__(
+        self,
+        inputs: int,
+        hidden: int,
+        latent: int,
+        generator_weight: float,
+        r1: float,
+        correlation_weight: float,
+    ):
         # ρ(z, E) has an unbounded gradient at E = 0, so E must not start flat.
         super().__init__(inputs, hidden, latent, generator_weight, scores=latent, flat_start=False)
         self.r1 = r1
@@ -40,8 +50,12 @@ class OGANModule(SingleLossGAN):
         real_logits, penalty = r1_penalty(self.score, real)
         fake_codes = self.discriminator(fake)
         rho = pearson(z, fake_codes).mean()
-        loss = (F.softplus(-real_logits).mean() + F.softplus(fake_codes.mean(1)).mean() + 0.5 * self.r1 * penalty
-                - self.correlation_weight * rho)
+        loss = (
+            F.softplus(-real_logits).mean()
+            + F.softplus(fake_codes.mean(1)).mean()
+            + 0.5 * self.r1 * penalty
+            - self.correlation_weight * rho
+        )
         return loss, {"rho": rho, "r1": penalty}
 
     def generator_loss(self, fake_scores, z):

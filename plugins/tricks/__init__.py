@@ -1,4 +1,5 @@
-"""The built-in optimizer tricks: every one, its settings, its order and its conflicts, in one table.
+"""The built-in optimizer tricks: every one, its settings, its order and its conflicts, in one
+table.
 
 Registered by entry point exactly as a third-party trick package is. This module stays free of
 torch: each spec's ``load`` is a lazy ``"module:Class"`` reference to the trick's implementation
@@ -6,6 +7,7 @@ module beside it, imported only when a stage trains. Enabled tricks apply in asc
 (docs/tricks.md explains the sequence); no pair of built-in tricks conflicts, so all eight run
 together.
 """
+
 from __future__ import annotations
 
 from pipeline import Setting, TrickSpec, hookimpl
@@ -14,67 +16,123 @@ from plugins.tricks.points import as_points
 
 TRICKS = [
     TrickSpec(
-        "grad_accum", "gradient accumulation: k micro-batches per optimizer step",
-        load="plugins.tricks.grad_accum:GradAccum", order=10,
-        settings={"k": Setting(2, "micro-batches per optimizer step", kinds=(int,), low=1)}),
+        "grad_accum",
+        "gradient accumulation: k micro-batches per optimizer step",
+        load="plugins.tricks.grad_accum:GradAccum",
+        order=10,
+        settings={"k": Setting(2, "micro-batches per optimizer step", kinds=(int,), low=1)},
+    ),
     TrickSpec(
-        "param_lr", "learning-rate multipliers by parameter-name pattern (0 freezes)",
-        load="plugins.tricks.param_lr:ParamLr", order=20,
-        settings={"multipliers": pattern_pairs(
-            [["*.bias", 2.0]], "[pattern, learning-rate multiplier] pairs; first match wins", low=0)}),
-    TrickSpec(
-        "weight_decay", "decoupled weight decay with exclusions, for any optimizer",
-        load="plugins.tricks.weight_decay:WeightDecayTrick", order=30,
+        "param_lr",
+        "learning-rate multipliers by parameter-name pattern (0 freezes)",
+        load="plugins.tricks.param_lr:ParamLr",
+        order=20,
         settings={
-            "rate": Setting(0.01, "decay rate wd; each step multiplies weights by 1 − lr·wd",
-                            low=0, low_open=True),
+            "multipliers": pattern_pairs(
+                [["*.bias", 2.0]],
+                "[pattern, learning-rate multiplier] pairs; first match wins",
+                low=0,
+            )
+        },
+    ),
+    TrickSpec(
+        "weight_decay",
+        "decoupled weight decay with exclusions, for any optimizer",
+        load="plugins.tricks.weight_decay:WeightDecayTrick",
+        order=30,
+        settings={
+            "rate": Setting(
+                0.01,
+                "decay rate wd; each step multiplies weights by 1 − lr·wd",
+                low=0,
+                low_open=True,
+            ),
             "exclude": pattern_list([], "parameter-name patterns that are never decayed"),
-            "exclude_1d": Setting(True, "never decay 1-D parameters (biases, normalisation scales "
-                                  "and shifts)"),
-        }),
+            "exclude_1d": Setting(
+                True, "never decay 1-D parameters (biases, normalisation scales and shifts)"
+            ),
+        },
+    ),
     TrickSpec(
-        "grad_transform", "per-parameter gradient transforms: norm clip, value clip, zeroing",
-        load="plugins.tricks.grad_transform:GradTransform", order=40,
+        "grad_transform",
+        "per-parameter gradient transforms: norm clip, value clip, zeroing",
+        load="plugins.tricks.grad_transform:GradTransform",
+        order=40,
         settings={
-            "clip_norm": pattern_pairs([["*", 1.0]], "[pattern, largest gradient L2 norm] pairs",
-                                       low=0, low_open=True),
-            "norm_per": Setting("parameter", "clip each matching parameter's norm alone, or one "
-                                "pattern's parameters jointly", choices=("parameter", "pattern")),
-            "clip_value": pattern_pairs([], "[pattern, largest absolute gradient element] pairs",
-                                        low=0, low_open=True),
+            "clip_norm": pattern_pairs(
+                [["*", 1.0]], "[pattern, largest gradient L2 norm] pairs", low=0, low_open=True
+            ),
+            "norm_per": Setting(
+                "parameter",
+                "clip each matching parameter's norm alone, or one pattern's parameters jointly",
+                choices=("parameter", "pattern"),
+            ),
+            "clip_value": pattern_pairs(
+                [], "[pattern, largest absolute gradient element] pairs", low=0, low_open=True
+            ),
             "zero": pattern_list([], "parameter-name patterns whose gradients are set to zero"),
-        }),
+        },
+    ),
     TrickSpec(
-        "lookahead", "Lookahead: k fast steps, then slow weights move α toward them",
-        load="plugins.tricks.lookahead:LookaheadTrick", order=60,
+        "lookahead",
+        "Lookahead: k fast steps, then slow weights move α toward them",
+        load="plugins.tricks.lookahead:LookaheadTrick",
+        order=60,
         settings={
             "k": Setting(5, "fast steps per slow update", kinds=(int,), low=1),
-            "alpha": Setting(0.8, "slow step size α (1 = the base optimizer alone)",
-                             low=0, high=1, low_open=True),
-        }),
+            "alpha": Setting(
+                0.8, "slow step size α (1 = the base optimizer alone)", low=0, high=1, low_open=True
+            ),
+        },
+    ),
     TrickSpec(
-        "lazy_embedding", "lazy updates: rows without gradient keep their values and optimizer state",
-        load="plugins.tricks.lazy_embedding:LazyEmbedding", order=70,
-        settings={"patterns": pattern_list(
-            ["*"], "parameter-name patterns of the parameters updated lazily, e.g. ['*embed*']")}),
+        "lazy_embedding",
+        "lazy updates: rows without gradient keep their values and optimizer state",
+        load="plugins.tricks.lazy_embedding:LazyEmbedding",
+        order=70,
+        settings={
+            "patterns": pattern_list(
+                ["*"], "parameter-name patterns of the parameters updated lazily, e.g. ['*embed*']"
+            )
+        },
+    ),
     TrickSpec(
-        "piecewise_lr", "piecewise-linear learning-rate schedule given as points",
-        load="plugins.tricks.piecewise_lr:PiecewiseLr", order=80,
+        "piecewise_lr",
+        "piecewise-linear learning-rate schedule given as points",
+        load="plugins.tricks.piecewise_lr:PiecewiseLr",
+        order=80,
         settings={
             "points": Setting(
                 [[0.1, 1.0], [0.5, 1.0], [1.0, 0.1]],
                 "[position, learning-rate multiplier] pairs; linear in between",
-                kinds=(list,), check=lambda v: as_points(v) is not None,
+                kinds=(list,),
+                check=lambda v: as_points(v) is not None,
                 expect="a non-empty list of [position, multiplier] pairs with distinct positions "
-                       "≥ 0 and multipliers ≥ 0, such as [[0.1, 1], [1.0, 0.1]]"),
-            "unit": Setting("fraction", "positions are fractions of the run's optimizer steps, "
-                            "or optimizer steps", choices=("fraction", "steps")),
-        }),
+                "≥ 0 and multipliers ≥ 0, such as [[0.1, 1], [1.0, 0.1]]",
+            ),
+            "unit": Setting(
+                "fraction",
+                "positions are fractions of the run's optimizer steps, or optimizer steps",
+                choices=("fraction", "steps"),
+            ),
+        },
+    ),
     TrickSpec(
-        "ema", "exponential moving average of the weights for evaluation and export",
-        load="plugins.tricks.ema:EmaTrick", order=90,
-        settings={"decay": Setting(0.95, "α: weight of the old average at each step",
-                                   low=0, high=1, low_open=True, high_open=True)}),
+        "ema",
+        "exponential moving average of the weights for evaluation and export",
+        load="plugins.tricks.ema:EmaTrick",
+        order=90,
+        settings={
+            "decay": Setting(
+                0.95,
+                "α: weight of the old average at each step",
+                low=0,
+                high=1,
+                low_open=True,
+                high_open=True,
+            )
+        },
+    ),
 ]
 
 

@@ -1,4 +1,5 @@
-"""Trick ``ema``: an exponential moving average of the weights, for validation, evaluation and export.
+"""Trick ``ema``: an exponential moving average of the weights, for validation, evaluation and
+export.
 
 After every optimizer step Θ ← αΘ + (1−α)θ, starting from Θ₀ = θ₀; the optimizer keeps training θ
 untouched. Validation runs on Θ (swapped in and back), training ends with Θ in the model, so the
@@ -21,6 +22,7 @@ things have no public point, so this subclass touches the callback's private sta
   the per-step update below runs the same ``multi_avg_fn`` on tensor lists gathered once, and keeps
   the callback's own once-per-optimizer-step guard (which it checkpoints) as the base class does.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -60,9 +62,13 @@ class ExponentialAverage(WeightAveraging):
     def _update(self, pl_module) -> None:
         if self._pairs is None:
             average = self._average_model.module
-            pairs = list(zip(itertools.chain(average.parameters(), average.buffers()),
-                             itertools.chain(pl_module.parameters(), pl_module.buffers()),
-                             strict=True))
+            pairs = list(
+                zip(
+                    itertools.chain(average.parameters(), average.buffers()),
+                    itertools.chain(pl_module.parameters(), pl_module.buffers()),
+                    strict=True,
+                )
+            )
             floats = [(a, c.detach()) for a, c in pairs if a.is_floating_point()]
             counters = [(a, c) for a, c in pairs if not a.is_floating_point()]
             self._pairs = ([a for a, _ in floats], [c for _, c in floats], counters)

@@ -7,6 +7,7 @@ each parameter on its own (``norm_per: parameter``) or the parameters of one pat
 (``norm_per: pattern``). Parameters matched by no pattern keep their gradients bit for bit. A
 callback on Lightning's ``on_before_optimizer_step`` does it with ``torch.nn.utils``.
 """
+
 from __future__ import annotations
 
 from typing import Any, Mapping
@@ -20,13 +21,16 @@ from plugins.tricks.patterns import matches, parameter_names, patterns_of, requi
 
 
 class GradientTransforms(pl.Callback):
-    """Zeroes, value-clips and norm-clips the gradients of matching parameters, once per optimizer step."""
+    """Zeroes, value-clips and norm-clips the gradients of matching parameters, once per optimizer
+    step."""
 
     def __init__(self, settings: Mapping[str, Any]):
         self.settings = settings
 
     @torch.no_grad()
-    def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer) -> None:
+    def on_before_optimizer_step(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer
+    ) -> None:
         named = [(name, p) for name, p in pl_module.named_parameters() if p.grad is not None]
 
         for name, p in named:

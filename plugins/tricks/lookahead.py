@@ -8,6 +8,7 @@ No Lookahead implementation ships with torch or Lightning and none is installed 
 best-kept one, would be a large dependency for 30 lines, and it starts the slow weights at θ_k
 rather than θ₀), so this small wrapper is written out.
 """
+
 from __future__ import annotations
 
 import torch

@@ -11,6 +11,7 @@ list given with ``dvc exp run -S`` replaces the default whole, where Hydra would
 into it. The schedule is stepped once per optimizer step (so once per k batches under
 ``grad_accum``) and is checkpointed.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,9 +25,11 @@ from plugins.tricks.points import as_points, check_points
 
 
 class PiecewiseLinear:
-    """The multiplier at step t: linear between the points, held after the last; starts at 0 unless step 0 is given.
+    """The multiplier at step t: linear between the points, held after the last; starts at 0 unless
+    step 0 is given.
 
-    Only plain lists are stored, because ``LambdaLR.state_dict`` saves this object's ``__dict__`` into
+    Only plain lists are stored, because ``LambdaLR.state_dict`` saves this object's ``__dict__``
+    into
     checkpoints that are read back with ``weights_only=True``.
     """
 
@@ -40,16 +43,25 @@ class PiecewiseLinear:
         return float(np.interp(step, self.steps, self.values))
 
 
-def in_steps(points: list[tuple[float, float]], unit: str, total_steps: float) -> list[tuple[float, float]]:
-    """The points with positions in optimizer steps: fractions are scaled by the run's ``total_steps``."""
+def in_steps(
+    points: list[tuple[float, float]], unit: str, total_steps: float
+) -> list[tuple[float, float]]:
+    """The points with positions in optimizer steps: fractions are scaled by the run's
+    ``total_steps``."""
     if unit == "steps":
         if points[-1][0] > total_steps:
-            rank_zero_warn(f"tricks.piecewise_lr: points at steps {[p for p, _ in points if p > total_steps]} lie beyond "
-                           f"this run's last optimizer step ({total_steps}); the schedule stops short of them.")
+            rank_zero_warn(
+                f"tricks.piecewise_lr: points at steps {[p for p, _ in points if p > total_steps]} "
+                "lie beyond "
+                f"this run's last optimizer step ({total_steps}); the schedule stops short of them."
+            )
         return points
     if math.isinf(total_steps):
-        raise PipelineError("tricks.piecewise_lr.unit = 'fraction' needs a run of known length, but this run sets no "
-                            "trainer.max_epochs or max_steps; set one, or set tricks.piecewise_lr.unit=steps.")
+        raise PipelineError(
+            "tricks.piecewise_lr.unit = 'fraction' needs a run of known length, but this run sets "
+            "no "
+            "trainer.max_epochs or max_steps; set one, or set tricks.piecewise_lr.unit=steps."
+        )
     return [(fraction * max(total_steps, 1), value) for fraction, value in points]
 
 
@@ -60,5 +72,12 @@ class PiecewiseLr(Trick):
         check_points(as_points(settings["points"]), settings["unit"])
 
     def scheduler(self, settings, optimizer, total_steps):
-        schedule = PiecewiseLinear(in_steps(as_points(settings["points"]), settings["unit"], total_steps))
-        return {"scheduler": LambdaLR(optimizer, schedule), "interval": "step", "frequency": 1, "name": "piecewise_lr"}
+        schedule = PiecewiseLinear(
+            in_steps(as_points(settings["points"]), settings["unit"], total_steps)
+        )
+        return {
+            "scheduler": LambdaLR(optimizer, schedule),
+            "interval": "step",
+            "frequency": 1,
+            "name": "piecewise_lr",
+        }

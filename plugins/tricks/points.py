@@ -2,6 +2,7 @@
 
 Nothing here imports torch, so the trick's settings are checked before any heavy import.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,10 +31,14 @@ def check_points(points: list[tuple[float, float]], unit: str) -> None:
     """Raise naming the key when a position does not fit ``unit`` (fractions in [0, 1], whole
     steps)."""
     if unit == "fraction" and points[-1][0] > 1:
-        raise PipelineError(f"tricks.piecewise_lr.points has position {points[-1][0]!r}, beyond 1, "
-                            "while tricks.piecewise_lr.unit = 'fraction'; give fractions of the "
-                            "run in [0, 1], or set tricks.piecewise_lr.unit=steps for optimizer steps.")
+        raise PipelineError(
+            f"tricks.piecewise_lr.points has position {points[-1][0]!r}, beyond 1, "
+            "while tricks.piecewise_lr.unit = 'fraction'; give fractions of the "
+            "run in [0, 1], or set tricks.piecewise_lr.unit=steps for optimizer steps."
+        )
     if unit == "steps" and (bad := [p for p, _ in points if not isinstance(p, int)]):
-        raise PipelineError(f"tricks.piecewise_lr.points has position {bad[0]!r} while "
-                            "tricks.piecewise_lr.unit = 'steps'; give whole optimizer steps, or "
-                            "set tricks.piecewise_lr.unit=fraction for fractions of the run.")
+        raise PipelineError(
+            f"tricks.piecewise_lr.points has position {bad[0]!r} while "
+            "tricks.piecewise_lr.unit = 'steps'; give whole optimizer steps, or "
+            "set tricks.piecewise_lr.unit=fraction for fractions of the run."
+        )

@@ -7,6 +7,7 @@ SGD's momentum never see it. Parameters matching ``exclude`` are not decayed, no
 The rate follows each group's learning rate, schedules and ``param_lr`` multipliers included.
 Param groups carry their decay rate, and an optimizer wrapper applies it.
 """
+
 from __future__ import annotations
 
 import torch
@@ -20,7 +21,8 @@ RATE_KEY = "decoupled_weight_decay"
 
 
 class DecoupledWeightDecay(WrappedOptimizer):
-    """Before the inner step, multiplies each decayed parameter that has a gradient by 1 − lr·wd (as AdamW does)."""
+    """Before the inner step, multiplies each decayed parameter that has a gradient by 1 − lr·wd (as
+    AdamW does)."""
 
     def inner_step(self) -> None:
         for group in self.param_groups:
@@ -39,9 +41,15 @@ class WeightDecayTrick(Trick):
 
     def param_groups(self, settings, groups):
         def excluded(name: str, param) -> bool:
-            return matches(name, settings["exclude"]) or (settings["exclude_1d"] and param.dim() <= 1)
+            return matches(name, settings["exclude"]) or (
+                settings["exclude_1d"] and param.dim() <= 1
+            )
 
-        return split_groups(groups, excluded, lambda group, skip: {**group, RATE_KEY: 0.0 if skip else settings["rate"]})
+        return split_groups(
+            groups,
+            excluded,
+            lambda group, skip: {**group, RATE_KEY: 0.0 if skip else settings["rate"]},
+        )
 
     def wrap_optimizer(self, settings, optimizer):
         return DecoupledWeightDecay(optimizer)

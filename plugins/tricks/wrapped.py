@@ -6,6 +6,7 @@ checkpoints see one ``torch.optim.Optimizer`` whose groups are the inner ones, a
 (Lookahead around decoupled weight decay around Adam). A wrapper's own state is saved under its
 ``state_key`` inside the inner optimizer's ``state_dict``, so it travels with Lightning checkpoints.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Iterator
@@ -14,11 +15,14 @@ import torch
 
 
 class WrappedOptimizer(torch.optim.Optimizer):
-    """Runs the closure, then :meth:`inner_step`; subclasses override that and the extra-state pair."""
+    """Runs the closure, then :meth:`inner_step`; subclasses override that and the extra-state
+    pair."""
 
     state_key: str | None = None
 
-    def __init__(self, inner: torch.optim.Optimizer):  # no super().__init__: the parameters belong to ``inner``
+    def __init__(
+        self, inner: torch.optim.Optimizer
+    ):  # no super().__init__: the parameters belong to ``inner``
         self.inner = inner
 
     @property
@@ -38,8 +42,10 @@ class WrappedOptimizer(torch.optim.Optimizer):
         return (p for group in self.param_groups for p in group["params"])
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Evaluate the closure (backward and Lightning's before-step hooks), then step. Like every base
-        optimizer here, the closure is evaluated once (LBFGS-style re-evaluation is not supported)."""
+        """Evaluate the closure (backward and Lightning's before-step hooks), then step. Like every
+        base
+        optimizer here, the closure is evaluated once (LBFGS-style re-evaluation is not
+        supported)."""
         loss = None
         if closure is not None:
             with torch.enable_grad():

@@ -1,11 +1,13 @@
 """The exact Wasserstein-1 distance between two equal-size samples (what the critic estimates)."""
+
 from __future__ import annotations
 
 import numpy as np
 
 
 def wasserstein(a: np.ndarray, b: np.ndarray) -> float:
-    """W1 between the empirical distributions of the rows of ``a`` and ``b`` (Euclidean ground cost)."""
+    """W1 between the empirical distributions of the rows of ``a`` and ``b`` (Euclidean ground
+    cost)."""
     from scipy.optimize import linear_sum_assignment
     from scipy.stats import wasserstein_distance
 

@@ -1,4 +1,6 @@
-"""WGAN-GP: the critic's estimate E D(real) − E D(fake) of the Wasserstein distance, checked against the true one."""
+"""WGAN-GP: the critic's estimate E D(real) − E D(fake) of the Wasserstein distance, checked against
+the true one."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,26 +31,39 @@ class WGANGPModule(SingleLossGAN):
 
     def validation_step(self, batch, batch_idx):
         super().validation_step(batch, batch_idx)
-        # The exact distance between the validation batch and as many samples, to set beside w_critic.
+        # The exact distance between the validation batch and as many samples, to set beside
+        # w_critic.
         real = batch[0]
         with torch.no_grad():
             fake = self.generator(self.noise(len(real)))
-        self.log("val_w_true", wasserstein(real.cpu().numpy(), fake.cpu().numpy()), on_epoch=True, sync_dist=True)
+        self.log(
+            "val_w_true",
+            wasserstein(real.cpu().numpy(), fake.cpu().numpy()),
+            on_epoch=True,
+            sync_dist=True,
+        )
 
 
 class WGANGPFamily(Family):
     """Builds, evaluates and exports WGAN-GP."""
 
     def build(self, settings, info):
-        return WGANGPModule(int(np.prod(info.input_shape)), settings["hidden"], settings["latent"],
-                            settings["generator_weight"], penalty=settings["penalty"])
+        return WGANGPModule(
+            int(np.prod(info.input_shape)),
+            settings["hidden"],
+            settings["latent"],
+            settings["generator_weight"],
+            penalty=settings["penalty"],
+        )
 
     @torch.no_grad()
     def evaluate(self, module, data, out_dir):
         metrics = gan_report(module, data, out_dir, "WGAN-GP")
         real = torch.from_numpy(data.test.x)
         fake = module.generator(module.noise(len(real), latent_generator(2)))
-        metrics["w_critic"] = float(module.discriminator(real).mean() - module.discriminator(fake).mean())
+        metrics["w_critic"] = float(
+            module.discriminator(real).mean() - module.discriminator(fake).mean()
+        )
         metrics["w_true"] = wasserstein(data.test.x, fake.numpy())
         return metrics
 

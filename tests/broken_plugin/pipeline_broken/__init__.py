@@ -1,1 +1,2 @@
-"""A plugin distribution with one working entry point (``ring``) and one that fails to import (``spiral``)."""
+"""A plugin distribution with one working entry point (``ring``) and one that fails to import
+(``spiral``)."""

@@ -1,4 +1,5 @@
 """Dataset ``ring``: points on two noisy circles, labelled by circle."""
+
 from pipeline import DatasetSpec, hookimpl
 
 

@@ -1,4 +1,5 @@
 """Dataset ``spiral``, which needs a library that is not installed: importing this module fails."""
+
 import pipeline_spiral_generator  # noqa: F401  (deliberately missing)
 
 from pipeline import DatasetSpec, hookimpl

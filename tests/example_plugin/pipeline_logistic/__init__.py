@@ -1,4 +1,5 @@
 """A complete third-party plugin: model family ``logistic`` and dataset ``blobs``."""
+
 from pipeline import DatasetSpec, FamilySpec, Setting, hookimpl
 
 
@@ -10,5 +11,11 @@ def pipeline_families():
 
 @hookimpl
 def pipeline_datasets():
-    return [DatasetSpec("blobs", "three Gaussian blobs in 4-D", "pipeline_logistic.blobs:load_blobs",
-                        {"samples": Setting(600, "examples to generate", low=30)})]
+    return [
+        DatasetSpec(
+            "blobs",
+            "three Gaussian blobs in 4-D",
+            "pipeline_logistic.blobs:load_blobs",
+            {"samples": Setting(600, "examples to generate", low=30)},
+        )
+    ]

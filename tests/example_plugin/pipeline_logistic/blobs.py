@@ -1,4 +1,5 @@
 """The blobs dataset: three Gaussian blobs in 4-D, scaled to [0, 1]."""
+
 import numpy as np
 from sklearn.datasets import make_blobs
 

@@ -1,4 +1,5 @@
 """The heavy part of the logistic family: model, evaluation, export target."""
+
 import torch
 import torch.nn.functional as F
 from torch import nn
