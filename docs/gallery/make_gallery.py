@@ -1,9 +1,11 @@
-"""Regenerates docs/gallery: one default run per generative family through the pipeline's own stages.
+"""Regenerates docs/gallery: one default run per generative family through the pipeline's own
+stages.
 
 Each family trains with params.yaml's defaults and its conf/model/<family>.yaml (digits, 20 epochs),
 evaluates, and one of its pictures is copied here with the run's metrics into metrics.json.
 Run from the repository root: ``python docs/gallery/make_gallery.py [family ...]``.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,12 +19,19 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 GALLERY = Path(__file__).resolve().parent
-PICTURES = {"vae": "latent_manifold", "cvae": "class_samples", "cluster_vae": "cluster_samples",
-            "gan": "samples", "wgan_gp": "samples", "ogan": "reconstructions"}
+PICTURES = {
+    "vae": "latent_manifold",
+    "cvae": "class_samples",
+    "cluster_vae": "cluster_samples",
+    "gan": "samples",
+    "wgan_gp": "samples",
+    "ogan": "reconstructions",
+}
 
 
 def default_run(family: str, root: Path) -> dict[str, float]:
-    """prepare → train → evaluate in ``root`` with the family's defaults; returns the evaluate metrics."""
+    """prepare → train → evaluate in ``root`` with the family's defaults; returns the evaluate
+    metrics."""
     from pipeline.context import build_context
     from pipeline.stages import run_stage
 
@@ -43,7 +52,9 @@ def main(families: list[str]) -> None:
         for family in families:
             root = Path(tmp) / family
             metrics = default_run(family, root)
-            shutil.copy(root / "plots" / "evaluate" / f"{PICTURES[family]}.png", GALLERY / f"{family}.png")
+            shutil.copy(
+                root / "plots" / "evaluate" / f"{PICTURES[family]}.png", GALLERY / f"{family}.png"
+            )
             results[family] = {k: round(v, 4) for k, v in sorted(metrics.items())}
             results_path.write_text(json.dumps(results, indent=2) + "\n")
             print(family, results[family], flush=True)
