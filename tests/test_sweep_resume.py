@@ -24,8 +24,9 @@ fixed:
   model.hidden: 16
 params:
   optimizer.lr: {type: float, low: 0.005, high: 0.05, log: true}
-pruner: {type: none, monitor: val_acc}   # never prunes, but reports every epoch: the retry's first
-report shows where it resumed
+# pruner none never prunes, but reports every epoch: the retry's first report shows where it
+# resumed
+pruner: {type: none, monitor: val_acc}
 sampler: {type: random, seed: 0}
 heartbeat: {interval: 1, grace_period: 3}
 """

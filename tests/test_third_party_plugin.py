@@ -15,23 +15,15 @@ from tests.conftest import REPO, edit_params, run
 EXAMPLE = REPO / "tests" / "example_plugin"
 
 
+def install_into(site: Path, package: Path, cwd: Path) -> None:
+    """pip-install ``package`` into the folder ``site`` (put on PYTHONPATH by the test)."""
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
+    run([*pip, "--target", str(site), str(package)], cwd)
+
+
 def test_installed_plugin_runs_through_dvc_repro(project: Path, tmp_path: Path):
     site = tmp_path / "site"
-    run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(site),
-            str(EXAMPLE),
-        ],
-        tmp_path,
-    )
+    install_into(site, EXAMPLE, tmp_path)
     env = {"PYTHONPATH": str(site)}
 
     listing = run(["pipeline", "plugins"], project, **env).stdout
@@ -79,21 +71,7 @@ def broken_env(tmp_path_factory) -> dict[str, str]:
     at the same time never see it and nothing needs uninstalling.
     """
     site = tmp_path_factory.mktemp("broken") / "site"
-    run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(site),
-            str(BROKEN),
-        ],
-        site.parent,
-    )
+    install_into(site, BROKEN, site.parent)
     return {"PYTHONPATH": str(site)}
 
 
