@@ -43,11 +43,13 @@ class BrokenPlugin:
 
 
 class PluginManager(pluggy.PluginManager):
-    """A pluggy manager that also remembers the installed plugins that could not be loaded."""
+    """A pluggy manager that also remembers where each installed plugin came from, and the
+    installed plugins that could not be loaded."""
 
     def __init__(self, project_name: str):
         super().__init__(project_name)
         self.broken: list[BrokenPlugin] = []
+        self.installed_from: dict[int, str] = {}  # id(plugin) -> "distribution version"
 
 
 def create_plugin_manager(
@@ -98,8 +100,7 @@ def _load_entry_points(pm: PluginManager) -> None:
                 if broken not in pm.broken:  # a distribution found twice on sys.path
                     pm.broken.append(broken)
                 continue
-            # what pluggy's own loader records for list_plugin_distinfo()
-            pm._plugin_distinfo.append((plugin, dist))
+            pm.installed_from[id(plugin)] = f"{dist.metadata['Name']} {dist.version}"
 
 
 def _summary(error: BaseException, limit: int = 300) -> str:
@@ -219,7 +220,4 @@ def _lookup(
 
 def _package_of_plugins(pm: pluggy.PluginManager) -> dict[int, str]:
     """Map each plugin object to 'distribution version' for plugins that came from entry points."""
-    return {
-        id(plugin): f"{dist.project_name} {dist.version}"
-        for plugin, dist in pm.list_plugin_distinfo()
-    }
+    return dict(getattr(pm, "installed_from", {}))
