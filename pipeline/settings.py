@@ -29,7 +29,21 @@ _KIND_NAMES = {
 
 @dataclass(frozen=True)
 class Setting:
-    """One setting: its default, what types it takes, and an optional range or choice list."""
+    """One setting: its default, what types it takes, and an optional range or choice list.
+
+    - ``default``: the value when params.yaml leaves the setting out; its type is the accepted
+      type unless ``kinds`` says otherwise (a float default also accepts integers; a None default
+      accepts anything).
+    - ``doc``: one line for ``pipeline plugins`` and the conf/ files.
+    - ``kinds``: the accepted Python types, e.g. ``(int, str, list)``; booleans are never taken for
+      numbers.
+    - ``low``, ``high``: inclusive bounds for numbers; ``low_open`` / ``high_open`` make a bound
+      exclusive, so ``low=0, low_open=True`` means "> 0". NaN and infinities are always refused.
+    - ``choices``: the only values allowed (bounds and kinds still apply).
+    - ``nullable``: also accept null (None).
+    - ``check``: a predicate for what the fields above cannot say (e.g. a list of pairs);
+      ``expect`` then describes a valid value in words for the error message.
+    """
 
     default: Any
     doc: str = ""
