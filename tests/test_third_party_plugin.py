@@ -49,6 +49,11 @@ def test_installed_plugin_runs_through_dvc_repro(project: Path, tmp_path: Path):
     assert max(export.values()) <= 1e-4
     assert (project / "exported" / "model.onnx").is_file()
 
+    # The documented example passes the contract every registered family meets.
+    contract = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "logistic"]
+    checked = run([*contract, str(REPO / "tests" / "test_families_contract.py")], REPO, **env)
+    assert " passed" in checked.stdout and "failed" not in checked.stdout, checked.stdout
+
     without = run(["pipeline", "run", "train"], project, check=False)
     assert without.returncode == 2 and "unknown dataset 'blobs'" in without.stderr
 

@@ -6,6 +6,7 @@ from torch import nn
 
 from pipeline import Family
 from pipeline.module import ModelModule
+from pipeline.plots import save_confusion
 
 
 class LogisticModule(ModelModule):
@@ -31,6 +32,8 @@ class LogisticFamily(Family):
     @torch.no_grad()
     def evaluate(self, module, data, out_dir):
         predicted = module.net(torch.from_numpy(data.test.x)).argmax(1).numpy()
+        # a picture for dvc plots and MLflow: confusion.csv and confusion_matrix.png
+        save_confusion(data.test.y, predicted, out_dir, data.info.num_classes)
         return {"accuracy": float((predicted == data.test.y).mean())}
 
     def export_target(self, module, data):
