@@ -38,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--n-trials",
         type=int,
-        help="trials the study should hold in total (default: the space's n_trials)",
+        help="trials the study should hold in total, counting those it already holds: a "
+        "study with 6 trials runs none for --n-trials 4 and 2 more for --n-trials 8 "
+        "(default: the space's n_trials)",
     )
     sweep.add_argument(
         "--workers",
@@ -96,11 +98,23 @@ def cmd_plugins(_: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Validate params, then run the stage."""
+    import contextlib
+    import time
+
+    from pipeline import console
     from pipeline.context import build_context
     from pipeline.stages import run_stage
 
+    started = time.perf_counter()
     ctx = build_context(Path.cwd(), args.params)
-    run_stage(args.stage, ctx)
+    print(console.describe(args.stage, ctx.params), flush=True)  # before the heavy imports
+    console.quiet_known_noise(ctx.paths.checkpoints)
+    # TensorFlow's runtime writes to the file descriptor, past Python's warnings and logging.
+    native = console.native_stderr_filtered() if args.stage == "export" else None
+    with native or contextlib.nullcontext():
+        metrics = run_stage(args.stage, ctx)
+    for line in console.summary(args.stage, metrics, ctx.paths.root, time.perf_counter() - started):
+        print(line, flush=True)
     return 0
 
 

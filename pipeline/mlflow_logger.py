@@ -8,6 +8,7 @@ import time
 from typing import Any, Mapping, Optional
 
 from lightning.fabric.utilities.rank_zero import rank_zero_only
+from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import MLFlowLogger
 from typing_extensions import override
 
@@ -26,6 +27,7 @@ class CheckpointBatchedMLFlowLogger(MLFlowLogger):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._pending: list = []
+        self.epoch_ends = EpochEnds()  # add it to the Trainer's callbacks
 
     @override
     @rank_zero_only
@@ -33,16 +35,25 @@ class CheckpointBatchedMLFlowLogger(MLFlowLogger):
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
+        epoch = metrics.get("epoch")
         self._pending += [
             Metric(
                 key=_INVALID_KEY_CHARS.sub("", key),
                 value=float(value),
                 timestamp=now,
-                step=step or 0,
+                step=self._step(key, step, epoch),
             )
             for key, value in metrics.items()
             if not isinstance(value, str)
         ]
+
+    def _step(self, key: str, step: Optional[int], epoch: Any) -> int:
+        """Epoch-level metrics go on the epoch, so MLflow's default charts are learning curves;
+        step-level ones (and ``epoch`` itself, which maps one axis onto the other) on the step."""
+        at_epoch_end = self.epoch_ends.reached or key.endswith("_epoch")
+        if epoch is None or key == "epoch" or key.endswith("_step") or not at_epoch_end:
+            return step or 0
+        return int(epoch)
 
     @rank_zero_only
     def flush(self) -> None:
@@ -64,3 +75,27 @@ class CheckpointBatchedMLFlowLogger(MLFlowLogger):
         if self._pending:
             self.flush()
         super().finalize(status)
+
+
+class EpochEnds(Callback):
+    """Tells the logger whether Lightning is logging an epoch's end (training or validation)
+    rather than a batch: Lightning passes the global step either way."""
+
+    def __init__(self) -> None:
+        self.reached = False
+
+    @override
+    def on_train_batch_start(self, *args: Any) -> None:
+        self.reached = False
+
+    @override
+    def on_validation_batch_start(self, *args: Any) -> None:
+        self.reached = False
+
+    @override
+    def on_train_epoch_end(self, *args: Any) -> None:
+        self.reached = True
+
+    @override
+    def on_validation_epoch_end(self, *args: Any) -> None:
+        self.reached = True

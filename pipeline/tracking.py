@@ -8,9 +8,12 @@ DDP job records one run.
 from __future__ import annotations
 
 import contextlib
+import getpass
 import os
 import socket
 import subprocess
+import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -84,6 +87,31 @@ def check_reachable(uri: str) -> None:
 
 
 HOST_TAG, PID_TAG = "pipeline.host", "pipeline.pid"
+RUN_NAME_TAG = "mlflow.runName"
+# The UI opens an experiment of this kind in its model-training view rather than the GenAI one.
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+# What DVC tells a stage of `dvc exp run` (DVC_EXP_NAME, DVC_EXP_BASELINE_REV), as run tags.
+_DVC_TAGS = {"DVC_EXP_NAME": "dvc.exp_name", "DVC_EXP_BASELINE_REV": "dvc.baseline_rev"}
+
+
+def default_run_name(family: str) -> str:
+    """A readable, distinct name: ``<family>-<DVC experiment>`` under ``dvc exp run``, else
+    ``<family>-<month><day>-<time>``."""
+    return f"{family}-{os.environ.get('DVC_EXP_NAME') or time.strftime('%m%d-%H%M%S')}"
+
+
+def source_tags() -> dict[str, str]:
+    """MLflow's own Source and User columns, and the DVC experiment the run belongs to."""
+    tags = {
+        "mlflow.source.name": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "mlflow.source.type": "LOCAL",
+    }
+    try:
+        tags["mlflow.user"] = getpass.getuser()
+    except (OSError, KeyError):  # no login name (a container's anonymous uid)
+        pass
+    tags.update({tag: os.environ[var] for var, tag in _DVC_TAGS.items() if os.environ.get(var)})
+    return tags
 
 
 def _owner_tags() -> dict[str, str]:
@@ -152,11 +180,11 @@ class Tracker:
         parent_run_id: str | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> str:
-        """Open a new RUNNING run with flattened params and the git commit; return its id."""
-        found = self.client.get_experiment_by_name(experiment)
-        experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
+        """Open a new RUNNING run with flattened params, the git commit and the source tags
+        (``tags`` override them); return its id."""
+        experiment_id = self.experiment_id(experiment)
         self._close_dead_runs(experiment_id)
-        all_tags = {**(tags or {}), **_owner_tags()}
+        all_tags = {**source_tags(), **(tags or {}), **_owner_tags()}
         commit = git_commit(self.root)
         if commit:
             all_tags["mlflow.source.git.commit"] = commit
@@ -165,6 +193,16 @@ class Tracker:
         run_id = self.client.create_run(experiment_id, run_name=run_name, tags=all_tags).info.run_id
         self.log_params(run_id, params)
         return run_id
+
+    def experiment_id(self, name: str) -> str:
+        """The experiment called ``name``, created if missing, with the experiment kind set."""
+        found = self.client.get_experiment_by_name(name)
+        if found is None:
+            return self.client.create_experiment(name, tags=EXPERIMENT_KIND)
+        for key, value in EXPERIMENT_KIND.items():
+            if key not in found.tags:  # an experiment made before, or by another tool
+                self.client.set_experiment_tag(found.experiment_id, key, value)
+        return found.experiment_id
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         """Record ``params`` flattened to dotted keys."""

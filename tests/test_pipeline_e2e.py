@@ -9,6 +9,7 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import edit_params, fast_params, run
+from tests.test_mlflow_view import assert_mlflow_view
 
 
 def stages_ran(output: str) -> list[str]:
@@ -59,11 +60,10 @@ def test_dvc_repro_end_to_end(project: Path):
         == run(["git", "rev-parse", "HEAD"], project).stdout.strip()
     )
     assert abs(mlrun.data.metrics["test.accuracy"] - evaluate["accuracy"]) < 1e-12
-    assert [m.step for m in client.get_metric_history(mlrun.info.run_id, "val_loss")] == [
-        19,
-        39,
-        59,
-    ]
+    for epoch_metric in ("val_loss", "train_loss"):  # learning curves: one point per epoch
+        history = client.get_metric_history(mlrun.info.run_id, epoch_metric)
+        assert sorted(m.step for m in history) == [0, 1, 2], epoch_metric
+    assert_mlflow_view(client, mlrun, project)
     artifacts = {a.path for a in client.list_artifacts(mlrun.info.run_id)}
     assert {"params.yaml", "plots", "exported"} <= artifacts
     plots = {a.path for a in client.list_artifacts(mlrun.info.run_id, "plots")}
@@ -80,6 +80,8 @@ def test_dvc_repro_end_to_end(project: Path):
     third = run(["dvc", "repro"], project)
     assert stages_ran(third.stdout) == ["check", "train", "evaluate", "export"]
     assert json.loads((project / "metrics" / "train.json").read_text())["epochs"] == 4
+    names = [r.info.run_name for r in client.search_runs([mlrun.info.experiment_id])]
+    assert len(set(names)) == 2 and all(n.startswith("classifier-") for n in names), names
 
     plots = json.loads(run(["dvc", "plots", "show", "--json"], project).stdout)
     failed = {error.get("name") or error.get("source") for error in plots.get("errors", [])}

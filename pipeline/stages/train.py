@@ -72,8 +72,15 @@ def run(ctx: RunContext) -> dict[str, float]:
     if tracker is not None and run_id is None:
         names = ",".join(t.spec.name for t in training.tricks) or "none"
         tags = {"pipeline.tricks": names, **ctx.run_tags}
+        name = tags.get(tracking.RUN_NAME_TAG) or tracking.default_run_name(
+            params["model"]["family"]
+        )
         run_id = tracker.create_run(
-            params["tracking"]["experiment"], {}, parent_run_id=ctx.parent_run_id, tags=tags
+            params["tracking"]["experiment"],
+            {},
+            run_name=name,
+            parent_run_id=ctx.parent_run_id,
+            tags=tags,
         )
         # first, so an interrupted start resumes this run
         resume.record(paths.checkpoints, params, run_id)
@@ -90,6 +97,7 @@ def run(ctx: RunContext) -> dict[str, float]:
                 run_id=run_id,
                 tracking_uri=tracking.tracking_uri(paths.root),
             )
+            trainer.callbacks.append(trainer.logger.epoch_ends)
         trainer.fit(module, datamodule=datamodule, ckpt_path=point.checkpoint, weights_only=True)
         if tracker is None:  # non-zero ranks of a distributed job only train
             return {}

@@ -55,8 +55,9 @@ def run_sweep(request: Request, root: Path) -> int:
     except BaseException:
         workers.stop()
         raise
+    print(intent(study, sweep.n_trials, request.n_trials is not None), file=sys.stderr)
     print(
-        f"sweep {sweep.study}: {sweep.n_trials} trials, {sweep.workers} worker(s), storage "
+        f"sweep {sweep.study}: {sweep.workers} worker(s), storage "
         f"{shown(sweep.storage_url)}, MLflow parent run {sweep.parent_run_id}",
         file=sys.stderr,
     )
@@ -353,6 +354,22 @@ def counted_states() -> tuple:
     from optuna.trial import TrialState
 
     return (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+
+
+def intent(study, n_trials: int, given: bool) -> str:
+    """One line saying what the sweep will do: ``n_trials`` is a total, not a number to add."""
+    from optuna.trial import TrialState
+
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    held = sum(s in counted_states() for s in states)
+    asked = f"--n-trials {n_trials}" if given else f"the space's n_trials ({n_trials})"
+    line = f"study {study.study_name} holds {held} trial(s); {asked} asks for {n_trials} in total"
+    queued = states.count(TrialState.WAITING)
+    if held - queued >= n_trials:
+        if queued:
+            return f"{line}, so only the {queued} queued trial(s) will run."
+        return f"{line}, so no trial will run; pass a larger total to add trials."
+    return f"{line}, so {n_trials - held + queued} more will run."
 
 
 def plan(study, n_trials: int) -> str:

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 from pipeline.sweep.space import Space
 
 FOLDER_ATTR = "sweep.folder"  # user attr: the trial's folder number, inherited by its retries
+RUN_ID_ATTR = "mlflow.run_id"  # user attr: the trial's MLflow child run
 MAX_RETRIES = 3  # a trial that keeps killing its worker (out of memory, say) stops being retried
 INTERRUPTED = 130  # a worker's exit code after Ctrl-C or SIGTERM, as a shell reports SIGINT
 
@@ -118,6 +119,7 @@ class Objective:
         from pipeline.outputs import read_run_id, write_json
         from pipeline.paths import Paths
         from pipeline.stages import run_stage
+        from pipeline.tracking import RUN_NAME_TAG
 
         sweep, metric = self.sweep, self.sweep.space.metric
         folder = trial.user_attrs.get(FOLDER_ATTR, trial.number)
@@ -127,12 +129,16 @@ class Objective:
         paths = Paths(root=sweep.trial_root(folder), prepared_dir=sweep.folder / "prepared")
         record = paths.root / "trial.json"  # the child run this trial and its retries share
         self.run_id = json.loads(record.read_text())["run_id"] if record.is_file() else None
+        if self.run_id:  # a retry continues its original's run
+            trial.set_user_attr(RUN_ID_ATTR, self.run_id)
 
         def created(run_id: str) -> None:
             self.run_id = run_id
             write_json(record, {"run_id": run_id})
+            trial.set_user_attr(RUN_ID_ATTR, run_id)
 
         tags = {
+            RUN_NAME_TAG: f"trial-{trial.number}",
             "optuna.study": sweep.study,
             "optuna.trial": str(folder),
             "optuna.trial_number": str(trial.number),

@@ -14,6 +14,7 @@ from pipeline.sweep.objective import INTERRUPTED
 from pipeline.sweep.space import MISSING, Space, get
 
 PARENT_ATTR = "mlflow.parent_run_id"  # study user attr: a resumed sweep fills the same parent
+WIDTH = 100  # columns the printed trials table keeps within
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_\-./]*")  # strings Hydra reads unquoted
 
 
@@ -121,7 +122,43 @@ def print_summary(study, space: Space, table) -> None:
     print(title)
     if len(table):
         shown = table.drop(columns="folder").rename(columns={"value": space.metric})
-        print(shown.to_string(index=False, na_rep="", float_format=lambda v: f"{v:.6g}"))
+        searched = [p.key for p in space.params]
+        for block in table_blocks(shown, searched):
+            print(block)
+
+
+def table_blocks(table, searched: list[str], width: int = WIDTH) -> list[str]:
+    """``table`` as text no wider than ``width``: whole, or the outcome columns first, then the
+    searched values in blocks that fit, each block led by the trial number."""
+
+    def text(columns: list[str]) -> str:
+        return table[columns].to_string(
+            index=False, na_rep="", float_format=lambda v: f"{v:.6g}", line_width=None
+        )
+
+    def fits(columns: list[str]) -> bool:
+        return max(map(len, text(columns).splitlines())) <= width
+
+    if fits(list(table.columns)):
+        return [text(list(table.columns))]
+    blocks = [text([c for c in table.columns if c not in searched])]
+    group: list[str] = []
+    for key in searched:
+        if group and not fits(["number", *group, key]):
+            blocks.append(text(["number", *group]))
+            group = []
+        group.append(key)
+    if group:
+        blocks.append(text(["number", *group]))
+    return blocks
+
+
+def quiet_optuna() -> None:
+    """Keep Optuna's per-trial INFO lines (on stderr) from landing inside the table."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sys.stderr.flush()
 
 
 def save_plots(study, folder: Path) -> list[str]:
@@ -155,6 +192,7 @@ def finish(sweep, study, tracker, codes: list[int], complete: bool, apply: bool,
 
     space = sweep.space
     table = trials_table(study, space)
+    quiet_optuna()
     print_summary(study, space, table)
     outputs = sweep.folder / "report"
     outputs.mkdir(parents=True, exist_ok=True)
