@@ -14,9 +14,9 @@ from pipeline.errors import PipelineError
 def progress_callbacks() -> tuple[list[pl.Callback], bool]:
     """A rich progress bar in a terminal; no bar when output goes to a file or CI."""
     if sys.stderr.isatty():
-        from lightning.pytorch.callbacks import RichProgressBar
+        from pipeline.progress import FitProgressBar
 
-        return [RichProgressBar()], True
+        return [FitProgressBar()], True
     return [], False
 
 
@@ -32,7 +32,10 @@ def build_trainer(
     bar, terminal = progress_callbacks()
     # Settings may switch the bar off (tests do); otherwise it follows the terminal.
     show_bar = kwargs.pop("enable_progress_bar", terminal)
-    kwargs.setdefault("enable_model_summary", show_bar)
+    if kwargs.setdefault("enable_model_summary", show_bar) and show_bar:
+        from pipeline.progress import QuietModelSummary
+
+        bar = [*bar, QuietModelSummary()]
     try:
         return pl.Trainer(
             **kwargs,
