@@ -56,6 +56,10 @@ def test_parallel_sweep_prunes_records_children_and_best_reproduces(project: Pat
     )  # same params, same seed: the same model
     assert len({t.user_attrs["sweep.worker"] for t in trials}) == 2
     assert f"study digits_lr: {len(good)} complete, {len(hopeless)} pruned" in done.stdout
+    assert (
+        "study digits_lr holds 0 trial(s); the space's n_trials (6) asks for 6 in total, so 6 "
+        "more will run." in done.stderr
+    )
 
     client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("pipeline")
@@ -76,6 +80,9 @@ def test_parallel_sweep_prunes_records_children_and_best_reproduces(project: Pat
     for child in children:
         trial = trials[int(child.data.tags["optuna.trial"])]
         assert child.data.tags["optuna.state"] == trial.state.name
+        assert child.info.run_name == f"trial-{trial.number}"
+        assert trial.user_attrs["mlflow.run_id"] == child.info.run_id
+        assert child.data.tags["mlflow.source.name"].startswith("pipeline sweep digits_lr")
         assert child.data.params["trial.optimizer.lr"] == trial.params["optimizer.lr"]
         if trial.state == TrialState.PRUNED:
             assert child.info.status == "KILLED" and child.data.tags["optuna.pruned_epoch"] == "0"
