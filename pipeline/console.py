@@ -46,7 +46,7 @@ def describe(stage: str, params: Mapping[str, Any]) -> str:
     if stage == "train":
         epochs = trainer.get("max_epochs", 1000)  # Lightning's default when unset
         tricks = ", ".join(params["tricks"]) or "none"
-        return f"train: {on}, {epochs} epochs, tricks: {tricks}"
+        return f"train: {on}, {epochs} epoch{'s' * (epochs != 1)}, tricks: {tricks}"
     if stage == "evaluate":
         return f"evaluate: {on}, test split"
     return f"export: {on} to ONNX, SavedModel, TFLite (tolerance {params['export']['tolerance']})"
