@@ -115,11 +115,16 @@ def summary(stage: str, metrics: Mapping[str, float], root: Path, seconds: float
 def _run_lines(root: Path) -> list[str]:
     from pipeline.outputs import read_run_id
     from pipeline.paths import Paths
-    from pipeline.tracking import Tracker
+    from pipeline.tracking import Tracker, is_rank_zero
 
+    if not is_rank_zero():  # the other processes of a distributed training record no run
+        return []
     run_id = read_run_id(Paths(root).run_record)
     tracker = Tracker(root)
-    run = tracker.client.get_run(run_id)
+    try:
+        run = tracker.client.get_run(run_id)
+    except Exception as error:  # the stage succeeded; a store gone since must not fail it
+        return [f"MLflow run {run_id} (not readable now: {type(error).__name__})"]
     lines = [f"MLflow run {run.info.run_name} ({run_id})"]
     if tracker.uri.startswith(("http://", "https://")):
         base = tracker.uri.rstrip("/")
