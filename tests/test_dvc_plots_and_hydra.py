@@ -1,13 +1,17 @@
-"""`dvc plots show` on a default run: every declared plot loads, curves name their metric."""
+"""`dvc plots show` on a default run: every declared plot loads, curves name their metric; an
+installed plugin's components compose through Hydra with no file in conf/."""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.conftest import fast_params, make_project, run
+from tests.conftest import REPO, fast_params, make_project, run
+from tests.test_third_party_plugin import EXAMPLE, install_into
 
 
 @pytest.fixture(scope="module")
@@ -63,3 +67,34 @@ def test_rendered_plots_are_git_ignored(shown):
     run(["dvc", "plots", "show"], project)
     assert (project / "dvc_plots" / "index.html").is_file()
     assert run(["git", "status", "--porcelain", "dvc_plots"], project).stdout == ""
+
+
+COMPOSE = """
+import json, sys
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+with initialize_config_dir(config_dir=sys.argv[1], version_base=None):
+    print(json.dumps(OmegaConf.to_container(compose("config", overrides=sys.argv[2:]))))
+"""
+
+
+def composed(cwd: Path, *overrides: str, **env: str) -> dict:
+    """What Hydra composes from conf/, as DVC does for `dvc exp run -S`, in a fresh process."""
+    args = [sys.executable, "-c", COMPOSE, str(REPO / "conf"), *overrides]
+    return json.loads(run(args, cwd, **env).stdout)
+
+
+def test_an_installed_plugin_composes_through_hydra(tmp_path: Path):
+    site = tmp_path / "site"
+    install_into(site, EXAMPLE, tmp_path)
+    params = composed(tmp_path, "model=logistic", "data=blobs", PYTHONPATH=str(site))
+    assert params["model"] == {"family": "logistic"}
+    assert params["data"] == {"name": "blobs", "samples": 600}
+    # conf/ keeps the built-ins' files; without the plugin its components are unknown.
+    assert composed(tmp_path, "model=vae")["model"] == yaml.safe_load(
+        (REPO / "conf" / "model" / "vae.yaml").read_text()
+    )
+    missing = run(
+        [sys.executable, "-c", COMPOSE, str(REPO / "conf"), "model=logistic"], tmp_path, check=False
+    )
+    assert missing.returncode != 0 and "Could not find 'model/logistic'" in missing.stderr

@@ -1,0 +1,53 @@
+"""Hydra config groups for the installed plugins' components, so `dvc exp run -S model=NAME` (or
+`data=NAME`, `trick=[NAME]`) works for a pip-installed plugin without a file in ``conf/``."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.settings import defaults_of
+
+
+def group_files(registry) -> dict[str, str]:
+    """``group/name.yaml`` → its text: each component's declared defaults, as ``conf/`` writes
+    them."""
+    files = {}
+    for name, entry in registry.families.items():
+        files[f"model/{name}.yaml"] = _dump({"family": name, **defaults_of(entry.spec.settings)})
+    for name, entry in registry.datasets.items():
+        files[f"data/{name}.yaml"] = _dump({"name": name, **defaults_of(entry.spec.settings)})
+    for name, entry in registry.tricks.items():
+        body = _dump(defaults_of(entry.spec.settings)) if entry.spec.settings else ""
+        files[f"trick/{name}.yaml"] = f"# @package tricks.{name}\n{body}"
+    return files
+
+
+def plugin_conf_dir() -> Path:
+    """A folder holding :func:`group_files` of the installed plugins; one per distinct content,
+    so concurrent runs never write over a folder another one reads."""
+    from pipeline.registry import Registry, create_plugin_manager
+
+    files = group_files(Registry(create_plugin_manager(report_broken=False)))
+    digest = hashlib.sha256(repr(sorted(files.items())).encode()).hexdigest()[:16]
+    folder = Path(tempfile.gettempdir()) / "pipeline-hydra-conf" / digest
+    if not folder.is_dir():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f"{digest}-", dir=folder.parent))
+        for relative, text in files.items():
+            (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+            (staging / relative).write_text(text)
+        try:
+            staging.rename(folder)
+        except OSError:  # another process made it first, with the same content
+            shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def _dump(values: dict[str, Any]) -> str:
+    return yaml.safe_dump(values, sort_keys=False)
