@@ -1,8 +1,9 @@
 """MLflow bookkeeping: one run per pipeline execution, opened by train and extended by later stages.
 
 The store is ``$MLFLOW_TRACKING_URI`` when set (a team server), else ``sqlite:///mlflow.db`` at the
-project root, which ``mlflow ui`` run from the root opens. Only global rank 0 touches MLflow, so a
-DDP job records one run.
+project root, which ``mlflow ui`` run from the root opens; ``dvc exp run --queue`` and ``--temp``
+record there too, not in their temporary copy. Only global rank 0 touches MLflow, so a DDP job
+records one run.
 """
 
 from __future__ import annotations
@@ -32,10 +33,39 @@ _HTTP_DEFAULTS = {
 
 
 def tracking_uri(root: Path) -> str:
-    """The MLflow store this project writes to."""
-    return (
-        os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
-    )
+    """The MLflow store this project writes to: the user's repository's, also from the temporary
+    copy a queued DVC experiment runs in."""
+    from pipeline.paths import repository
+
+    store = repository(root).resolve() / "mlflow.db"
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{store}"
+
+
+@contextlib.contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    """Hold a lock on a SQLite store's file while opening it: MLflow creates a new store's tables
+    with migrations that fail when two processes run them at once (``dvc queue start -j 2``)."""
+    import fcntl
+
+    parsed = urllib.parse.urlparse(uri)
+    if parsed.scheme.split("+")[0] != "sqlite" or not parsed.path[1:]:
+        yield
+        return
+    with open(parsed.path[1:], "ab") as handle:  # flock is independent of SQLite's own locks
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def artifact_location(uri: str) -> str | None:
+    """Where a new experiment of a SQLite store keeps artifacts: ``mlruns/`` beside the store
+    (MLflow's default is relative to the working folder, a temporary copy under DVC's queue)."""
+    parsed = urllib.parse.urlparse(uri)
+    if parsed.scheme.split("+")[0] != "sqlite" or not parsed.path[1:]:
+        return None
+    return (Path(parsed.path[1:]).resolve().parent / "mlruns").as_uri()
 
 
 def is_rank_zero() -> bool:
@@ -170,7 +200,8 @@ class Tracker:
         self.root = Path(root)
         self.uri = tracking_uri(root)
         mlflow.set_tracking_uri(self.uri)
-        self.client = MlflowClient(self.uri)
+        with _store_lock(self.uri):
+            self.client = MlflowClient(self.uri)  # creates a new store's tables
 
     def create_run(
         self,
@@ -198,7 +229,9 @@ class Tracker:
         """The experiment called ``name``, created if missing, with the experiment kind set."""
         found = self.client.get_experiment_by_name(name)
         if found is None:
-            return self.client.create_experiment(name, tags=EXPERIMENT_KIND)
+            return self.client.create_experiment(
+                name, artifact_location(self.uri), tags=EXPERIMENT_KIND
+            )
         for key, value in EXPERIMENT_KIND.items():
             if key not in found.tags:  # an experiment made before, or by another tool
                 self.client.set_experiment_tag(found.experiment_id, key, value)

@@ -5,7 +5,10 @@ cost the last good model. This stage runs on every ``dvc repro`` (``always_chang
 nothing heavy. By the time it runs, the whole params.yaml has been validated (building the context
 does that: unknown sections and keys, values, trainer arguments). It then checks that the chosen
 accelerator exists, that the tracking store answers, and that the dataset's source files are there,
-and writes ``data/source.json``, the fingerprint of those files, which the prepare stage depends on.
+and writes ``data/source.json``, the fingerprint of those files and of the dataset's plugin, which
+the prepare stage depends on, and ``data/plugins.json``, that of the family's and the tricks'
+plugins (distribution, version, and the sources of an editable install), which train, evaluate
+and export depend on: editing an installed plugin reruns what uses it.
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ from pipeline.context import RunContext
 
 
 def run(ctx: RunContext) -> dict[str, float]:
-    """Check what later stages need; write the data source fingerprint."""
+    """Check what later stages need; write the data source and plugin fingerprints."""
     from pipeline.outputs import write_json
-    from pipeline.sources import source_fingerprint
+    from pipeline.sources import plugin_fingerprint, source_fingerprint
     from pipeline.tracking import check_reachable, tracking_uri
     from pipeline.trainer_check import check_accelerator_available
 
@@ -27,4 +30,11 @@ def run(ctx: RunContext) -> dict[str, float]:
     write_json(
         ctx.paths.source_record, source_fingerprint(entry.spec, entry.package, params["data"])
     )
+    family = ctx.registry.families[params["model"]["family"]]
+    tricks = {name: ctx.registry.tricks[name].package for name in sorted(params["tricks"])}
+    plugins = {
+        "family": plugin_fingerprint(family.package),
+        "tricks": {name: plugin_fingerprint(package) for name, package in tricks.items()},
+    }
+    write_json(ctx.paths.plugin_record, plugins)
     return {}
