@@ -52,6 +52,8 @@ def test_queued_experiments_record_into_the_workspace_store(tmp_path: Path) -> N
     assert {r.info.status for r in runs} == {"FINISHED"}
     assert {r.data.tags.get("dvc.baseline_rev") for r in runs} == {baseline}
     assert {r.data.params["optimizer.lr"] for r in runs} == {"0.002", "0.003"}
+    # Artifacts were written beside the store, not into the deleted temporary copy.
+    assert all({a.path for a in client.list_artifacts(r.info.run_id)} >= {"plots"} for r in runs)
 
 
 def editable_install(site: Path, source: Path, name: str, module: str) -> None:
