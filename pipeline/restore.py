@@ -19,9 +19,13 @@ import yaml
 
 def restore_failed_stage() -> list[str]:
     """Restore the outputs of the stage DVC is running now, if any; return the paths put back."""
+    from pipeline.paths import in_temporary_copy
+
     stage, root = os.environ.get("DVC_STAGE"), os.environ.get("DVC_ROOT")
     if not stage or not root or ":" in stage:  # only stages of the root dvc.yaml
         return []
+    if in_temporary_copy(Path.cwd()):  # a queued or --temp run: DVC_ROOT is the user's workspace,
+        return []  # whose results this failure never touched; the copy itself is thrown away
     return restore_outputs(Path(root), stage)
 
 
