@@ -50,9 +50,7 @@ def test_dvc_repro_runs_the_vae_family(project):
         "plots/evaluate/samples.png",
         "plots/evaluate/latent_manifold.png",
     } <= drawn
-    # What other families draw is reported missing, not fatal.
-    assert {e["type"] for e in shown["errors"]} <= {"FileNotFoundError", "FieldNotFoundError"}
-    assert {e["name"] for e in shown["errors"]} >= {
-        "wasserstein estimate",
-        "plots/evaluate/cluster_members.png",
-    }
+    # Only what every family writes is named; the family's own pictures and curves come from
+    # folders, so nothing another family draws is reported missing.
+    assert not shown.get("errors"), shown["errors"]
+    assert "plots/curves/val_loss.csv" in drawn
