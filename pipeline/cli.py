@@ -108,12 +108,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     ctx = build_context(Path.cwd(), args.params)
     print(console.describe(args.stage, ctx.params), flush=True)  # before the heavy imports
-    console.quiet_known_noise(ctx.paths.checkpoints)
     # TensorFlow's runtime writes to the file descriptor, past Python's warnings and logging.
     native = console.native_stderr_filtered() if args.stage == "export" else None
     with native or contextlib.nullcontext():
         metrics = run_stage(args.stage, ctx)
-    for line in console.summary(args.stage, metrics, ctx.paths.root, time.perf_counter() - started):
+    for line in console.summary(args.stage, metrics, ctx.paths, time.perf_counter() - started):
         print(line, flush=True)
     return 0
 

@@ -85,11 +85,7 @@ SECTIONS = ("seed", "data", "model", "optimizer", "tricks", "trainer", "export",
 
 def read_yaml(path: Path) -> dict[str, Any]:
     """Load a YAML mapping with the safe loader, or raise a clear error."""
-    if not path.is_file():
-        raise PipelineError(
-            f"params file {path} does not exist; run from the project root or pass --params."
-        )
-    data = read_yaml_file(path, "params file")
+    data = read_yaml_file(path, "params file", "run from the project root or pass --params")
     if not isinstance(data, dict):
         raise PipelineError(
             f"params file {path} must hold a mapping of sections ({', '.join(SECTIONS)})."

@@ -24,9 +24,7 @@ NATIVE_NOISE = (
 )
 # Lightning's INFO lines that say nothing on a CPU run, and its advertisements.
 LIGHTNING_NOISE = re.compile(
-    r"^(💡 Tip: |GPU available: False|TPU available: False|HPU available: False"
-    r"|Trainer already configured with model summary callbacks: "
-    r"\[<class 'pipeline\.progress\.QuietModelSummary'>\])"
+    r"^(💡 Tip: |GPU available: False|TPU available: False|HPU available: False)"
 )
 URL_OF_LOCAL_UI = "http://127.0.0.1:5000"
 
@@ -36,7 +34,7 @@ def describe(stage: str, params: Mapping[str, Any]) -> str:
     data, model, trainer = params["data"], params["model"], params["trainer"]
     on = f"{model['family']} on {data['name']}"
     if stage == "check":
-        accelerator = trainer.get("accelerator", "auto")
+        accelerator = trainer["accelerator"]
         return f"check: params, accelerator {accelerator}, tracking store, {data['name']} files"
     if stage == "prepare":
         return (
@@ -44,7 +42,7 @@ def describe(stage: str, params: Mapping[str, Any]) -> str:
             f"test {data['test_fraction']}, seed {params['seed']}"
         )
     if stage == "train":
-        epochs = trainer.get("max_epochs", 1000)  # Lightning's default when unset
+        epochs = trainer["max_epochs"]
         tricks = ", ".join(params["tricks"]) or "none"
         return f"train: {on}, {epochs} epoch{'s' * (epochs != 1)}, tricks: {tricks}"
     if stage == "evaluate":
@@ -63,17 +61,20 @@ class _DropLines(logging.Filter):
         return not self.pattern.match(record.getMessage())
 
 
-def quiet_known_noise(checkpoints: Path) -> None:
-    """Silence the exact messages known to be noise; every other warning still shows."""
-    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
-        _DropLines(LIGHTNING_NOISE)
-    )
-    # The train stage keeps its resume record in its own checkpoint folder, so it is never empty.
-    warnings.filterwarnings(
-        "ignore", message=f"Checkpoint directory {re.escape(str(checkpoints))} exists and is not"
-    )
+_LIGHTNING_FILTER = _DropLines(LIGHTNING_NOISE)  # one instance: addFilter keeps one copy
+
+
+def quiet_known_noise(checkpoints: Path | None = None) -> None:
+    """Silence the exact messages known to be noise; every other warning still shows. Calling it
+    again adds nothing twice."""
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_LIGHTNING_FILTER)
     # Lightning's copy of torch's pytree helper uses an API torch deprecated; nothing to act on.
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+    if checkpoints is not None:  # the train stage keeps its resume record there: never empty
+        warnings.filterwarnings(
+            "ignore",
+            message=f"Checkpoint directory {re.escape(str(checkpoints))} exists and is not",
+        )
 
 
 @contextlib.contextmanager
@@ -103,26 +104,25 @@ def _pump(read_end: int, sink_fd: int) -> None:
                 sink.write(line)
 
 
-def summary(stage: str, metrics: Mapping[str, float], root: Path, seconds: float) -> list[str]:
+def summary(stage: str, metrics: Mapping[str, float], paths: Any, seconds: float) -> list[str]:
     """The lines that end a stage: its metrics, then its MLflow run and the URL to open it."""
     shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(metrics.items()))
     lines = [f"{stage}: done in {seconds:.1f} s" + (f"; {shown}" if shown else "")]
     if stage in ("train", "evaluate", "export"):
-        lines += _run_lines(root)
+        lines += _run_lines(paths)
     return lines
 
 
-def _run_lines(root: Path) -> list[str]:
+def _run_lines(paths: Any) -> list[str]:
     from pipeline.outputs import read_run_id
-    from pipeline.paths import Paths
     from pipeline.tracking import Tracker, is_rank_zero
 
     if not is_rank_zero():  # the other processes of a distributed training record no run
         return []
-    run_id = read_run_id(Paths(root).run_record)
-    tracker = Tracker(root)
+    run_id = read_run_id(paths.run_record)
+    tracker = Tracker(paths.root)
     try:
-        run = tracker.client.get_run(run_id)
+        run = tracker.get_run(run_id)
     except Exception as error:  # the stage succeeded; a store gone since must not fail it
         return [f"MLflow run {run_id} (not readable now: {type(error).__name__})"]
     lines = [f"MLflow run {run.info.run_name} ({run_id})"]

@@ -68,7 +68,12 @@ class Family:
     def evaluate(
         self, module: LightningModule, data: PreparedData, out_dir: Path
     ) -> dict[str, float]:
-        """Return test metrics of a trained module; may write PNG/CSV/JSON plots in ``out_dir``."""
+        """Return test metrics of a trained module; may draw PNG pictures in ``out_dir``.
+
+        ``dvc plots show`` shows every picture there. It draws a CSV there as a confusion matrix
+        (columns ``actual`` and ``predicted``, what :func:`pipeline.plots.save_confusion` writes),
+        so write other data elsewhere; per-epoch curves come from what the module logs.
+        """
         raise NotImplementedError
 
     def export_target(

@@ -7,11 +7,9 @@ import hashlib
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from pipeline.settings import defaults_of
+from pipeline.yaml_io import dump_yaml
 
 
 def group_files(registry) -> dict[str, str]:
@@ -19,11 +17,13 @@ def group_files(registry) -> dict[str, str]:
     them."""
     files = {}
     for name, entry in registry.families.items():
-        files[f"model/{name}.yaml"] = _dump({"family": name, **defaults_of(entry.spec.settings)})
+        defaults = defaults_of(entry.spec.settings)
+        files[f"model/{name}.yaml"] = dump_yaml({"family": name, **defaults})
     for name, entry in registry.datasets.items():
-        files[f"data/{name}.yaml"] = _dump({"name": name, **defaults_of(entry.spec.settings)})
+        defaults = defaults_of(entry.spec.settings)
+        files[f"data/{name}.yaml"] = dump_yaml({"name": name, **defaults})
     for name, entry in registry.tricks.items():
-        body = _dump(defaults_of(entry.spec.settings)) if entry.spec.settings else ""
+        body = dump_yaml(defaults_of(entry.spec.settings)) if entry.spec.settings else ""
         files[f"trick/{name}.yaml"] = f"# @package tricks.{name}\n{body}"
     return files
 
@@ -47,7 +47,3 @@ def plugin_conf_dir() -> Path:
         except OSError:  # another process made it first, with the same content
             shutil.rmtree(staging, ignore_errors=True)
     return folder
-
-
-def _dump(values: dict[str, Any]) -> str:
-    return yaml.safe_dump(values, sort_keys=False)

@@ -24,10 +24,10 @@ class CheckpointBatchedMLFlowLogger(MLFlowLogger):
     what a resumed run continues from.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    def __init__(self, epoch_ends: EpochEnds, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._pending: list = []
-        self.epoch_ends = EpochEnds()  # add it to the Trainer's callbacks
+        self.epoch_ends = epoch_ends  # a callback of the same Trainer
 
     @override
     @rank_zero_only

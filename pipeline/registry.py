@@ -49,7 +49,8 @@ class PluginManager(pluggy.PluginManager):
     def __init__(self, project_name: str):
         super().__init__(project_name)
         self.broken: list[BrokenPlugin] = []
-        self.installed_from: dict[int, str] = {}  # id(plugin) -> "distribution version"
+        # id(plugin) -> the installed distribution whose entry point registered it
+        self.installed_from: dict[int, importlib.metadata.Distribution] = {}
 
 
 def create_plugin_manager(
@@ -100,7 +101,7 @@ def _load_entry_points(pm: PluginManager) -> None:
                 if broken not in pm.broken:  # a distribution found twice on sys.path
                     pm.broken.append(broken)
                 continue
-            pm.installed_from[id(plugin)] = f"{dist.metadata['Name']} {dist.version}"
+            pm.installed_from[id(plugin)] = dist
 
 
 def _summary(error: BaseException, limit: int = 300) -> str:
@@ -147,7 +148,8 @@ class Entry:
     """A registered component and the package it came from."""
 
     spec: Any
-    package: str
+    package: str  # "distribution version", or the plugin's name when registered in-process
+    distribution: importlib.metadata.Distribution | None = None
 
 
 class Registry:
@@ -156,7 +158,7 @@ class Registry:
     def __init__(self, pm: PluginManager):
         self.pm = pm
         self.broken = pm.broken
-        packages = _package_of_plugins(pm)
+        packages = pm.installed_from
         hook = pm.hook
         self.families: dict[str, Entry] = self._collect(
             hook.pipeline_families, FamilySpec, "model family", packages
@@ -169,11 +171,14 @@ class Registry:
         )
 
     @staticmethod
-    def _collect(hook, kind: type, what: str, packages: Mapping[int, str]) -> dict[str, Entry]:
+    def _collect(
+        hook, kind: type, what: str, packages: Mapping[int, importlib.metadata.Distribution]
+    ) -> dict[str, Entry]:
         found: dict[str, Entry] = {}
         for impl in hook.get_hookimpls():
             specs = impl.function() or []
-            package = packages.get(id(impl.plugin), impl.plugin_name)
+            dist = packages.get(id(impl.plugin))
+            package = f"{dist.metadata['Name']} {dist.version}" if dist else impl.plugin_name
             for spec in specs:
                 if not isinstance(spec, kind):
                     raise PipelineError(
@@ -188,7 +193,7 @@ class Registry:
                     )
                 for reference in lazy_references(spec):  # a failing reference names its plugin
                     reference.plugin = package
-                found[spec.name] = Entry(spec, package)
+                found[spec.name] = Entry(spec, package, dist)
         return dict(sorted(found.items()))
 
     def family(self, name: str) -> FamilySpec:
@@ -216,8 +221,3 @@ def _lookup(
             f"{key}: unknown {what} {name!r}{did_you_mean(name, entries)}; known: {known}.{hint}"
         )
     return entries[name].spec
-
-
-def _package_of_plugins(pm: pluggy.PluginManager) -> dict[int, str]:
-    """Map each plugin object to 'distribution version' for plugins that came from entry points."""
-    return dict(getattr(pm, "installed_from", {}))

@@ -134,7 +134,7 @@ def validate_section(
             f"{key_path(path, unknown[0])} is not a known "
             f"setting{did_you_mean(unknown[0], schema)}; known settings: {known}."
         )
-    result = {name: setting.default for name, setting in schema.items()}
+    result = defaults_of(schema)
     for name, value in values.items():
         setting = schema.get(name)
         if setting is not None and not setting.is_valid(value):

@@ -12,12 +12,17 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Mapping
 
+from packaging.utils import canonicalize_name
+
 from pipeline.errors import PipelineError
 
 
-def source_fingerprint(spec: Any, package: str, settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The dataset, the plugin distribution providing it, and the MD5 of every source file it
-    reads."""
+def source_fingerprint(
+    entry: Any, settings: Mapping[str, Any], seen: dict | None = None
+) -> dict[str, Any]:
+    """The dataset, the plugin distribution providing it, and the MD5 of every source file it reads
+    (``entry`` is the dataset's registry entry; ``seen``: see :func:`plugin_fingerprint`)."""
+    spec = entry.spec
     files: dict[str, str] = {}
     for source in spec.sources(settings) if spec.sources else []:
         source = Path(source)
@@ -29,7 +34,7 @@ def source_fingerprint(spec: Any, package: str, settings: Mapping[str, Any]) -> 
         for path in sorted(source.rglob("*")) if source.is_dir() else [source]:
             if path.is_file():
                 files[str(path)] = _md5(path)
-    return {"dataset": spec.name, "plugin": plugin_fingerprint(package), "files": files}
+    return {"dataset": spec.name, "plugin": plugin_fingerprint(entry, seen), "files": files}
 
 
 # This project's own code is a dependency of its stages already (pipeline/, plugins/).
@@ -38,18 +43,24 @@ SELF = "cooler-pipeline"
 _NOT_SOURCE = {"__pycache__", "build", "dist", "node_modules", "site-packages", "venv"}
 
 
-def plugin_fingerprint(package: str) -> dict[str, Any]:
-    """The distribution a plugin came from (``package`` is ``"name version"``, or a plugin's name
-    when registered in-process), its version and, for an editable install of another project, the
-    MD5 of its source files, which change without a new version."""
-    name = package.rsplit(" ", 1)[0]
-    try:
-        dist = importlib.metadata.distribution(name)
-    except importlib.metadata.PackageNotFoundError:
-        return {"plugin": package}
+def plugin_fingerprint(entry: Any, seen: dict | None = None) -> dict[str, Any]:
+    """The distribution a component's plugin came from (``entry`` is its registry entry), its
+    version and, for an editable install of another project, the MD5 of its source files, which
+    change without a new version. ``seen`` keeps each distribution's record for the calls of one
+    check: a family and its tricks often come from the same checkout."""
+    dist = entry.distribution
+    if dist is None:  # registered in-process, not installed
+        return {"plugin": entry.package}
+    seen = {} if seen is None else seen
+    if id(dist) not in seen:
+        seen[id(dist)] = _distribution_fingerprint(dist)
+    return dict(seen[id(dist)])
+
+
+def _distribution_fingerprint(dist: importlib.metadata.Distribution) -> dict[str, Any]:
     record: dict[str, Any] = {"distribution": dist.metadata["Name"], "version": dist.version}
     folder = _editable_folder(dist)
-    if folder is not None and _normal(record["distribution"]) != SELF:
+    if folder is not None and canonicalize_name(record["distribution"]) != SELF:
         record["files"] = {
             str(path.relative_to(folder)): _md5(path) for path in _source_files(folder)
         }
@@ -84,11 +95,6 @@ def _skipped(folder: str) -> bool:
 
 _SOURCE = {".py", ".pyi"}
 _PACKAGING = {"pyproject.toml", "setup.cfg", "setup.py"}
-
-
-def _normal(name: str) -> str:
-    """A distribution name as packaging compares them."""
-    return name.lower().replace("_", "-").replace(".", "-")
 
 
 def _md5(path: Path) -> str:

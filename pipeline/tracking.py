@@ -41,17 +41,25 @@ def tracking_uri(root: Path) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{store}"
 
 
+def _sqlite_file(uri: str) -> Path | None:
+    """The database file of a ``sqlite:`` URI (``sqlite:///relative.db``, ``sqlite:////abs.db``)."""
+    parsed = urllib.parse.urlparse(uri)
+    if parsed.scheme.split("+")[0] != "sqlite" or not parsed.path[1:]:
+        return None
+    return Path(parsed.path[1:])
+
+
 @contextlib.contextmanager
 def _store_lock(uri: str) -> Iterator[None]:
     """Hold a lock on a SQLite store's file while opening it: MLflow creates a new store's tables
     with migrations that fail when two processes run them at once (``dvc queue start -j 2``)."""
     import fcntl
 
-    parsed = urllib.parse.urlparse(uri)
-    if parsed.scheme.split("+")[0] != "sqlite" or not parsed.path[1:]:
+    database = _sqlite_file(uri)
+    if database is None:
         yield
         return
-    with open(parsed.path[1:], "ab") as handle:  # flock is independent of SQLite's own locks
+    with open(database, "ab") as handle:  # flock is independent of SQLite's own locks
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -62,10 +70,8 @@ def _store_lock(uri: str) -> Iterator[None]:
 def artifact_location(uri: str) -> str | None:
     """Where a new experiment of a SQLite store keeps artifacts: ``mlruns/`` beside the store
     (MLflow's default is relative to the working folder, a temporary copy under DVC's queue)."""
-    parsed = urllib.parse.urlparse(uri)
-    if parsed.scheme.split("+")[0] != "sqlite" or not parsed.path[1:]:
-        return None
-    return (Path(parsed.path[1:]).resolve().parent / "mlruns").as_uri()
+    database = _sqlite_file(uri)
+    return None if database is None else (database.resolve().parent / "mlruns").as_uri()
 
 
 def is_rank_zero() -> bool:
@@ -99,8 +105,8 @@ def check_reachable(uri: str) -> None:
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
             raise PipelineError(f"{where} is unreachable ({reason}); {advice}.") from None
-    elif parsed.scheme.split("+")[0] == "sqlite":
-        folder = Path(parsed.path[1:]).parent  # sqlite:///relative.db, sqlite:////absolute.db
+    elif (database := _sqlite_file(uri)) is not None:
+        folder = database.parent
         if not folder.is_dir():
             raise PipelineError(
                 f"{where} lies in {folder}, which does not exist; create the folder or fix the URI."
@@ -249,8 +255,6 @@ class Tracker:
         self, run_id: str, metrics: Mapping[str, float], step: int | None = None
     ) -> None:
         """Record final (or stepped) metric values."""
-        import time
-
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
@@ -273,16 +277,16 @@ class Tracker:
         """Tag the run."""
         self.client.set_tag(run_id, key, value)
 
-    def status(self, run_id: str) -> str:
-        """The run's status: RUNNING, FINISHED, FAILED or KILLED."""
-        return self.client.get_run(run_id).info.status
-
     def set_status(self, run_id: str, status: str) -> None:
         """Reopen the run (RUNNING) or end it (FINISHED, FAILED or KILLED)."""
         if status == "RUNNING":
             self.client.update_run(run_id, status=status)
         else:
             self.client.set_terminated(run_id, status=status)
+
+    def get_run(self, run_id: str) -> Any:
+        """The run (MLflow's ``Run``: info, params, metrics, tags)."""
+        return self.client.get_run(run_id)
 
     def run_exists(self, run_id: str) -> bool:
         """True when ``run_id`` is an active (not deleted) run of this store."""

@@ -11,15 +11,6 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from pipeline.errors import PipelineError
 
 
-def progress_callbacks() -> tuple[list[pl.Callback], bool]:
-    """A rich progress bar in a terminal; no bar when output goes to a file or CI."""
-    if sys.stderr.isatty():
-        from pipeline.progress import FitProgressBar
-
-        return [FitProgressBar()], True
-    return [], False
-
-
 def build_trainer(
     settings: Mapping[str, Any],
     callbacks: list,
@@ -27,22 +18,33 @@ def build_trainer(
     root_dir: str | None,
     extra: Mapping[str, Any] | None = None,
 ) -> pl.Trainer:
-    """A Trainer with the user's settings, the tricks' extras, the pipeline's callbacks, logger."""
+    """A Trainer with the user's settings, the tricks' extras, the pipeline's callbacks, logger.
+
+    In a terminal it shows the whole fit's progress and a model summary; with output going to a
+    file or CI, neither. Settings may switch either off (tests do).
+    """
     kwargs = {**settings, **(extra or {})}
-    bar, terminal = progress_callbacks()
-    # Settings may switch the bar off (tests do); otherwise it follows the terminal.
+    terminal = sys.stderr.isatty()
     show_bar = kwargs.pop("enable_progress_bar", terminal)
-    if kwargs.setdefault("enable_model_summary", show_bar) and show_bar:
+    summary = kwargs.pop("enable_model_summary", show_bar)
+    every = list(callbacks)
+    if show_bar and terminal:
+        from pipeline.progress import FitProgressBar
+
+        every.append(FitProgressBar())
+    if summary and show_bar:
         from pipeline.progress import QuietModelSummary
 
-        bar = [*bar, QuietModelSummary()]
+        every.append(QuietModelSummary())
+        summary = False  # Lightning's own would be a second summary
     try:
         return pl.Trainer(
             **kwargs,
-            callbacks=[*callbacks, *(bar if show_bar else [])],
+            callbacks=every,
             logger=logger,
             default_root_dir=root_dir,
             enable_progress_bar=show_bar,
+            enable_model_summary=summary,
         )
     except (ValueError, TypeError, RuntimeError, MisconfigurationException) as error:
         message = f"Lightning rejected the trainer settings: {error}".rstrip(".") + "."

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from pipeline import optimization
 from pipeline.config import validate_tricks
@@ -47,8 +47,8 @@ class Training:
 def build_training(
     module: pl.LightningModule,
     optimizer: Mapping[str, Any],
-    tricks: Mapping[str, Mapping[str, Any]] | Sequence[EnabledTrick],
-    registry: Registry | None,
+    tricks: Mapping[str, Mapping[str, Any]],
+    registry: Registry,
     trainer: Mapping[str, Any],
     callbacks: Iterable[pl.Callback] = (),
     extra_callbacks: Iterable[pl.Callback] = (),
@@ -59,14 +59,14 @@ def build_training(
 
     ``optimizer`` is the validated ``optimizer:`` section (``name``, ``lr``, ``weight_decay``, and
     ``momentum`` for the optimizers that use it). ``tricks`` maps trick names to their settings, as
-    the ``tricks:`` section does (validated with defaults filled, then loaded through ``registry``),
-    or is a list of already loaded tricks (``registry`` may then be None). ``trainer`` holds the
+    the ``tricks:`` section does (validated with defaults filled, then loaded through ``registry``;
+    validating settings that already are is cheap and changes nothing). ``trainer`` holds the
     ``trainer:`` section's Trainer arguments; the tricks' own (grad_accum's
     ``accumulate_grad_batches``) override them. Callbacks run in this order: ``callbacks``, the
     tricks' callbacks, ``extra_callbacks``. Every trick first checks that it fits the module, and
     Lightning then judges the settings, so a bad one raises ``PipelineError`` here, before training.
     """
-    enabled = load(tricks, registry) if isinstance(tricks, Mapping) else list(tricks)
+    enabled = load(tricks, registry)
     optimization.attach(module, optimizer, enabled)
     every = [*callbacks, *optimization.callbacks(enabled), *extra_callbacks]
     extra = optimization.trainer_kwargs(enabled)

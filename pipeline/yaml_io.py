@@ -39,11 +39,12 @@ def load_yaml_text(text: str) -> Any:
     return yaml.load(text, Loader=_SafeLoader)
 
 
-def read_yaml_file(path: Path, what: str) -> Any:
-    """Load the YAML file ``path`` (described as ``what`` in errors), or raise one clear error."""
+def read_yaml_file(path: Path, what: str, hint: str = "") -> Any:
+    """Load the YAML file ``path`` (described as ``what`` in errors), or raise one clear error;
+    ``hint`` says what to do when the file is missing."""
     path = Path(path)
     if not path.is_file():
-        raise PipelineError(f"{what} {path} does not exist.")
+        raise PipelineError(f"{what} {path} does not exist{'; ' + hint if hint else ''}.")
     try:
         return load_yaml_text(path.read_text())
     except yaml.YAMLError as error:

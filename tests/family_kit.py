@@ -40,7 +40,8 @@ def build(family: str, data: PreparedData, seed: int = 0, **settings: Any):
     schema = {**CORE_SCHEMA["model"], **spec.settings}
     values = validate_section("model", {"family": family, **settings}, schema)
     pl.seed_everything(seed, verbose=False)
-    return spec.load(), spec.load().build(values, data.info)
+    family = spec.load()
+    return family, family.build(values, data.info)
 
 
 def fit(

@@ -12,6 +12,9 @@ STAGES = ("check", "prepare", "train", "evaluate", "export")
 
 def run_stage(name: str, ctx: RunContext) -> Mapping[str, float]:
     """Run one stage with the lifecycle hooks around it; return the metrics it recorded."""
+    from pipeline.console import quiet_known_noise
+
+    quiet_known_noise(ctx.paths.checkpoints)
     module = importlib.import_module(f"pipeline.stages.{name}")
     ctx.hook.pipeline_before_stage(stage=name, params=ctx.params)
     try:

@@ -24,17 +24,17 @@ def run(ctx: RunContext) -> dict[str, float]:
     from pipeline.trainer_check import check_accelerator_available
 
     params = ctx.params
-    check_accelerator_available(params["trainer"].get("accelerator", "auto"))
+    check_accelerator_available(params["trainer"]["accelerator"])
     check_reachable(tracking_uri(ctx.paths.root))
-    entry = ctx.registry.datasets[params["data"]["name"]]
-    write_json(
-        ctx.paths.source_record, source_fingerprint(entry.spec, entry.package, params["data"])
-    )
-    family = ctx.registry.families[params["model"]["family"]]
-    tricks = {name: ctx.registry.tricks[name].package for name in sorted(params["tricks"])}
+    registry, seen = ctx.registry, {}
+    dataset = registry.datasets[params["data"]["name"]]
+    write_json(ctx.paths.source_record, source_fingerprint(dataset, params["data"], seen))
     plugins = {
-        "family": plugin_fingerprint(family.package),
-        "tricks": {name: plugin_fingerprint(package) for name, package in tricks.items()},
+        "family": plugin_fingerprint(registry.families[params["model"]["family"]], seen),
+        "tricks": {
+            name: plugin_fingerprint(registry.tricks[name], seen)
+            for name in sorted(params["tricks"])
+        },
     }
     write_json(ctx.paths.plugin_record, plugins)
     return {}

@@ -19,7 +19,7 @@ def run(ctx: RunContext) -> dict[str, float]:
     from pipeline.divergence import DivergenceGuard
     from pipeline.errors import PipelineError
     from pipeline.history import EpochHistory
-    from pipeline.mlflow_logger import CheckpointBatchedMLFlowLogger
+    from pipeline.mlflow_logger import CheckpointBatchedMLFlowLogger, EpochEnds
     from pipeline.outputs import save_weights, write_json
     from pipeline.training import build_training
 
@@ -44,6 +44,7 @@ def run(ctx: RunContext) -> dict[str, float]:
         ),
         EpochHistory(paths.plots / "history.csv"),
         DivergenceGuard(params["optimizer"]["lr"]),  # a diverged run fails instead of passing
+        epoch_ends := EpochEnds(),  # tells the MLflow logger which metrics close an epoch
     ]
     # Built before a run is opened, so a trick that does not fit the model or a setting Lightning
     # refuses stops here, and another setting's checkpoints are left alone.
@@ -93,11 +94,11 @@ def run(ctx: RunContext) -> dict[str, float]:
     with tracker.active(run_id) if tracker else contextlib.nullcontext():
         if rank_zero:  # the run to log to is known only now, after the Trainer was built
             trainer.logger = CheckpointBatchedMLFlowLogger(
+                epoch_ends,
                 experiment_name=params["tracking"]["experiment"],
                 run_id=run_id,
-                tracking_uri=tracking.tracking_uri(paths.root),
+                tracking_uri=tracker.uri,
             )
-            trainer.callbacks.append(trainer.logger.epoch_ends)
         trainer.fit(module, datamodule=datamodule, ckpt_path=point.checkpoint, weights_only=True)
         if tracker is None:  # non-zero ranks of a distributed job only train
             return {}

@@ -1,8 +1,8 @@
 """``pipeline sweep``: check everything, prepare the data once, run the workers, then report.
 
-Every worker, local or on another machine, runs :func:`run_worker` against the same storage:
-Optuna's ``MaxTrialsCallback`` ends it once the study holds ``n_trials`` trials, and its heartbeat
-storage with ``RetryHeartbeatStaleTrialCallback`` queues a dead worker's trial again.
+Every worker, local or on another machine, runs :func:`run_worker` against the same storage: it
+counts the study's trials before each trial and stops once the study holds ``n_trials``, and the
+heartbeat storage with ``RetryHeartbeatStaleTrialCallback`` queues a dead worker's trial again.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pipeline.sweep.objective import INTERRUPTED, Sweep, study_folder
 from pipeline.sweep.space import MISSING, Space, load_space, put
 
 RUN, WAIT, DONE = "run", "wait", "done"
+CLAIM_TIMEOUT_S = 60  # counting the trials and creating one takes seconds
 BASE_ATTR = "sweep.base_params"  # study user attr: params.yaml minus the space's keys
 
 
@@ -90,12 +91,17 @@ def _check_and_open(request: Request, root: Path, space: Space):
     url = request.storage or default_url(root)
     storage = open_storage(url, space.heartbeat_interval, space.grace_period)
     corners = check_params(space, base, registry)
+    tracking.check_reachable(tracking.tracking_uri(root))
     quiet()
     name = request.study or space.name
+    existing = existing_study(storage, name)
+    if existing is not None:  # before the split its running workers read could be rewritten
+        check_base(existing, space, base)
     prepared = prepare_once(study_folder(root, name), corners[0], registry)
     check_metrics(space, corners, registry, prepared)
     study = open_study(storage, name, space)  # created only once everything checked out
-    check_base(study, space, base)
+    if existing is None:
+        check_base(study, space, base)  # records the params a new study starts from
     tracker = tracking.Tracker(root)
     parent = report.open_parent(
         tracker, study, space, corners[0]["tracking"]["experiment"], shown(url)
@@ -132,10 +138,10 @@ def check_metrics(space: Space, corners: list[Mapping[str, Any]], registry, prep
     An untrained model is scored by the family's own ``evaluate`` and validated for one batch by
     Lightning: names declared by hand would drift from what the code logs; this cannot.
     """
-    import lightning.pytorch as pl
-
     from pipeline.data import PreparedData
     from pipeline.datamodule import ArrayDataModule
+    from pipeline.trainer import build_trainer
+    from pipeline.training import TEST_TRAINER
 
     data = PreparedData.load(prepared)
     for family_name, params in {p["model"]["family"]: p for p in reversed(corners)}.items():
@@ -152,15 +158,7 @@ def check_metrics(space: Space, corners: list[Mapping[str, Any]], registry, prep
             )
         if space.monitor is None:
             continue
-        trainer = pl.Trainer(
-            accelerator="cpu",
-            devices=1,
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-            limit_val_batches=1,
-        )
+        trainer = build_trainer({**TEST_TRAINER, "limit_val_batches": 1}, [], False, None)
         datamodule = ArrayDataModule(data, params["optimizer"]["batch_size"], params["seed"])
         trainer.validate(module, datamodule=datamodule, verbose=False)
         logged = sorted(k for k in trainer.callback_metrics if not k.endswith("_step"))
@@ -327,6 +325,16 @@ def prepare_once(folder: Path, params: Mapping[str, Any], registry) -> Path:
     return prepared
 
 
+def existing_study(storage: Any, name: str) -> Any | None:
+    """The study called ``name`` if the storage holds it."""
+    import optuna
+
+    try:
+        return optuna.load_study(study_name=name, storage=storage)
+    except KeyError:
+        return None
+
+
 def check_base(study, space: Space, base: Mapping[str, Any]) -> None:
     """Refuse to continue a study whose trials started from other params than params.yaml's."""
     from pipeline.tracking import flatten
@@ -361,7 +369,8 @@ def intent(study, n_trials: int, given: bool) -> str:
     from optuna.trial import TrialState
 
     states = [t.state for t in study.get_trials(deepcopy=False)]
-    held = sum(s in counted_states() for s in states)
+    counted = counted_states()
+    held = sum(s in counted for s in states)
     asked = f"--n-trials {n_trials}" if given else f"the space's n_trials ({n_trials})"
     line = f"study {study.study_name} holds {held} trial(s); {asked} asks for {n_trials} in total"
     queued = states.count(TrialState.WAITING)
@@ -381,15 +390,44 @@ def plan(study, n_trials: int) -> str:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)  # queues dead workers' trials again
     states = [t.state for t in study.get_trials(deepcopy=False)]
-    if TrialState.WAITING in states or sum(s in counted_states() for s in states) < n_trials:
+    counted = counted_states()
+    if TrialState.WAITING in states or sum(s in counted for s in states) < n_trials:
         return RUN
     return WAIT if TrialState.RUNNING in states else DONE
 
 
-def run_worker(sweep: Sweep, index: int) -> int:
-    """Run trials until the study is full or the deadline passes; 0 when done, 130 interrupted."""
+class Claim:
+    """Held by a local worker from counting the study's trials until its own trial exists, so
+    workers started together cannot all see the same free slot. Workers on other machines share
+    only the database, and can each start one trial too many when they count at the same instant.
+    """
+
+    def __init__(self, lock):
+        self.lock, self.held = lock, False
+
+    def __enter__(self) -> Claim:
+        # A worker killed while holding the lock never releases it; the others then go on
+        # unlocked rather than wait forever.
+        self.held = self.lock.acquire(timeout=CLAIM_TIMEOUT_S)
+        return self
+
+    def release(self) -> None:
+        """Let the next local worker count (the objective calls this once its trial runs)."""
+        if self.held:
+            self.held = False
+            self.lock.release()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+def run_worker(sweep: Sweep, index: int, lock) -> int:
+    """Run trials until the study is full or the deadline passes; 0 when done, 130 interrupted.
+
+    The study's count is checked before every trial (``plan``), so a worker never starts a trial
+    the study has no room for; Optuna's ``MaxTrialsCallback`` checks only after one.
+    """
     import optuna
-    from optuna.study import MaxTrialsCallback
 
     from pipeline.sweep.objective import Objective, TrialInterrupted, quiet
 
@@ -406,26 +444,25 @@ def run_worker(sweep: Sweep, index: int) -> int:
     study = optuna.load_study(
         study_name=sweep.study, storage=storage, sampler=sampler, pruner=pruner
     )
-    # MaxTrialsCallback checks after each trial and plan() before the first, so a worker stops
-    # as soon as the study, all workers' running trials included, holds n_trials.
-    cap = MaxTrialsCallback(sweep.n_trials, states=counted_states())
     objective = Objective(sweep)
     while sweep.deadline is None or time.time() < sweep.deadline:
-        step = plan(study, sweep.n_trials)
+        with Claim(lock) as claim:
+            step = plan(study, sweep.n_trials)
+            if step == RUN:
+                objective.on_start = claim.release
+                left = None if sweep.deadline is None else sweep.deadline - time.time()
+                try:
+                    study.optimize(objective, n_trials=1, timeout=left, gc_after_trial=False)
+                except TrialInterrupted:
+                    return INTERRUPTED
         if step == DONE:
             break
         if step == WAIT:
             time.sleep(space.heartbeat_interval)
-            continue
-        left = None if sweep.deadline is None else sweep.deadline - time.time()
-        try:
-            study.optimize(objective, timeout=left, callbacks=[cap], gc_after_trial=False)
-        except TrialInterrupted:
-            return INTERRUPTED
     return 0
 
 
-def worker_process(index: int, inbox) -> None:
+def worker_process(index: int, inbox, lock) -> None:
     """A local worker process: exit 0 done, 130 interrupted, 2 user error, 1 crash.
 
     It starts while the command still checks the space, imports what a trial needs meanwhile,
@@ -439,7 +476,7 @@ def worker_process(index: int, inbox) -> None:
 
         import pipeline.stages.train  # noqa: F401
 
-        code = run_worker(inbox.recv(), index)
+        code = run_worker(inbox.recv(), index, lock)
     except PipelineError as error:
         print(f"error: worker {index}: {error}", file=sys.stderr)
         code = 2
@@ -456,11 +493,14 @@ class Workers:
 
         # Spawned, not forked: this process's torch thread pools may already be running.
         context = multiprocessing.get_context("spawn")
+        self.lock = context.Lock()  # see Claim
         self.children, self.inboxes = [], []
         for index in range(1, count):
             inbox, outbox = context.Pipe(duplex=False)
             child = context.Process(
-                target=worker_process, args=(index, inbox), name=f"sweep-worker-{index}"
+                target=worker_process,
+                args=(index, inbox, self.lock),
+                name=f"sweep-worker-{index}",
             )
             child.start()
             self.children.append(child)
@@ -471,7 +511,7 @@ class Workers:
         for outbox in self.inboxes:
             outbox.send(sweep)
         try:
-            own = run_worker(sweep, 0)
+            own = run_worker(sweep, 0, self.lock)
         except (KeyboardInterrupt, SystemExit):
             own = INTERRUPTED
         except BaseException:

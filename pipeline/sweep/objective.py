@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -11,7 +10,7 @@ import socket
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from pipeline.sweep.space import Space
 
@@ -95,8 +94,10 @@ class Objective:
         self.registry = Registry(create_plugin_manager())
         self.tracker = tracking.Tracker(sweep.root)
         self.run_id: str | None = None  # the trial's MLflow child run, once the train stage made it
+        self.on_start: Callable[[], None] = lambda: None  # the worker's Claim.release
 
     def __call__(self, trial) -> float:
+        self.on_start()  # the trial exists now: the next worker may count the study
         self.run_id = None
         try:
             # Libraries reset warning filters along the way; a fresh context per trial keeps them.
@@ -128,7 +129,7 @@ class Objective:
         params = validate(sweep.space.suggest(trial, sweep.base), self.registry)
         paths = Paths(root=sweep.trial_root(folder), prepared_dir=sweep.folder / "prepared")
         record = paths.root / "trial.json"  # the child run this trial and its retries share
-        self.run_id = json.loads(record.read_text())["run_id"] if record.is_file() else None
+        self.run_id = read_run_id(record) if record.is_file() else None
         if self.run_id:  # a retry continues its original's run
             trial.set_user_attr(RUN_ID_ATTR, self.run_id)
 
@@ -212,6 +213,7 @@ def quiet() -> None:
     """Keep Optuna's one line per trial: no Lightning banner, no warning every trial repeats."""
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    from pipeline.console import quiet_known_noise
+
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
-    warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
+    quiet_known_noise()  # and run_stage drops each trial's own checkpoint-folder warning

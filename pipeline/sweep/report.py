@@ -13,6 +13,7 @@ from pipeline.errors import PipelineError
 from pipeline.sweep.objective import INTERRUPTED
 from pipeline.sweep.space import MISSING, Space, get
 
+COUNTED = ("COMPLETE", "PRUNED", "FAIL")  # trial states the parent run counts
 PARENT_ATTR = "mlflow.parent_run_id"  # study user attr: a resumed sweep fills the same parent
 WIDTH = 100  # columns the printed trials table keeps within
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_\-./]*")  # strings Hydra reads unquoted
@@ -45,13 +46,16 @@ def open_parent(tracker, study, space: Space, experiment: str, storage: str) -> 
     )
     study.set_user_attr(PARENT_ATTR, run_id)
     winner = study.user_attrs.get(PARENT_ATTR)
-    if winner != run_id:  # another machine started the same study at the same moment
+    # Another machine set its parent a moment before: join that one. (Setting and reading are two
+    # calls, so two machines starting the same new study at the same instant keep one each.)
+    if winner != run_id:
         tracker.delete_run(run_id)
     return winner
 
 
-def trials_table(study, space: Space):
-    """One row per trial (a pandas DataFrame from ``study.trials_dataframe``), with retry notes."""
+def trials_table(study, space: Space, best: Any | None = None):
+    """One row per trial (a pandas DataFrame from ``study.trials_dataframe``), with retry notes and
+    ``best`` (the best trial, if given) marked."""
     import pandas
     from optuna.storages import RetryHeartbeatStaleTrialCallback as Retry
 
@@ -74,7 +78,6 @@ def trials_table(study, space: Space):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the retry helpers are marked experimental
         history = {t.number: Retry.retry_history(t) for t in trials}
-    best = best_trial(study)
     retried_as = {failed: number for number, chain in history.items() for failed in chain}
     notes = []
     for t in trials:
@@ -112,9 +115,8 @@ def best_trial(study) -> Any | None:
         return None
 
 
-def print_summary(study, space: Space, table) -> None:
+def print_summary(study, space: Space, table, best: Any | None) -> None:
     """Print the state counts, the best trial and the table."""
-    best = best_trial(study)
     counts = table["state"].value_counts().sort_index()
     title = f"study {study.study_name}: " + ", ".join(f"{n} {s.lower()}" for s, n in counts.items())
     if best is not None:
@@ -188,20 +190,17 @@ def save_plots(study, folder: Path) -> list[str]:
 
 def finish(sweep, study, tracker, codes: list[int], complete: bool, apply: bool, registry) -> int:
     """Print and store the report, close the parent run, apply the best trial if asked."""
-    from optuna.trial import TrialState
-
     space = sweep.space
-    table = trials_table(study, space)
+    best = best_trial(study)
+    table = trials_table(study, space, best)
     quiet_optuna()
-    print_summary(study, space, table)
+    print_summary(study, space, table, best)
     outputs = sweep.folder / "report"
     outputs.mkdir(parents=True, exist_ok=True)
     table.to_csv(outputs / "trials.csv", index=False)
     save_plots(study, outputs)
     failed = [
-        i
-        for i, code in enumerate(codes)
-        if code is not None and code not in (0, INTERRUPTED) and code > 0
+        i for i, code in enumerate(codes) if code is not None and code > 0 and code != INTERRUPTED
     ]
     for index, code in enumerate(codes):
         if code is not None and code < 0:
@@ -209,13 +208,8 @@ def finish(sweep, study, tracker, codes: list[int], complete: bool, apply: bool,
                 f"warning: worker {index} was killed (signal {-code}); its trial was queued again.",
                 file=sys.stderr,
             )
-    best = best_trial(study)
-    metrics = {
-        f"trials.{state.name.lower()}": float(
-            len(study.get_trials(deepcopy=False, states=(state,)))
-        )
-        for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-    }
+    counts = table["state"].value_counts()
+    metrics = {f"trials.{state.lower()}": float(counts.get(state, 0)) for state in COUNTED}
     tracker.set_tag(sweep.parent_run_id, "optuna.complete", str(complete).lower())
     if best is not None:
         metrics[f"best.{space.metric}"] = best.value
@@ -250,7 +244,7 @@ def finish(sweep, study, tracker, codes: list[int], complete: bool, apply: bool,
             f"{sweep.parent_run_id}"
         )
     if apply:
-        overrides = apply_best(study, space, sweep.root / "params.yaml", registry)
+        overrides = apply_best(study, space, sweep.root / "params.yaml", registry, best)
         print(
             f"params.yaml now holds trial #{best.number}'s values; `dvc repro` reproduces it. "
             "The same with Hydra:"
@@ -259,12 +253,12 @@ def finish(sweep, study, tracker, codes: list[int], complete: bool, apply: bool,
     return 0
 
 
-def apply_best(study, space: Space, params_file: Path, registry) -> list[str]:
-    """Write the best trial's (and the fixed) values into ``params_file``; return -S overrides."""
+def apply_best(study, space: Space, params_file: Path, registry, best: Any | None) -> list[str]:
+    """Write the ``best`` trial's (and the fixed) values into ``params_file``; return -S
+    overrides."""
     from pipeline.config import read_yaml, validate
     from pipeline.yaml_io import dump_yaml
 
-    best = best_trial(study)
     if best is None:
         raise PipelineError(
             f"study {study.study_name!r} has no complete trial yet, so there is "

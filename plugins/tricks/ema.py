@@ -40,7 +40,6 @@ class ExponentialAverage(WeightAveraging):
     def __init__(self, decay: float):
         self.ema_update = get_ema_multi_avg_fn(decay)
         super().__init__(use_buffers=True, multi_avg_fn=self.ema_update)
-        self.decay = decay
         self._pairs: tuple[list, list, list] | None = None
 
     def setup(self, trainer, pl_module, stage):
