@@ -34,8 +34,14 @@ FAMILIES = [
         "clustering VAE: Gaussian-mixture prior, p(y|z) learned jointly; unsupervised",
         load="plugins.cluster_vae.family:ClusterVAEFamily",
         settings={
-            **vae_settings(latent=8, recon_weight=2.5),
+            **vae_settings(latent=4, recon_weight=2.5),
             "clusters": Setting(10, "mixture components, i.e. clusters to find", low=2),
+            "kmeans_start": Setting(
+                60,
+                "epoch at which the mixture means move to KMeans centres of the training codes "
+                "μ(x); 0 keeps their random start",
+                low=0,
+            ),
         },
     ),
     FamilySpec(

@@ -20,6 +20,7 @@ from pipeline.settings import validate_section
 from pipeline.training import TEST_TRAINER, build_training
 
 REGISTRY = Registry(create_plugin_manager())
+CONF = Path(__file__).resolve().parents[1] / "conf"
 ADAM = {"name": "adam", "lr": 1e-3, "momentum": 0.9, "weight_decay": 0.0}
 logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
 
@@ -44,6 +45,17 @@ def build(family: str, data: PreparedData, seed: int = 0, **settings: Any):
     return family, family.build(values, data.info)
 
 
+def recipe(family: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The model settings and tricks ``dvc exp run -S model=<family>`` composes from conf/."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(config_dir=str(CONF), version_base=None):
+        params = OmegaConf.to_container(compose("config", overrides=[f"model={family}"]))
+    settings = {k: v for k, v in params["model"].items() if k != "family"}
+    return settings, params["tricks"]
+
+
 def fit(
     module,
     data: PreparedData,
@@ -51,6 +63,7 @@ def fit(
     tricks: Mapping[str, Any] | None = None,
     optimizer: Mapping[str, Any] = ADAM,
     batch_size: int = 64,
+    callbacks: list[pl.Callback] = (),
     **trainer_args: Any,
 ) -> pl.Trainer:
     """Train with the core's optimizer (and ``tricks``) through the train stage's wiring."""
@@ -61,7 +74,7 @@ def fit(
         tricks or {},
         REGISTRY,
         {**TEST_TRAINER, **trainer_args},
-        extra_callbacks=recorders,
+        extra_callbacks=[*recorders, *callbacks],
     ).trainer
     trainer.fit(module, datamodule=ArrayDataModule(data, batch_size, seed=0))
     return trainer

@@ -91,8 +91,9 @@ def test_an_installed_plugin_composes_through_hydra(tmp_path: Path):
     assert params["model"] == {"family": "logistic"}
     assert params["data"] == {"name": "blobs", "samples": 600}
     # conf/ keeps the built-ins' files; without the plugin its components are unknown.
-    assert composed(tmp_path, "model=vae")["model"] == yaml.safe_load(
-        (REPO / "conf" / "model" / "vae.yaml").read_text()
+    assert (
+        composed(tmp_path, "model=vae")["model"]
+        == yaml.safe_load((REPO / "conf" / "model" / "vae.yaml").read_text())["model"]
     )
     missing = run(
         [sys.executable, "-c", COMPOSE, str(REPO / "conf"), "model=logistic"], tmp_path, check=False

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from plugins.generative.penalties import gradient_penalty, r1_penalty
-from tests.family_kit import build, fit, prepared, read_history
+from tests.family_kit import build, fit, prepared, read_history, recipe
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -152,12 +152,18 @@ def test_wgan_critic_estimates_the_true_wasserstein_distance(centre, tmp_path):
     assert metrics["w_critic"] == pytest.approx(metrics["w_true"], rel=0.1)
 
 
-@pytest.mark.parametrize("name, epochs", [("gan", 16), ("wgan_gp", 20), ("ogan", 12)])
-def test_short_run_beats_an_untrained_generator(name, epochs, tmp_path):
+@pytest.mark.parametrize("name, epochs", [("gan", 40), ("wgan_gp", 40), ("ogan", 30)])
+def test_short_run_of_the_default_recipe_reaches_its_floor(name, epochs, tmp_path):
+    """The family's conf/model recipe (settings and tricks), trained for a fifth of its epochs.
+
+    gan and wgan_gp reach their full targets already; ogan reaches a stated floor below them
+    (coverage, ρ ≥ 0.9, class agreement ≥ 0.7, against 0.8 after the default 200 epochs).
+    """
     data = prepared()
-    family, module = build(name, data)
+    settings, tricks = recipe(name)
+    family, module = build(name, data, **settings)
     untrained = family.evaluate(module.eval(), data, tmp_path)
-    fit(module.train(), data, history=tmp_path / "history.csv", max_epochs=epochs)
+    fit(module.train(), data, history=tmp_path / "history.csv", tricks=tricks, max_epochs=epochs)
     trained = family.evaluate(module.eval(), data, tmp_path)
     history = read_history(tmp_path / "history.csv")
     assert {"train_loss", "val_loss", "train_g_loss", "val_g_loss"} <= set(history[-1])
@@ -172,20 +178,17 @@ def test_short_run_beats_an_untrained_generator(name, epochs, tmp_path):
         tmp_path / "interpolations.png"
     ).is_file()
     # Untrained generators draw grey noise at a Fréchet distance near 80 in the judge's feature
-    # space.
-    limit = {"gan": 0.2, "wgan_gp": 0.7, "ogan": 0.5}[name]
-    assert trained["frechet"] < limit * untrained["frechet"], (
-        untrained["frechet"],
-        trained["frechet"],
-    )
-    if name == "gan":
-        assert trained["mode_coverage"] >= 0.8
+    # space; real test digits against real training digits score about 0.5.
+    assert untrained["frechet"] > 50
+    assert trained["judge_accuracy"] >= 0.95
+    frechet, coverage = {"gan": (5, 1.0), "wgan_gp": (10, 0.9), "ogan": (20, 1.0)}[name]
+    assert trained["frechet"] <= frechet and trained["mode_coverage"] >= coverage, trained
     if name == "wgan_gp":
         assert trained["w_critic"] > 0 and trained["w_true"] < untrained["w_true"]
     if name == "ogan":
-        assert untrained["rho"] < 0.2 < 0.8 < trained["rho"]
-        assert trained["reconstruction_mse"] < 0.6 * untrained["reconstruction_mse"]
-        assert trained["reconstruction_mse"] < 0.8 * trained["reconstruction_mse_shuffled"]
+        assert untrained["rho"] < 0.2 and trained["rho"] >= 0.9
+        assert trained["reconstruction_class_agreement"] >= 0.7, trained
+        assert trained["reconstruction_mse"] < 0.5 * trained["reconstruction_mse_shuffled"]
         assert (tmp_path / "reconstructions.png").is_file()
 
 

@@ -23,11 +23,13 @@ class ClusterVAEFamily(Family):
             settings["latent"],
             settings["clusters"],
             settings["recon_weight"],
+            settings["kmeans_start"],
         )
 
     @torch.no_grad()
     def evaluate(self, module, data, out_dir):
         from sklearn.cluster import KMeans
+        from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
         k = module.cluster_means.shape[0]
         generator = latent_generator()
@@ -45,10 +47,16 @@ class ClusterVAEFamily(Family):
             train_clusters, data.train.y, test_clusters, data.test.y
         )
         kmeans = KMeans(n_clusters=k, n_init=10, random_state=0).fit(data.train.x)
+        kmeans_test = kmeans.predict(data.test.x)
         metrics["kmeans_accuracy"] = majority_accuracy(
-            kmeans.labels_, data.train.y, kmeans.predict(data.test.x), data.test.y
+            kmeans.labels_, data.train.y, kmeans_test, data.test.y
         )
         metrics["clusters_used"] = float(len(np.unique(test_clusters)))
+        # Label-free agreement scores, for comparison with the clustering literature.
+        metrics["nmi"] = normalized_mutual_info_score(data.test.y, test_clusters)
+        metrics["ari"] = adjusted_rand_score(data.test.y, test_clusters)
+        metrics["kmeans_nmi"] = normalized_mutual_info_score(data.test.y, kmeans_test)
+        metrics["kmeans_ari"] = adjusted_rand_score(data.test.y, kmeans_test)
         if is_image(data.test.x.shape[1]):
             rows = torch.arange(k).repeat_interleave(10)
             save_image_grid(

@@ -16,11 +16,37 @@ class ClusterVAEModule(VAEModule):
     """q(z, y|x) = q(z|x)·q(y|z); the loss is −ELBO against the mixture prior p(z|y)p(y)."""
 
     def __init__(
-        self, inputs: int, hidden: int, latent: int, clusters: int, recon_weight: float = 1.0
+        self,
+        inputs: int,
+        hidden: int,
+        latent: int,
+        clusters: int,
+        recon_weight: float = 1.0,
+        kmeans_start: int = 0,
     ):
         super().__init__(inputs, hidden, latent, recon_weight)
         self.cluster_means = nn.Parameter(torch.randn(clusters, latent))
         self.cluster_head = mlp([latent, hidden, clusters])
+        self.kmeans_start = kmeans_start
+
+    def on_train_epoch_start(self) -> None:
+        # Once the codes carry the data's structure, the means start where the codes cluster (the
+        # usual start of a Gaussian-mixture VAE); the loss and the model stay the series' own.
+        if self.kmeans_start and self.current_epoch == self.kmeans_start:
+            self.place_means_by_kmeans(self.trainer.train_dataloader)
+
+    @torch.no_grad()
+    def place_means_by_kmeans(self, batches) -> None:
+        """Set the mixture means to KMeans centres of the codes μ(x) of every training example.
+
+        Every process gathers the codes of all of them, so DDP replicas compute the same centres.
+        """
+        from sklearn.cluster import KMeans
+
+        codes = torch.cat([self.encode(x.to(self.device))[0] for x, *_ in batches])
+        codes = self.all_gather(codes).reshape(-1, self.latent).double().cpu().numpy()
+        kmeans = KMeans(n_clusters=len(self.cluster_means), n_init=10, random_state=0).fit(codes)
+        self.cluster_means.copy_(torch.as_tensor(kmeans.cluster_centers_).to(self.cluster_means))
 
     def cluster_probs(self, z: torch.Tensor) -> torch.Tensor:
         """q(y|z) for every cluster."""

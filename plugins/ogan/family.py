@@ -8,6 +8,7 @@ import torch
 from pipeline.hookspecs import Family
 from pipeline.plots import save_image_grid
 from plugins.generative.gan_report import gan_report, generator_export
+from plugins.generative.judge import Judge
 from plugins.generative.report import (
     is_image,
     latent_generator,
@@ -42,6 +43,8 @@ class OGANFamily(Family):
         # The same error against other test examples: what reconstruction would score if it ignored
         # x.
         metrics["reconstruction_mse_shuffled"] = float((recon - x.roll(1, 0)).pow(2).mean())
+        # The referee reads the same digit in G(E(x)) as x's label: E keeps what the image shows.
+        metrics["reconstruction_class_agreement"] = Judge(data).score(recon, data.test.y)
         save_latent_scatter(
             codes.numpy(),
             data.test.y,

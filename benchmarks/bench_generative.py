@@ -1,0 +1,114 @@
+"""The generative families' default runs against their quality targets, and the README gallery.
+
+Each family's params are composed by Hydra from ``conf/`` exactly as ``dvc exp run -S
+model=<family>`` composes them (its model file sets the epochs, optimizer and tricks it trains
+with), then the pipeline's own prepare, train and evaluate stages run in a temporary project. The
+script prints every target beside the figure reached and the stage time, writes them to
+``docs/gallery/metrics.json`` and copies each family's picture to ``docs/gallery/<family>.png``.
+
+Run from the repository root: ``python benchmarks/bench_generative.py [family ...]``
+(about 10 minutes for all six on two cores). It never fails on a figure: it reports.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+GALLERY = REPO / "docs" / "gallery"
+PICTURES = {
+    "vae": "latent_manifold",
+    "cvae": "class_samples",
+    "cluster_vae": "cluster_samples",
+    "gan": "samples",
+    "wgan_gp": "samples",
+    "ogan": "reconstructions",
+}
+# family → (metric, comparison, bound); a bound given as a name is that metric of the same run.
+TARGETS: dict[str, list[tuple[str, str, float | str]]] = {
+    "gan": [("mode_coverage", ">=", 1.0), ("frechet", "<=", 5.0)],
+    "wgan_gp": [("mode_coverage", ">=", 0.9), ("frechet", "<=", 10.0)],
+    "vae": [("mode_coverage", ">=", 1.0)],
+    "cvae": [("class_accuracy_min", ">=", 0.9)],
+    "cluster_vae": [
+        ("cluster_accuracy", ">=", 0.85),
+        ("cluster_accuracy", ">=", "kmeans_accuracy"),
+    ],
+    "ogan": [
+        ("reconstruction_class_agreement", ">=", 0.8),
+        ("rho", ">=", 0.9),
+        ("frechet", "<=", 10.0),
+    ],
+}
+BUDGET_S = 300  # a default run must finish within five minutes on two cores
+
+
+def composed_params(family: str) -> dict:
+    """params.yaml as ``dvc exp run -S model=<family>`` writes it."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
+        return OmegaConf.to_container(compose("config", overrides=[f"model={family}"]))
+
+
+def default_run(family: str, root: Path) -> tuple[dict[str, float], float]:
+    """prepare → train → evaluate in ``root``; the evaluate metrics and the seconds it took."""
+    from pipeline.context import build_context
+    from pipeline.stages import run_stage
+
+    start = time.perf_counter()
+    ctx = build_context(root, raw_params=composed_params(family))
+    for stage in ("prepare", "train"):
+        run_stage(stage, ctx)
+    metrics = dict(run_stage("evaluate", ctx))
+    return metrics, time.perf_counter() - start
+
+
+def verdicts(family: str, metrics: dict[str, float]) -> list[tuple[str, float, str, bool]]:
+    """(metric, figure, target as text, met) for each target of ``family``."""
+    rows = []
+    for name, comparison, bound in TARGETS[family]:
+        limit = metrics[bound] if isinstance(bound, str) else bound
+        met = metrics[name] >= limit if comparison == ">=" else metrics[name] <= limit
+        rows.append((name, metrics[name], f"{comparison} {bound}", met))
+    return rows
+
+
+def main(families: list[str]) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    results_path = GALLERY / "metrics.json"
+    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    print(f"{'family':12} {'metric':32} {'figure':>8}  {'target':24} met")
+    # One folder for all runs: MLflow keeps each store open for the life of the process.
+    with tempfile.TemporaryDirectory() as tmp:
+        for family in families:
+            root = Path(tmp) / family
+            metrics, seconds = default_run(family, root)
+            shutil.copy(
+                root / "plots" / "evaluate" / f"{PICTURES[family]}.png", GALLERY / f"{family}.png"
+            )
+            results[family] = {
+                "seconds": round(seconds, 1),
+                **{k: round(v, 4) for k, v in sorted(metrics.items())},
+            }
+            results_path.write_text(json.dumps(results, indent=2) + "\n")
+            for name, figure, target, met in verdicts(family, metrics):
+                print(f"{family:12} {name:32} {figure:8.4f}  {target:24} {'yes' if met else 'NO'}")
+            within = seconds <= BUDGET_S
+            print(
+                f"{family:12} {'seconds (prepare+train+evaluate)':32} {seconds:8.1f}  "
+                f"{'<= ' + str(BUDGET_S):24} {'yes' if within else 'NO'}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:] or list(PICTURES))
