@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from pipeline.errors import PipelineError
+from pipeline.fast_exit import skip_collection_at_exit
 from pipeline.stages import STAGES
 
 
@@ -142,6 +143,7 @@ def _terminate(signum, frame):  # a kill marks the MLflow run FAILED instead of 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
+    skip_collection_at_exit()  # before the stage's libraries register their own exit handlers
     args = build_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     try:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from pipeline.context import RunContext
+if TYPE_CHECKING:  # `pipeline --help` lists the stages without reading params or plugins
+    from pipeline.context import RunContext
 
 STAGES = ("check", "prepare", "train", "evaluate", "export")
 
