@@ -101,10 +101,10 @@ def check_reachable(uri: str) -> None:
                 raise PipelineError(
                     f"{where} is unreachable (HTTP {error.code} {error.reason}); {advice}."
                 ) from None
-            return  # the server answered (perhaps asking for credentials): it is reachable
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
             raise PipelineError(f"{where} is unreachable ({reason}); {advice}.") from None
+        check_credentials(uri, where)
     elif (database := _sqlite_file(uri)) is not None:
         folder = database.parent
         if not folder.is_dir():
@@ -120,6 +120,39 @@ def check_reachable(uri: str) -> None:
             raise PipelineError(
                 f"{where} is unreachable ({error.strerror or error}); {advice}."
             ) from None
+
+
+def check_credentials(uri: str, where: str) -> None:
+    """Refuse in one line a tracking server that turns these credentials (or none) away.
+
+    A server behind MLflow's basic-auth app answers ``/health`` to anyone; an API call shows
+    whether ``MLFLOW_TRACKING_USERNAME`` and ``MLFLOW_TRACKING_PASSWORD`` let this client in.
+    """
+    import base64
+
+    request = urllib.request.Request(
+        uri.rstrip("/") + "/api/2.0/mlflow/experiments/search?max_results=1"
+    )
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    if user is not None:
+        secret = f"{user}:{os.environ.get('MLFLOW_TRACKING_PASSWORD', '')}".encode()
+        request.add_header("Authorization", "Basic " + base64.b64encode(secret).decode())
+    try:
+        urllib.request.urlopen(request, timeout=REACH_TIMEOUT_S).close()
+    except urllib.error.HTTPError as error:
+        if error.code == 401:
+            given = f"user {user!r} is refused" if user is not None else "it asks for credentials"
+            raise PipelineError(
+                f"{where} requires a login and {given}; set MLFLOW_TRACKING_USERNAME and "
+                "MLFLOW_TRACKING_PASSWORD to an account of that server."
+            ) from None
+        if error.code == 403:
+            raise PipelineError(
+                f"{where} lets user {user!r} in but not read experiments; ask its admin for "
+                "permission."
+            ) from None
+    except (urllib.error.URLError, OSError):
+        return  # /health answered a moment ago; MLflow's own client reports anything further
 
 
 HOST_TAG, PID_TAG = "pipeline.host", "pipeline.pid"

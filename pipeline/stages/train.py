@@ -24,8 +24,7 @@ def run(ctx: RunContext) -> dict[str, float]:
     from pipeline.training import build_training
 
     params, paths = ctx.params, ctx.paths
-    rank_zero = tracking.is_rank_zero()
-    if rank_zero:
+    if tracking.is_rank_zero():  # a quick refusal before the model and data load
         tracking.check_reachable(tracking.tracking_uri(paths.root))
     family = ctx.registry.family(params["model"]["family"]).load()
     data = PreparedData.load(paths.prepared)
@@ -59,7 +58,9 @@ def run(ctx: RunContext) -> dict[str, float]:
         root_dir=str(paths.root / "lightning_logs"),
     )
     trainer = training.trainer
-
+    # The Trainer knows the global rank, also on a node its launcher did not start (NODE_RANK > 0
+    # of a job started by hand on each machine), where the environment alone looks like rank 0.
+    rank_zero = trainer.is_global_zero
     tracker = tracking.Tracker(paths.root) if rank_zero else None
     if tracker is not None:
         try:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from pipeline.errors import PipelineError
-from pipeline.sweep.objective import INTERRUPTED, Sweep, study_folder
+from pipeline.sweep.objective import INTERRUPTED, Sweep, counted_states, study_folder
 from pipeline.sweep.space import MISSING, Space, load_space, put
 
 RUN, WAIT, DONE = "run", "wait", "done"
@@ -256,6 +256,7 @@ def open_storage(url: str, heartbeat_interval: int, grace_period: int) -> Any:
             f"--storage {url!r} is not a database URL; use e.g. "
             "sqlite:///optuna/sweeps.db or postgresql://user@host/db."
         ) from error
+    url = with_installed_driver(url)
     # SQLite serializes writers; a generous lock timeout lets local workers share one file.
     engine = {"connect_args": {"timeout": 60}} if backend == "sqlite" else {"pool_pre_ping": True}
     try:
@@ -272,12 +273,25 @@ def open_storage(url: str, heartbeat_interval: int, grace_period: int) -> Any:
     except ImportError as error:
         raise PipelineError(
             f"storage {shown(url)} needs a database driver that is not installed "
-            f"({error.__cause__ or error}); e.g. pip install psycopg2-binary for "
-            "PostgreSQL or pymysql for MySQL."
+            f"({error.__cause__ or error}); for PostgreSQL: pip install "
+            "'cooler-pipeline[postgres]' (psycopg), for MySQL: pip install pymysql."
         ) from error
     except exc.SQLAlchemyError as error:
         reason = str(getattr(error, "orig", None) or error).splitlines()[0]
         raise PipelineError(f"storage {shown(url)} cannot be reached: {reason}.") from error
+
+
+def with_installed_driver(url: str) -> str:
+    """``postgresql://`` means psycopg2 to SQLAlchemy; use psycopg (3), the ``postgres`` extra's
+    driver, when psycopg2 is not installed. Other URLs are returned as given."""
+    import importlib.util
+
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.drivername != "postgresql" or importlib.util.find_spec("psycopg2") is not None:
+        return url
+    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 
 def open_study(storage: Any, name: str, space: Space) -> Any:
@@ -357,13 +371,6 @@ def check_base(study, space: Space, base: Mapping[str, Any]) -> None:
         )
 
 
-def counted_states() -> tuple:
-    """The trial states that fill the study: all but FAIL, whose retry (or successor) counts."""
-    from optuna.trial import TrialState
-
-    return (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
-
-
 def intent(study, n_trials: int, given: bool) -> str:
     """One line saying what the sweep will do: ``n_trials`` is a total, not a number to add."""
     from optuna.trial import TrialState
@@ -399,7 +406,8 @@ def plan(study, n_trials: int) -> str:
 class Claim:
     """Held by a local worker from counting the study's trials until its own trial exists, so
     workers started together cannot all see the same free slot. Workers on other machines share
-    only the database, and can each start one trial too many when they count at the same instant.
+    only the database; a trial of theirs created for a slot already taken gives way at its start
+    (:func:`pipeline.sweep.objective.is_surplus`).
     """
 
     def __init__(self, lock):
@@ -429,7 +437,7 @@ def run_worker(sweep: Sweep, index: int, lock) -> int:
     """
     import optuna
 
-    from pipeline.sweep.objective import Objective, TrialInterrupted, quiet
+    from pipeline.sweep.objective import Objective, SurplusTrial, TrialInterrupted, quiet
 
     # Trials train in their own folders, but their MLflow runs belong in the project's store.
     os.environ["MLFLOW_TRACKING_URI"] = sweep.tracking_uri
@@ -455,6 +463,8 @@ def run_worker(sweep: Sweep, index: int, lock) -> int:
                     study.optimize(objective, n_trials=1, timeout=left, gc_after_trial=False)
                 except TrialInterrupted:
                     return INTERRUPTED
+                except SurplusTrial:
+                    pass  # another machine took the last slot; plan() now waits or ends
         if step == DONE:
             break
         if step == WAIT:

@@ -20,6 +20,28 @@ MAX_RETRIES = 3  # a trial that keeps killing its worker (out of memory, say) st
 INTERRUPTED = 130  # a worker's exit code after Ctrl-C or SIGTERM, as a shell reports SIGINT
 
 
+class SurplusTrial(Exception):
+    """A trial created after the study was already full (it ends FAIL without training)."""
+
+
+def counted_states() -> tuple:
+    """The trial states that fill the study: all but FAIL, whose retry (or successor) counts."""
+    from optuna.trial import TrialState
+
+    return (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+
+
+def is_surplus(trial, n_trials: int) -> bool:
+    """True when ``n_trials`` counted trials came before this one.
+
+    Workers on other machines count the study without a shared lock, so two can start a trial
+    for the last slot at once; the database numbered them, and the later one gives way.
+    """
+    counted = counted_states()
+    earlier = trial.study.get_trials(deepcopy=False, states=counted)
+    return sum(t.number < trial.number for t in earlier) >= n_trials
+
+
 @dataclass(frozen=True)
 class Sweep:
     """What every worker of one sweep shares (plain data, so it pickles into worker processes)."""
@@ -98,6 +120,9 @@ class Objective:
 
     def __call__(self, trial) -> float:
         self.on_start()  # the trial exists now: the next worker may count the study
+        if is_surplus(trial, self.sweep.n_trials):
+            trial.set_user_attr("sweep.surplus", True)
+            raise SurplusTrial(f"trial {trial.number} found the study full; it does not run")
         self.run_id = None
         try:
             # Libraries reset warning filters along the way; a fresh context per trial keeps them.
