@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import os
 import shutil
 import signal
@@ -437,7 +438,13 @@ def run_worker(sweep: Sweep, index: int, lock) -> int:
     """
     import optuna
 
-    from pipeline.sweep.objective import Objective, SurplusTrial, TrialInterrupted, quiet
+    from pipeline.sweep.objective import (
+        Objective,
+        QuietSurplus,
+        SurplusTrial,
+        TrialInterrupted,
+        quiet,
+    )
 
     # Trials train in their own folders, but their MLflow runs belong in the project's store.
     os.environ["MLFLOW_TRACKING_URI"] = sweep.tracking_uri
@@ -453,6 +460,7 @@ def run_worker(sweep: Sweep, index: int, lock) -> int:
         study_name=sweep.study, storage=storage, sampler=sampler, pruner=pruner
     )
     objective = Objective(sweep)
+    logging.getLogger("optuna.study._optimize").addFilter(QuietSurplus())
     while sweep.deadline is None or time.time() < sweep.deadline:
         with Claim(lock) as claim:
             step = plan(study, sweep.n_trials)

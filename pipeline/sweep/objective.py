@@ -24,6 +24,25 @@ class SurplusTrial(Exception):
     """A trial created after the study was already full (it ends FAIL without training)."""
 
 
+class QuietSurplus(logging.Filter):
+    """Drops Optuna's two "Trial N failed" warnings (one with a traceback) for a surplus trial:
+    giving way is the plan, not a failure to report."""
+
+    def __init__(self):
+        super().__init__()
+        self.trial: str | None = None  # "Trial N" of the surplus trial just reported
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info and isinstance(record.exc_info[1], SurplusTrial):
+            self.trial = message.split(" failed", 1)[0]
+            return False
+        if self.trial and message.startswith(f"{self.trial} failed with value"):
+            self.trial = None
+            return False
+        return True
+
+
 def counted_states() -> tuple:
     """The trial states that fill the study: all but FAIL, whose retry (or successor) counts."""
     from optuna.trial import TrialState
