@@ -305,7 +305,12 @@ def test_unreachable_or_malformed_storage_is_one_clear_error(tmp_path):
     with pytest.raises(PipelineError, match="is not a database URL"):
         open_storage("optuna/sweeps.db", 1, 2)
     with pytest.raises(
-        PipelineError, match=r"postgresql://me:\*\*\*@127.0.0.1:1/db needs a database driver"
+        PipelineError, match=r"mysql://me:\*\*\*@127.0.0.1:1/db needs a database driver .* pymysql"
+    ):
+        open_storage("mysql://me:secret@127.0.0.1:1/db", 1, 2)
+    # postgresql:// takes the installed psycopg driver; nothing listens on port 1.
+    with pytest.raises(
+        PipelineError, match=r"storage postgresql://me:\*\*\*@127.0.0.1:1/db cannot be reached"
     ):
         open_storage("postgresql://me:secret@127.0.0.1:1/db", 1, 2)
     assert shown("mysql://me:secret@host/db") == "mysql://me:***@host/db"

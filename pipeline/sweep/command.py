@@ -257,7 +257,6 @@ def open_storage(url: str, heartbeat_interval: int, grace_period: int) -> Any:
             f"--storage {url!r} is not a database URL; use e.g. "
             "sqlite:///optuna/sweeps.db or postgresql://user@host/db."
         ) from error
-    url = with_installed_driver(url)
     # SQLite serializes writers; a generous lock timeout lets local workers share one file.
     engine = {"connect_args": {"timeout": 60}} if backend == "sqlite" else {"pool_pre_ping": True}
     try:
@@ -265,7 +264,7 @@ def open_storage(url: str, heartbeat_interval: int, grace_period: int) -> Any:
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             warnings.simplefilter("ignore", FutureWarning)
             return optuna.storages.RDBStorage(
-                url,
+                with_installed_driver(url),
                 engine_kwargs=engine,
                 heartbeat_interval=heartbeat_interval,
                 grace_period=grace_period,
