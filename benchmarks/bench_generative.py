@@ -50,11 +50,9 @@ BUDGET_S = 300  # a default run must finish within five minutes on two cores
 
 def composed_params(family: str) -> dict:
     """params.yaml as ``dvc exp run -S model=<family>`` writes it."""
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
+    from pipeline.hydra_conf import compose_params
 
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
-        return OmegaConf.to_container(compose("config", overrides=[f"model={family}"]))
+    return compose_params(REPO / "conf", [f"model={family}"])
 
 
 def default_run(family: str, root: Path) -> tuple[dict[str, float], float]:

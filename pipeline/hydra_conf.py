@@ -28,6 +28,15 @@ def group_files(registry) -> dict[str, str]:
     return files
 
 
+def compose_params(conf_dir: Path, overrides: list[str]) -> dict:
+    """params.yaml as ``dvc exp run -S OVERRIDE ...`` composes it from ``conf_dir``."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(config_dir=str(conf_dir), version_base=None):
+        return OmegaConf.to_container(compose("config", overrides=list(overrides)))
+
+
 def plugin_conf_dir() -> Path:
     """A folder holding :func:`group_files` of the installed plugins; one per distinct content,
     so concurrent runs never write over a folder another one reads."""

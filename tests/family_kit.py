@@ -47,11 +47,9 @@ def build(family: str, data: PreparedData, seed: int = 0, **settings: Any):
 
 def recipe(family: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The model settings and tricks ``dvc exp run -S model=<family>`` composes from conf/."""
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
+    from pipeline.hydra_conf import compose_params
 
-    with initialize_config_dir(config_dir=str(CONF), version_base=None):
-        params = OmegaConf.to_container(compose("config", overrides=[f"model={family}"]))
+    params = compose_params(CONF, [f"model={family}"])
     settings = {k: v for k, v in params["model"].items() if k != "family"}
     return settings, params["tricks"]
 

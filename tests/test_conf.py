@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
 from pipeline.config import validate
+from pipeline.hydra_conf import compose_params
 from pipeline.registry import Registry, create_plugin_manager
 from tests.conftest import REPO
 
@@ -16,8 +15,7 @@ CONF = REPO / "conf"
 
 
 def composed(*overrides: str) -> dict:
-    with initialize_config_dir(config_dir=str(CONF), version_base=None):
-        return OmegaConf.to_container(compose("config", overrides=list(overrides)))
+    return compose_params(CONF, list(overrides))
 
 
 def test_params_yaml_is_the_default_composition():

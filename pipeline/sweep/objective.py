@@ -56,8 +56,7 @@ def is_surplus(trial, n_trials: int) -> bool:
     Workers on other machines count the study without a shared lock, so two can start a trial
     for the last slot at once; the database numbered them, and the later one gives way.
     """
-    counted = counted_states()
-    earlier = trial.study.get_trials(deepcopy=False, states=counted)
+    earlier = trial.study.get_trials(deepcopy=False, states=counted_states())
     return sum(t.number < trial.number for t in earlier) >= n_trials
 
 
