@@ -15,11 +15,35 @@ SPLITS = ("train", "val", "test")
 
 @dataclass(frozen=True)
 class DataInfo:
-    """What a family needs to know about its input to build a model."""
+    """What a family needs to know about its input to build a model.
+
+    ``vocab`` is set when ``x`` holds token ids (a :class:`pipeline.text.Vocab`'s symbols, id →
+    symbol); ``labels`` names the classes when the dataset has names for them; ``fingerprint``
+    identifies the source data (e.g. a corpus read from the interpreter's own files).
+    """
 
     input_shape: tuple[int, ...]
     num_classes: int
     dataset: str
+    vocab: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True)
+class Examples:
+    """What a dataset's ``load`` returns when plain ``(x, y)`` arrays say too little.
+
+    ``x`` is float32 features or int64 token ids (then ``vocab`` is set); ``y`` is int64 labels,
+    one per row, or int64 token ids of a target sequence (shape ``(rows, length)``, e.g. a title
+    for an article). ``labels`` names the label ids; ``fingerprint`` identifies the source.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    vocab: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    fingerprint: str = ""
 
 
 @dataclass(frozen=True)
@@ -57,7 +81,14 @@ class PreparedData:
                 "first."
             )
         raw = json.loads(info_path.read_text())
-        info = DataInfo(tuple(raw["input_shape"]), int(raw["num_classes"]), raw["dataset"])
+        info = DataInfo(
+            tuple(raw["input_shape"]),
+            int(raw["num_classes"]),
+            raw["dataset"],
+            tuple(raw.get("vocab", ())),
+            tuple(raw.get("labels", ())),
+            raw.get("fingerprint", ""),
+        )
         splits = {}
         for name in SPLITS:
             with np.load(folder / f"{name}.npz") as arrays:
@@ -66,21 +97,74 @@ class PreparedData:
 
 
 def split_arrays(
-    x: np.ndarray, y: np.ndarray, val_fraction: float, test_fraction: float, seed: int, dataset: str
+    x: np.ndarray,
+    y: np.ndarray,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    dataset: str,
+    *,
+    vocab: tuple[str, ...] = (),
+    labels: tuple[str, ...] = (),
+    fingerprint: str = "",
 ) -> PreparedData:
-    """Shuffle with ``seed`` and cut into train/val/test, stratified by label when labels vary."""
+    """Shuffle with ``seed`` and cut into train/val/test, stratified by label when labels vary.
+
+    Features stay int64 token ids when ``vocab`` is given and become float32 otherwise; ``y`` may
+    be one label per row or a target sequence per row (never stratified).
+    """
     from sklearn.model_selection import train_test_split
 
-    x = np.ascontiguousarray(x, dtype=np.float32)
+    x = np.ascontiguousarray(x, dtype=np.int64 if vocab else np.float32)
     y = np.ascontiguousarray(y, dtype=np.int64)
-    stratify = y if len(np.unique(y)) > 1 else None
+    stratify = _stratifiable(y)
     x_rest, x_test, y_rest, y_test = train_test_split(
         x, y, test_size=test_fraction, random_state=seed, stratify=stratify
     )
-    stratify = y_rest if stratify is not None else None
+    stratify = _stratifiable(y_rest) if stratify is not None else None
     val_share = val_fraction / (1 - test_fraction)
     x_train, x_val, y_train, y_val = train_test_split(
         x_rest, y_rest, test_size=val_share, random_state=seed, stratify=stratify
     )
-    info = DataInfo(tuple(int(d) for d in x.shape[1:]), int(y.max()) + 1, dataset)
+    if y.ndim == 1:
+        num_classes = max(int(y.max()) + 1, len(labels))
+    else:
+        num_classes = len(labels)
+    info = DataInfo(
+        tuple(int(d) for d in x.shape[1:]), num_classes, dataset, vocab, labels, fingerprint
+    )
     return PreparedData(info, Split(x_train, y_train), Split(x_val, y_val), Split(x_test, y_test))
+
+
+def split_examples(
+    loaded: "Examples | tuple[np.ndarray, np.ndarray]",
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    dataset: str,
+) -> PreparedData:
+    """:func:`split_arrays` of what a dataset's ``load`` returned: ``(x, y)`` or
+    :class:`Examples`."""
+    if not isinstance(loaded, Examples):
+        x, y = loaded
+        loaded = Examples(x, y)
+    return split_arrays(
+        loaded.x,
+        loaded.y,
+        val_fraction,
+        test_fraction,
+        seed,
+        dataset,
+        vocab=tuple(loaded.vocab),
+        labels=tuple(loaded.labels),
+        fingerprint=loaded.fingerprint,
+    )
+
+
+def _stratifiable(y: np.ndarray) -> np.ndarray | None:
+    """``y`` when a stratified split can use it: one label per row, several labels, and every
+    label on at least three rows (so each of the three splits can hold one)."""
+    if y.ndim != 1:
+        return None
+    _, counts = np.unique(y, return_counts=True)
+    return y if len(counts) > 1 and counts.min() >= 3 else None

@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # the heavy types stay out of plugin imports
     import torch
     from lightning.pytorch import Callback, LightningModule
 
-    from pipeline.data import DataInfo, PreparedData
+    from pipeline.data import DataInfo, Examples, PreparedData
     from pipeline.settings import Setting
 
 
@@ -223,7 +223,10 @@ class FamilySpec:
 class DatasetSpec:
     """A dataset: selected by ``data.name``. ``load(settings)`` returns ``(x, y)`` numpy arrays,
     ``x`` float32 scaled to [0, 1] with one row per example, ``y`` int64 labels (or zeros); give it
-    as ``"package.module:function"``.
+    as ``"package.module:function"``. A text dataset returns :class:`pipeline.data.Examples`
+    instead: ``x`` int64 token ids of a :class:`pipeline.text.Vocab` (built in ``load``, so in the
+    prepare stage, and saved with the prepared data), ``y`` labels or target token ids, with the
+    vocabulary, label names and a fingerprint of the source.
 
     ``sources(settings)``, for a dataset read from the user's files, returns those files (or
     folders); their content fingerprint is a DVC dependency of the prepare stage, so changed files
@@ -233,7 +236,7 @@ class DatasetSpec:
 
     name: str
     description: str
-    load: Callable[[Mapping[str, Any]], tuple[np.ndarray, np.ndarray]] | str
+    load: Callable[[Mapping[str, Any]], tuple[np.ndarray, np.ndarray] | Examples] | str
     settings: Mapping[str, Setting] = field(default_factory=dict)
     sources: Callable[[Mapping[str, Any]], list[Path]] | str | None = None
 

@@ -79,3 +79,18 @@ def load_trained(ctx) -> tuple[Any, Any, Any]:
     module.load_state_dict(state)
     module.eval()
     return family, module, data
+
+
+def move_text_samples(plots: Path, samples: Path) -> list[Path]:
+    """Move the ``.txt`` files a family's ``evaluate`` wrote among its pictures into ``samples``
+    (``dvc plots`` reads only pictures and tables) and return their new paths; ``samples`` is
+    emptied first, so it holds this run's samples only (and is empty for a family that writes
+    none)."""
+    import shutil
+
+    shutil.rmtree(samples, ignore_errors=True)
+    samples.mkdir(parents=True)
+    moved = []
+    for text in sorted(plots.glob("*.txt")):
+        moved.append(Path(shutil.move(str(text), str(samples / text.name))))
+    return moved

@@ -73,5 +73,10 @@ class Paths:
         return self.root / "plots"
 
     @property
+    def samples(self) -> Path:
+        """Text samples a family writes in evaluate (generated text, titles beside references)."""
+        return self.root / "samples"
+
+    @property
     def exported(self) -> Path:
         return self.root / "exported"

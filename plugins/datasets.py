@@ -8,6 +8,42 @@ from __future__ import annotations
 
 from pipeline import DatasetSpec, Setting, hookimpl
 
+
+def text_length(default: int, what: str) -> Setting:
+    """Tokens per encoded row, the start and end markers included."""
+    return Setting(default, f"tokens per {what} row, start and end markers included", low=3)
+
+
+def min_count() -> Setting:
+    """How often a character must occur to get its own token."""
+    return Setting(
+        2, "occurrences a character needs for its own token (rarer ones are <unk>)", low=1
+    )
+
+
+def examples_cap() -> Setting:
+    """How many examples to keep."""
+    return Setting(0, "examples kept (a seeded sample); 0 keeps every one", low=0)
+
+
+def module_list(default: list[str], doc: str) -> Setting:
+    """A list of top-level standard-library module names."""
+    return Setting(
+        default,
+        f"top-level standard-library modules: {doc}",
+        kinds=(list,),
+        check=lambda v: all(isinstance(m, str) and m for m in v) and len(set(v)) == len(v),
+        expect="a list of distinct module names such as ['asyncio', 'email']",
+    )
+
+
+def tsv_path() -> Setting:
+    """The user's TSV file."""
+    return Setting(
+        None, "the TSV file to read", kinds=(str,), nullable=True, expect="a file path (string)"
+    )
+
+
 DATASETS = [
     DatasetSpec(
         "digits",
@@ -41,6 +77,81 @@ DATASETS = [
                 0.02, "standard deviation of each component", low=0, low_open=True, high=0.2
             ),
             "seed": Setting(0, "seed of the generator (the split uses the global seed)", low=0),
+        },
+    ),
+    DatasetSpec(
+        "docstrings",
+        "summary lines of the standard library's docstrings, labelled by their module",
+        load="plugins.text.docstrings:load_docstrings",
+        settings={
+            "modules": module_list(["asyncio", "email", "logging", "tkinter"], "the labels"),
+            "length": text_length(64, "summary line"),
+            "min_count": min_count(),
+            "examples": examples_cap(),
+        },
+    ),
+    DatasetSpec(
+        "docstring_titles",
+        "the standard library's docstrings: body (article) -> summary line (title)",
+        load="plugins.text.docstrings:load_docstring_titles",
+        settings={
+            "modules": module_list([], "where to read; every one when empty"),
+            "length": text_length(160, "article"),
+            "title_length": text_length(48, "title"),
+            "min_count": min_count(),
+            "examples": examples_cap(),
+        },
+    ),
+    DatasetSpec(
+        "dyck",
+        "generated balanced bracket strings (a Dyck language), whose trees are known",
+        load="plugins.text.generated:load_dyck",
+        settings={
+            "examples": Setting(3000, "strings to generate", low=10),
+            "pairs": Setting(
+                "()[]",
+                "opening and closing brackets, pair by pair",
+                check=lambda v: len(v) >= 2 and len(v) % 2 == 0 and len(set(v)) == len(v),
+                expect="an even number of distinct characters such as '()[]'",
+            ),
+            "max_depth": Setting(6, "deepest nesting", low=1, high=32),
+            "max_length": Setting(40, "longest string in characters", low=2, high=1024),
+            "seed": Setting(0, "seed of the generator (the split uses the global seed)", low=0),
+        },
+    ),
+    DatasetSpec(
+        "cond_strings",
+        "generated strings, each class from its own Markov chain over a few letters",
+        load="plugins.text.generated:load_conditional_strings",
+        settings={
+            "examples": Setting(4000, "strings to generate", low=10),
+            "classes": Setting(4, "classes, one Markov chain each", low=2, high=26),
+            "alphabet": Setting(8, "letters used", low=2, high=26),
+            "length": Setting(24, "letters per string", low=2, high=1024),
+            "seed": Setting(0, "seed of the generator (the split uses the global seed)", low=0),
+        },
+    ),
+    DatasetSpec(
+        "text_tsv",
+        "the user's text<TAB>label lines from the TSV file at data.path",
+        load="plugins.text.tsv:load_text_tsv",
+        sources="plugins.text.tsv:tsv_sources",
+        settings={
+            "path": tsv_path(),
+            "length": text_length(128, "text"),
+            "min_count": min_count(),
+        },
+    ),
+    DatasetSpec(
+        "pairs_tsv",
+        "the user's article<TAB>title lines from the TSV file at data.path",
+        load="plugins.text.tsv:load_pairs_tsv",
+        sources="plugins.text.tsv:tsv_sources",
+        settings={
+            "path": tsv_path(),
+            "length": text_length(256, "article"),
+            "title_length": text_length(48, "title"),
+            "min_count": min_count(),
         },
     ),
 ]

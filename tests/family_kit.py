@@ -12,7 +12,7 @@ from typing import Any, Mapping
 import lightning.pytorch as pl
 
 from pipeline.config import CORE_SCHEMA
-from pipeline.data import PreparedData, split_arrays
+from pipeline.data import PreparedData, split_examples
 from pipeline.datamodule import ArrayDataModule
 from pipeline.history import EpochHistory
 from pipeline.registry import Registry, create_plugin_manager
@@ -31,8 +31,9 @@ def prepared(dataset: str = "digits", **settings: Any) -> PreparedData:
     spec = REGISTRY.dataset(dataset)
     schema = {**CORE_SCHEMA["data"], **spec.settings}
     values = validate_section("data", {"name": dataset, **settings}, schema)
-    x, y = spec.load(values)
-    return split_arrays(x, y, values["val_fraction"], values["test_fraction"], 0, dataset)
+    return split_examples(
+        spec.load(values), values["val_fraction"], values["test_fraction"], 0, dataset
+    )
 
 
 def build(family: str, data: PreparedData, seed: int = 0, **settings: Any):

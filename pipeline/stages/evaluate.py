@@ -9,7 +9,7 @@ def run(ctx: RunContext) -> dict[str, float]:
     """Write ``metrics/evaluate.json`` and the family's plots; add both to the pipeline's MLflow
     run."""
     from pipeline import tracking
-    from pipeline.outputs import load_trained, read_run_id, write_json
+    from pipeline.outputs import load_trained, move_text_samples, read_run_id, write_json
 
     run_id = read_run_id(ctx.paths.run_record)
     tracker = tracking.Tracker(ctx.paths.root)
@@ -18,7 +18,10 @@ def run(ctx: RunContext) -> dict[str, float]:
         plots = ctx.paths.plots / "evaluate"
         plots.mkdir(parents=True, exist_ok=True)
         metrics = {k: float(v) for k, v in family.evaluate(module, data, plots).items()}
+        samples = move_text_samples(plots, ctx.paths.samples)
         write_json(ctx.paths.metrics / "evaluate.json", metrics)
         tracker.log_metrics(run_id, {f"test.{k}": v for k, v in metrics.items()})
         tracker.log_artifact(run_id, plots, "plots")
+        if samples:
+            tracker.log_artifact(run_id, ctx.paths.samples, "samples")
     return metrics

@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 
 from pipeline.context import RunContext
-from pipeline.data import split_arrays
+from pipeline.data import split_examples
 
 
 def run(ctx: RunContext) -> dict[str, float]:
     """Write ``data/prepared`` and return the split sizes."""
     settings = ctx.params["data"]
     spec = ctx.registry.dataset(settings["name"])
-    x, y = spec.load(settings)
-    prepared = split_arrays(
-        x, y, settings["val_fraction"], settings["test_fraction"], ctx.params["seed"], spec.name
+    prepared = split_examples(
+        spec.load(settings),
+        settings["val_fraction"],
+        settings["test_fraction"],
+        ctx.params["seed"],
+        spec.name,
     )
     prepared.save(ctx.paths.prepared)
     sizes = {

@@ -1,0 +1,93 @@
+"""The text datasets and the character vocabulary: what prepare writes for the sequence families."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline import PipelineError
+from pipeline.data import PreparedData, split_examples
+from pipeline.text import BOS, EOS, PAD, UNK, Vocab
+from plugins.text import docstrings, generated, tsv
+from tests.family_kit import prepared
+
+
+def test_vocab_round_trip_pads_cuts_and_marks_unknown_characters():
+    vocab = Vocab.build(["abba", "cab"], min_count=2)
+    assert vocab.symbols[4:] == ("a", "b")  # c occurs once: below min_count
+    rows = vocab.encode(["ab", "abc", "abababab"], 6)
+    assert rows.tolist() == [
+        [BOS, 4, 5, EOS, PAD, PAD],
+        [BOS, 4, 5, UNK, EOS, PAD],
+        [BOS, 4, 5, 4, 5, 4],  # cut: no EOS
+    ]
+    assert [vocab.decode(r) for r in rows] == ["ab", "ab\ufffd", "ababa"]
+
+
+def test_dyck_strings_are_balanced_and_their_spans_are_the_matched_pairs():
+    texts = generated.dyck_strings(200, "()[]", max_depth=4, max_length=30, seed=1)
+    assert texts == generated.dyck_strings(200, "()[]", max_depth=4, max_length=30, seed=1)
+    for text in texts:
+        assert 2 <= len(text) <= 30
+        assert len(generated.bracket_spans(text)) * 2 == len(text)  # every bracket is matched
+    assert generated.bracket_spans("([])()") == [(0, 4), (1, 3), (4, 6)]
+
+
+def test_conditional_strings_follow_their_class_chain():
+    texts, labels = generated.conditional_strings(400, 2, 4, 12, seed=3)
+    start, transitions = generated.markov_chains(2, 4, seed=3)
+    letters = "abcd"
+    for text, label in zip(texts[:50], labels[:50], strict=True):
+        ids = [letters.index(c) for c in text]
+        assert start[label, ids[0]] > 0
+        assert all(transitions[label, a, b] > 0 for a, b in zip(ids, ids[1:], strict=False))
+    assert labels[:4] == [0, 1, 0, 1]
+
+
+def test_prepared_text_keeps_token_ids_and_the_vocabulary(tmp_path):
+    data = prepared("cond_strings", examples=200)
+    assert data.train.x.dtype == np.int64 and data.info.num_classes == 4
+    assert data.info.labels == ("style 0", "style 1", "style 2", "style 3")
+    data.save(tmp_path)
+    again = PreparedData.load(tmp_path)
+    assert again.info == data.info
+    assert np.array_equal(again.test.x, data.test.x)
+
+
+def test_docstring_corpus_is_the_same_every_time_and_has_labels_per_module():
+    data = prepared("docstrings")
+    assert data.info.labels == ("asyncio", "email", "logging", "tkinter")
+    assert data.info.fingerprint.startswith("python ")
+    assert set(np.unique(data.train.y)) == {0, 1, 2, 3}
+    first = docstrings.read_corpus(("logging",))
+    docstrings.read_corpus.cache_clear()
+    assert docstrings.read_corpus(("logging",)) == first
+    assert docstrings.fingerprint(first) == docstrings.fingerprint(list(first))
+
+
+def test_unknown_standard_library_module_is_refused():
+    with pytest.raises(PipelineError, match=r"data.modules names \['no_such_module'\]"):
+        docstrings.read_corpus(("no_such_module",))
+
+
+def test_titles_are_target_sequences_never_stratified():
+    items = [docstrings.Docstring("m", f"title {i}", f"body {i} " * 3) for i in range(30)]
+    vocab = Vocab.build([d.body + d.summary for d in items])
+    x, y = vocab.encode([d.body for d in items], 24), vocab.encode([d.summary for d in items], 10)
+    data = split_examples((x, y), 0.2, 0.2, 0, "t")
+    assert data.train.y.shape[1] == 10 and data.info.num_classes == 0
+
+
+def test_user_tsv_files_load_and_malformed_lines_are_named(tmp_path):
+    good = tmp_path / "good.tsv"
+    good.write_text("".join(f"text {i}\t{'ab'[i % 2]}\n" for i in range(9)), encoding="utf-8")
+    loaded = tsv.load_text_tsv({"path": str(good), "length": 12, "min_count": 1})
+    assert loaded.labels == ("a", "b") and loaded.y.tolist()[:3] == [0, 1, 0]
+    pairs = tsv.load_pairs_tsv({"path": str(good), "length": 12, "title_length": 4, "min_count": 1})
+    assert Vocab(pairs.vocab).decode(pairs.y[1]) == "b"
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("one\ta\ntwo without a tab\n", encoding="utf-8")
+    with pytest.raises(PipelineError, match=r"line 2 of .*bad.tsv has 1 tab-separated field"):
+        tsv.read_tsv({"path": str(bad)}, "text<TAB>label")
+    with pytest.raises(PipelineError, match="is not a file"):
+        tsv.tsv_sources({"path": str(tmp_path / "missing.tsv")})
