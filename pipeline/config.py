@@ -118,6 +118,12 @@ def validate(raw: Mapping[str, Any], registry: Registry) -> dict[str, Any]:
     model = raw.get("model") or {}
     family = registry.family(_name(model, "model.family", CORE_SCHEMA["model"]["family"].default))
     params["model"] = validate_section("model", model, {**CORE_SCHEMA["model"], **family.settings})
+    if dataset.kind not in family.reads:
+        fitting = sorted(n for n, e in registry.datasets.items() if e.spec.kind in family.reads)
+        raise PipelineError(
+            f"model.family = {family.name} trains on {' or '.join(family.reads)} data but "
+            f"data.name = {dataset.name} gives {dataset.kind}; use one of: {', '.join(fitting)}."
+        )
 
     params["tricks"] = validate_tricks(raw.get("tricks"), registry)
     params["optimizer"] = validate_optimizer(raw.get("optimizer"))

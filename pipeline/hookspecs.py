@@ -140,6 +140,18 @@ class Trick:
         return []
 
 
+DATA_KINDS = ("features", "tokens", "token_pairs")
+
+
+def _check_kinds(name: str, field_name: str, kinds: tuple[str, ...]) -> None:
+    unknown = [k for k in kinds if k not in DATA_KINDS]
+    if unknown or not kinds:
+        raise PipelineError(
+            f"{name}: {field_name} = {kinds!r} names no known kind of data; known kinds: "
+            f"{', '.join(DATA_KINDS)}."
+        )
+
+
 # --- Lazy references: ``load="package.module:Name"`` ---------------------------------------------
 
 _REFERENCE = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
@@ -208,15 +220,21 @@ def lazy_references(spec: Any) -> list[LazyReference]:
 @dataclass(frozen=True)
 class FamilySpec:
     """A model family: selected by ``model.family`` in params.yaml. ``load()`` returns a
-    :class:`Family`; give it as ``"package.module:FamilyClass"`` (the class is instantiated)."""
+    :class:`Family`; give it as ``"package.module:FamilyClass"`` (the class is instantiated).
+
+    ``reads`` names the kinds of data the family trains on (see :attr:`DatasetSpec.kind`); params
+    pairing it with a dataset of another kind are refused before anything runs.
+    """
 
     name: str
     description: str
     load: Callable[[], Family] | str
     settings: Mapping[str, Setting] = field(default_factory=dict)
+    reads: tuple[str, ...] = ("features",)
 
     def __post_init__(self) -> None:
         _resolve_lazily(self, "model family")
+        _check_kinds(self.name, "reads", self.reads)
 
 
 @dataclass(frozen=True)
@@ -232,6 +250,10 @@ class DatasetSpec:
     folders); their content fingerprint is a DVC dependency of the prepare stage, so changed files
     rerun it. It should raise :class:`pipeline.errors.PipelineError` when they are missing, and stay
     cheap (no parsing): it runs on every ``dvc repro``. It may be a reference too.
+
+    ``kind`` says what a family gets: ``"features"`` (float rows, the default), ``"tokens"``
+    (token ids with one label per row) or ``"token_pairs"`` (token ids with a target sequence per
+    row, e.g. article and title).
     """
 
     name: str
@@ -239,9 +261,11 @@ class DatasetSpec:
     load: Callable[[Mapping[str, Any]], tuple[np.ndarray, np.ndarray] | Examples] | str
     settings: Mapping[str, Setting] = field(default_factory=dict)
     sources: Callable[[Mapping[str, Any]], list[Path]] | str | None = None
+    kind: str = "features"
 
     def __post_init__(self) -> None:
         _resolve_lazily(self, "dataset")
+        _check_kinds(self.name, "kind", (self.kind,))
 
 
 @dataclass(frozen=True)

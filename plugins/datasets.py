@@ -83,6 +83,7 @@ DATASETS = [
         "docstrings",
         "summary lines of the standard library's docstrings, labelled by their module",
         load="plugins.text.docstrings:load_docstrings",
+        kind="tokens",
         settings={
             "modules": module_list(["asyncio", "email", "logging", "tkinter"], "the labels"),
             "length": text_length(64, "summary line"),
@@ -94,6 +95,7 @@ DATASETS = [
         "docstring_titles",
         "the standard library's docstrings: body (article) -> summary line (title)",
         load="plugins.text.docstrings:load_docstring_titles",
+        kind="token_pairs",
         settings={
             "modules": module_list([], "where to read; every one when empty"),
             "length": text_length(160, "article"),
@@ -106,6 +108,7 @@ DATASETS = [
         "dyck",
         "generated balanced bracket strings (a Dyck language), whose trees are known",
         load="plugins.text.generated:load_dyck",
+        kind="tokens",
         settings={
             "examples": Setting(3000, "strings to generate", low=10),
             "pairs": Setting(
@@ -123,6 +126,7 @@ DATASETS = [
         "cond_strings",
         "generated strings, each class from its own Markov chain over a few letters",
         load="plugins.text.generated:load_conditional_strings",
+        kind="tokens",
         settings={
             "examples": Setting(4000, "strings to generate", low=10),
             "classes": Setting(4, "classes, one Markov chain each", low=2, high=26),
@@ -136,6 +140,7 @@ DATASETS = [
         "the user's text<TAB>label lines from the TSV file at data.path",
         load="plugins.text.tsv:load_text_tsv",
         sources="plugins.text.tsv:tsv_sources",
+        kind="tokens",
         settings={
             "path": tsv_path(),
             "length": text_length(128, "text"),
@@ -147,6 +152,7 @@ DATASETS = [
         "the user's article<TAB>title lines from the TSV file at data.path",
         load="plugins.text.tsv:load_pairs_tsv",
         sources="plugins.text.tsv:tsv_sources",
+        kind="token_pairs",
         settings={
             "path": tsv_path(),
             "length": text_length(256, "article"),

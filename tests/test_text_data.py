@@ -91,3 +91,15 @@ def test_user_tsv_files_load_and_malformed_lines_are_named(tmp_path):
         tsv.read_tsv({"path": str(bad)}, "text<TAB>label")
     with pytest.raises(PipelineError, match="is not a file"):
         tsv.tsv_sources({"path": str(tmp_path / "missing.tsv")})
+
+
+def test_a_family_paired_with_data_of_another_kind_is_refused():
+    from pipeline.config import validate
+    from tests.family_kit import REGISTRY
+
+    with pytest.raises(PipelineError) as refused:
+        validate({"data": {"name": "dyck"}, "model": {"family": "classifier"}}, REGISTRY)
+    assert str(refused.value) == (
+        "model.family = classifier trains on features data but data.name = dyck gives tokens; "
+        "use one of: digits, gaussian_mixture, idx."
+    )
