@@ -1,22 +1,33 @@
-"""A Lightning DataModule over the prepared numpy splits (map-style, so workers and DDP shard it
-safely)."""
+"""A Lightning DataModule over the prepared numpy splits: batches sliced from tensors in memory on
+one process, map-style DataLoaders that Lightning shards under DDP."""
 
 from __future__ import annotations
 
+from typing import Iterable
+
 import lightning.pytorch as pl
 import torch
-from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+from torch.utils.data import DataLoader, TensorDataset
 
+from pipeline.batches import EpochOrder, TensorBatches
 from pipeline.data import PreparedData, Split
+
+EVAL_BATCH = 256  # validation and test batches hold at least this many examples
+
+
+def tensors(split: Split) -> tuple[torch.Tensor, torch.Tensor]:
+    """The split's arrays as tensors ``(x, y)``, sharing their memory."""
+    return torch.from_numpy(split.x), torch.from_numpy(split.y)
 
 
 def tensor_dataset(split: Split) -> TensorDataset:
-    """The split as tensors ``(x, y)``."""
-    return TensorDataset(torch.from_numpy(split.x), torch.from_numpy(split.y))
+    """The split as a map-style dataset of ``(x, y)``."""
+    return TensorDataset(*tensors(split))
 
 
 class ArrayDataModule(pl.LightningDataModule):
-    """Serves train/val/test batches of the prepared data; training batches are shuffled."""
+    """Serves train/val/test batches of the prepared data; training batches are shuffled, in an
+    order that depends only on (seed, epoch), so a resumed run sees the same batches."""
 
     def __init__(self, data: PreparedData, batch_size: int, seed: int):
         super().__init__()
@@ -24,17 +35,25 @@ class ArrayDataModule(pl.LightningDataModule):
         self.batch_size = batch_size
         self.seed = seed
 
-    def train_dataloader(self) -> DataLoader:
-        dataset = tensor_dataset(self.data.train)
-        if self.trainer is not None and self.trainer.world_size > 1:
+    def _distributed(self) -> bool:
+        return self.trainer is not None and self.trainer.world_size > 1
+
+    def train_dataloader(self) -> Iterable:
+        if self._distributed():
             # Lightning swaps in a DistributedSampler seeded from the global seed.
+            dataset = tensor_dataset(self.data.train)
             return DataLoader(dataset, batch_size=self.batch_size, shuffle=True)
-        # The order of epoch e depends only on (seed, e), so a resumed run sees the same batches.
-        sampler = DistributedSampler(dataset, num_replicas=1, rank=0, shuffle=True, seed=self.seed)
-        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler)
+        x, y = tensors(self.data.train)
+        return TensorBatches(x, y, self.batch_size, EpochOrder(len(x), self.seed))
 
-    def val_dataloader(self) -> DataLoader:
-        return DataLoader(tensor_dataset(self.data.val), batch_size=max(self.batch_size, 256))
+    def val_dataloader(self) -> Iterable:
+        return self._in_order(self.data.val)
 
-    def test_dataloader(self) -> DataLoader:
-        return DataLoader(tensor_dataset(self.data.test), batch_size=max(self.batch_size, 256))
+    def test_dataloader(self) -> Iterable:
+        return self._in_order(self.data.test)
+
+    def _in_order(self, split: Split) -> Iterable:
+        batch_size = max(self.batch_size, EVAL_BATCH)
+        if self._distributed():  # Lightning gives each process its share
+            return DataLoader(tensor_dataset(split), batch_size=batch_size)
+        return TensorBatches(*tensors(split), batch_size)
