@@ -72,7 +72,9 @@ class Family:
 
         ``dvc plots show`` shows every picture there. It draws a CSV there as a confusion matrix
         (columns ``actual`` and ``predicted``, what :func:`pipeline.plots.save_confusion` writes),
-        so write other data elsewhere; per-epoch curves come from what the module logs.
+        so write other data elsewhere; per-epoch curves come from what the module logs. Text
+        samples (generated strings, titles beside references) go in ``.txt`` files there: the
+        evaluate stage moves them to ``samples/`` (a DVC output) and logs them to MLflow.
         """
         raise NotImplementedError
 
@@ -80,8 +82,19 @@ class Family:
         self, module: LightningModule, data: PreparedData
     ) -> tuple[torch.nn.Module, torch.Tensor]:
         """Return the network to export (an ``nn.Sequential`` of standard layers converts to Keras
-        automatically) and a batch of held-out example inputs for the parity check."""
+        automatically) and a batch of held-out example inputs for the parity check.
+
+        The inputs may be a tuple of tensors (a network of several inputs, batch first in each; it
+        may return a tuple of outputs too), and a family exporting several networks (a sequence
+        model's encoder and decoder step) returns ``{part_name: (network, inputs)}``: each part is
+        written as ``<part_name>.onnx`` (and so on) and checked on its own."""
         raise NotImplementedError
+
+    #: The formats the export stage writes: ONNX always; SavedModel and TFLite need a Keras twin
+    #: (:meth:`keras_model`) or an ``nn.Sequential`` the generic converter rebuilds. A family
+    #: without one sets ``("ONNX",)``; the export stage then says so, and MLflow's
+    #: ``export.formats`` tag and ``metrics/export.json`` list what was written.
+    export_formats: tuple[str, ...] = ("ONNX", "SavedModel", "TFLite")
 
     def keras_model(self, network: torch.nn.Module) -> keras.Model | None:
         """Return a Keras model computing the same function as ``network`` (from
