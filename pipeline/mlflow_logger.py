@@ -1,5 +1,5 @@
-"""Lightning's MLflow logger, writing the metrics gathered since the last checkpoint in one
-batch."""
+"""Lightning's MLflow logger, handing the metrics gathered since the last checkpoint to a background
+writer in one batch."""
 
 from __future__ import annotations
 
@@ -12,22 +12,26 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import MLFlowLogger
 from typing_extensions import override
 
+from pipeline.metric_writer import BackgroundWriter
+
 _INVALID_KEY_CHARS = re.compile("[^a-zA-Z0-9_/. -]+")  # what MLflow accepts in a metric name
 
 
 class CheckpointBatchedMLFlowLogger(MLFlowLogger):
-    """Buffers metrics and writes them with one ``log_batch`` after each checkpoint and at the end.
+    """Buffers metrics and queues them for one ``log_batch`` after each checkpoint and at the end;
+    a background thread writes them, and ``finalize`` waits until it has.
 
     Every ``log_batch`` is a database transaction costing milliseconds, and Lightning logs at least
     twice per epoch; on small epochs the plain logger dominated the step time
     (benchmarks/bench_pipeline.py). Writing when ``last.ckpt`` is written keeps MLflow in step with
-    what a resumed run continues from.
+    what a resumed run continues from, and :meth:`backfill` writes what a killed run left unwritten.
     """
 
     def __init__(self, epoch_ends: EpochEnds, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._pending: list = []
         self.epoch_ends = epoch_ends  # a callback of the same Trainer
+        self._writer = BackgroundWriter(self._write)
 
     @override
     @rank_zero_only
@@ -57,12 +61,37 @@ class CheckpointBatchedMLFlowLogger(MLFlowLogger):
 
     @rank_zero_only
     def flush(self) -> None:
-        """Write every buffered metric now."""
+        """Queue every buffered metric for writing."""
         batch, self._pending = self._pending, []
-        for start in range(0, len(batch), 1000):  # MLflow's limit per batch
-            self.experiment.log_batch(
-                run_id=self.run_id, metrics=batch[start : start + 1000], **self._log_batch_kwargs
-            )
+        self._writer.submit(batch)
+
+    def _write(self, batch: list) -> None:
+        self.experiment.log_batch(run_id=self.run_id, metrics=batch, **self._log_batch_kwargs)
+
+    @rank_zero_only
+    def backfill(self, epochs: Mapping[int, Mapping[str, float]]) -> None:
+        """Queue the epoch-level points of ``epochs`` ({epoch: {metric: value}}) that the run
+        lacks: those a killed run had logged but not yet written."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        rows = {
+            epoch: {_INVALID_KEY_CHARS.sub("", key): value for key, value in row.items()}
+            for epoch, row in epochs.items()
+        }
+        keys = {key for row in rows.values() for key in row}
+        written = {
+            key: {m.step for m in self.experiment.get_metric_history(self.run_id, key)}
+            for key in keys
+        }
+        self._writer.submit(
+            [
+                Metric(key=key, value=value, timestamp=now, step=epoch)
+                for epoch, row in sorted(rows.items())
+                for key, value in row.items()
+                if epoch not in written[key]
+            ]
+        )
 
     @override
     def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
@@ -72,8 +101,8 @@ class CheckpointBatchedMLFlowLogger(MLFlowLogger):
     @override
     @rank_zero_only
     def finalize(self, status: str = "success") -> None:
-        if self._pending:
-            self.flush()
+        self.flush()
+        self._writer.wait()
         super().finalize(status)
 
 

@@ -70,6 +70,10 @@ def test_killed_training_resumes_to_the_same_weights(project: Path):
     assert [(r.info.run_id, r.info.status) for r in runs(project)] == [
         (state["run_id"], "FINISHED")
     ]
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    for key in ("train_loss", "val_loss"):  # what the kill left unwritten is written, once
+        steps = sorted(m.step for m in client.get_metric_history(state["run_id"], key))
+        assert steps == list(range(12)), key
     history = (project / "plots" / "history.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in history[1:]] == [str(e) for e in range(12)]
 
