@@ -71,6 +71,26 @@ FAMILIES = [
             ),
         },
     ),
+    FamilySpec(
+        "cln_lm",
+        "causal Transformer LM whose LayerNorms take gain and bias shifted by a label embedding",
+        load="plugins.cln_lm.family:CLNFamily",
+        reads=("tokens",),
+        settings={
+            "d_model": Setting(64, "width of the token vectors (a multiple of heads)", low=1),
+            "heads": Setting(4, "attention heads per layer", low=1),
+            "layers": Setting(2, "Transformer blocks", low=1, high=24),
+            "dropout": Setting(0.0, "dropout on embeddings and block outputs", low=0, high=0.9),
+            "attention": Setting(
+                "softmax",
+                "softmax, or linear: φ(Q)(φ(K)ᵀV) normalised, φ = elu + 1, linear in length",
+                choices=("softmax", "linear"),
+            ),
+            "temperature": Setting(
+                1.0, "sampling temperature of the texts evaluate generates; 0 is greedy", low=0
+            ),
+        },
+    ),
 ]
 
 

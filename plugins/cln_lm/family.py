@@ -1,0 +1,156 @@
+"""The conditional-LayerNorm language model's training, evaluation and export (imported only when a
+stage needs them)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pipeline.data import PreparedData
+from pipeline.errors import PipelineError
+from pipeline.hookspecs import Family
+from pipeline.module import ModelModule
+from pipeline.text import Vocab
+from plugins.cln_lm.model import ConditionalLM
+from plugins.cln_lm.referee import Referee, bigram_perplexity, unigram_perplexity
+
+PER_LABEL = 100  # generated texts per label that the referee reads
+SHOWN = 8  # of which the samples file shows this many
+
+
+class CLNModule(ModelModule):
+    """Trains :class:`ConditionalLM` on next-token cross-entropy; ``val_loss`` is nats per token."""
+
+    def __init__(self, temperature: float, **sizes):
+        super().__init__()
+        self.temperature = temperature
+        self.lm = ConditionalLM(**sizes)
+
+    def forward(self, tokens: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.lm(tokens, labels)
+
+    def _loss(self, batch) -> torch.Tensor:
+        rows, labels = batch
+        nll = self.lm.token_nll(rows, labels)
+        return nll.sum() / (rows[:, 1:] != 0).sum().clamp_min(1)
+
+    def training_step(self, batch, batch_idx):
+        loss = self._loss(batch)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        self.log("val_loss", self._loss(batch), prog_bar=True, sync_dist=True)
+
+
+def perplexity(lm: ConditionalLM, rows: np.ndarray, labels: np.ndarray) -> float:
+    """exp of the mean negative log-likelihood per predicted token of ``rows`` given ``labels``."""
+    rows, labels = torch.from_numpy(rows), torch.from_numpy(labels)
+    total, count = 0.0, 0
+    for start in range(0, len(rows), 256):
+        chunk = rows[start : start + 256]
+        total += float(lm.token_nll(chunk, labels[start : start + 256]).sum())
+        count += int((chunk[:, 1:] != 0).sum())
+    return math.exp(total / max(count, 1))
+
+
+class CLNFamily(Family):
+    """Builds, evaluates and exports the conditional LM."""
+
+    def build(self, settings, info):
+        if settings["d_model"] % settings["heads"]:
+            raise PipelineError(
+                f"model.d_model = {settings['d_model']} is not a multiple of model.heads = "
+                f"{settings['heads']}; choose a d_model that the heads divide."
+            )
+        return CLNModule(
+            settings["temperature"],
+            vocab=len(info.vocab),
+            labels=max(info.num_classes, 1),
+            length=info.input_shape[0],
+            d_model=settings["d_model"],
+            heads=settings["heads"],
+            layers=settings["layers"],
+            attention=settings["attention"],
+            dropout=settings["dropout"],
+        )
+
+    @torch.no_grad()
+    def evaluate(self, module, data, out_dir):
+        lm = module.lm.eval()
+        classes = max(data.info.num_classes, 1)
+        referee = Referee(data)
+        wanted = torch.arange(classes).repeat_interleave(PER_LABEL)
+        generated = lm.generate(
+            wanted, module.temperature, torch.Generator().manual_seed(0)
+        ).numpy()
+        read = referee.predict(generated)
+        per_label = [float((read[wanted == c] == c).mean()) for c in range(classes)]
+        # The label each test text was not written for: how much the condition carries.
+        shifted = (data.test.y + 1) % classes
+        metrics = {
+            "perplexity": perplexity(lm, data.test.x, data.test.y),
+            "wrong_label_perplexity": perplexity(lm, data.test.x, shifted),
+            "unigram_perplexity": unigram_perplexity(data),
+            "unconditional_perplexity": bigram_perplexity(data),
+            "label_accuracy": float(np.mean(per_label)),
+            "label_accuracy_min": min(per_label),
+            "referee_accuracy": referee.accuracy,
+        }
+        greedy = lm.generate(torch.arange(classes), 0.0).numpy()
+        write_samples(data, generated, greedy, read, module.temperature, out_dir)
+        draw_report(metrics, per_label, label_names(data), out_dir / "conditional_lm.png")
+        return metrics
+
+    def export_target(self, module, data):
+        rows = torch.from_numpy(data.test.x[:, :-1])
+        return module.lm.eval(), (rows, torch.from_numpy(data.test.y))
+
+
+def label_names(data: PreparedData) -> list[str]:
+    """The dataset's label names, or the label ids."""
+    classes = max(data.info.num_classes, 1)
+    return list(data.info.labels) or [str(c) for c in range(classes)]
+
+
+def write_samples(data, generated, greedy, read, temperature, out_dir: Path) -> None:
+    """``generated.txt``: per requested label, its greedy text and sampled texts, each sampled text
+    marked with the label the referee reads when that is another one."""
+    vocab, names = Vocab(data.info.vocab), label_names(data)
+    lines = [f"# texts generated for each label (sampled at temperature {temperature:g})"]
+    for label, name in enumerate(names):
+        lines += ["", f"## {name}", f"greedy: {vocab.decode(greedy[label])}"]
+        for index in range(label * PER_LABEL, label * PER_LABEL + SHOWN):
+            mark = "" if read[index] == label else f"   [read as {names[read[index]]}]"
+            lines.append(f"  {vocab.decode(generated[index])}{mark}")
+    (out_dir / "generated.txt").write_text("\n".join(lines) + "\n")
+
+
+def draw_report(metrics, per_label, names, path: Path) -> None:
+    """Perplexities against the baselines, and the referee's reading of each label's texts."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    bars = ["model", "wrong label", "bigram", "unigram"]
+    keys = [
+        "perplexity",
+        "wrong_label_perplexity",
+        "unconditional_perplexity",
+        "unigram_perplexity",
+    ]
+    left.bar(bars, [metrics[k] for k in keys], color=["C0", "C1", "C7", "C7"])
+    left.set(ylabel="test perplexity (per token)", title="Perplexity against baselines")
+    right.bar(names, per_label, color="C2")
+    right.axhline(metrics["referee_accuracy"], color="k", ls="--", label="referee, real test text")
+    right.set(ylim=(0, 1.05), ylabel="read as the requested label", title="Generated text")
+    right.tick_params(axis="x", rotation=30)
+    right.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
