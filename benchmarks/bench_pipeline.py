@@ -16,20 +16,20 @@ import contextlib
 import json
 import multiprocessing
 import os
-import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from functools import partial
 from pathlib import Path
 
+import commands
+import compute_bound
 import contenders
+import targets
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-TARGET = 1.15  # the pipeline may cost at most this many plain-Lightning steps per step
+TARGET = targets.TARGETS["pipeline / plain Lightning per step"][0]
 PROBES = 15  # calls timed per per-epoch cost
 CKPT, CSV = "last.ckpt write (Trainer.save_checkpoint)", "history CSV rewrite (EpochHistory)"
 SYNC, ASYNC = (
@@ -145,50 +145,11 @@ def per_epoch_costs(work: Path, trainer) -> dict[str, tuple[float, float]]:
     return costs
 
 
-def time_dvc() -> dict[str, float]:
-    """Wall time of a cold and then a no-op ``dvc repro`` in a fresh git clone of the project."""
-    bin_dir = Path(sys.executable).parent
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env.update(
-        PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
-        GIT_AUTHOR_NAME="bench",
-        GIT_COMMITTER_NAME="bench",
-        GIT_AUTHOR_EMAIL="bench@example.com",
-        GIT_COMMITTER_EMAIL="bench@example.com",
-    )
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "project"
-        for name in filter(None, listed.split("\0")):
-            if (REPO / name).is_file():
-                (root / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(REPO / name, root / name)
-        for git in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "initial"]):
-            subprocess.run(["git", *git], cwd=root, env=env, check=True, capture_output=True)
-        walls = {}
-        for label in ("cold", "no-op"):
-            started = time.perf_counter()
-            done = subprocess.run(
-                ["dvc", "repro"], cwd=root, env=env, capture_output=True, text=True
-            )
-            walls[label] = time.perf_counter() - started
-            walls[f"{label} load1"] = os.getloadavg()[0]
-            if done.returncode != 0:
-                raise SystemExit(
-                    f"dvc repro ({label}) exited "
-                    f"{done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-                )
-        return walls
-
-
-def report(results: dict[str, list[dict]], costs: dict[str, tuple[float, float]]) -> None:
-    """Print medians per contender, the ratios that matter and the per-epoch cost breakdown."""
+def report(
+    results: dict[str, list[dict]], costs: dict[str, tuple[float, float]]
+) -> dict[str, float]:
+    """Print medians per contender, the ratios that matter and the per-epoch cost breakdown;
+    return the ratios that have targets."""
 
     def median(name: str, key: str = "per_step") -> float:
         return statistics.median(r[key] for r in results[name])
@@ -254,6 +215,31 @@ def report(results: dict[str, list[dict]], costs: dict[str, tuple[float, float]]
         f"{'measured: pipeline - plain Lightning (wall)':<50} {'':>8} {'':>11} "
         f"{(median('pipeline') - median('plain Lightning')) * 1e3:>8.3f}"
     )
+    return {
+        "pipeline / plain Lightning per step": ratio,
+        "pipeline / hand loop per step": median("pipeline") / median("hand loop"),
+    }
+
+
+def compute_bound_figures(work: Path, params: dict, repeats: int) -> dict[str, float]:
+    """Print and return the compute-bound case's ratio and per-epoch shares."""
+    found = compute_bound.measure(work, params, repeats, contenders.pipeline_train)
+    print(
+        f"\ncompute-bound (60,000 x 784 -> 1024 -> 10, batch 256, Adam; epochs 1 vs 3, "
+        f"{repeats} repeats): pipeline {found['pipeline_s_per_step'] * 1e3:.2f} ms/step, "
+        f"hand loop {found['hand_loop_s_per_step'] * 1e3:.2f} ms/step"
+    )
+    shares = {k: v for k, v in found.items() if k.endswith("/ epoch training")}
+    for name, share in shares.items():
+        print(f"  {name}: {share:.2%}")
+    return {
+        "compute-bound: pipeline / hand loop per step": found["pipeline_over_hand_loop"],
+        "compute-bound: pipeline / hand loop per step (paired)": found[
+            "pipeline_over_hand_loop_paired"
+        ],
+        "compute-bound: per-epoch costs / epoch training": sum(shares.values()),
+        **{f"compute-bound: {k}": v for k, v in shares.items()},
+    }
 
 
 def profile(work: Path, params: dict, epochs: int) -> None:
@@ -278,6 +264,10 @@ def main() -> None:
         "--repeats", type=int, default=5, help="measurements per contender; the median is reported"
     )
     parser.add_argument("--skip-dvc", action="store_true", help="leave out the dvc repro timings")
+    parser.add_argument(
+        "--skip-compute", action="store_true", help="leave out the compute-bound MNIST-sized case"
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument(
         "--profile", action="store_true", help="profile one pipeline train run instead"
     )
@@ -310,15 +300,23 @@ def main() -> None:
         if args.profile:
             return profile(work, params, args.epochs)
         results, trainer = measure(args, work, params)
-        report(results, per_epoch_costs(work, trainer))
+        figures = report(results, per_epoch_costs(work, trainer))
+        figures["pipeline run evaluate, s"] = commands.time_evaluate(
+            work, params, os.environ["MLFLOW_TRACKING_URI"], args.repeats
+        )
+        print(f"\npipeline run evaluate: {figures['pipeline run evaluate, s']:.2f} s (median)")
+        if not args.skip_compute:
+            figures.update(compute_bound_figures(work / "compute", params, args.repeats))
     if not args.skip_dvc:
-        walls = time_dvc()
+        walls = commands.time_dvc()
         print(
-            "\ndvc repro in a fresh clone (params.yaml as committed, all four stages, default "
-            "threads): "
-            f"cold {walls['cold']:.1f} s (load1 {walls['cold load1']:.2f}), "
+            "\ndvc repro in a fresh clone (params.yaml as committed, all four stages, one torch "
+            f"thread): cold {walls['cold']:.1f} s (load1 {walls['cold load1']:.2f}), "
             f"no-op {walls['no-op']:.1f} s (load1 {walls['no-op load1']:.2f})"
         )
+        figures["cold dvc repro, s"] = walls["cold"]
+        figures["no-op dvc repro, s"] = walls["no-op"]
+    targets.report(figures, args.json)
 
 
 if __name__ == "__main__":

@@ -174,10 +174,11 @@ class _NotATerminal:
         return getattr(self._stream, name)
 
 
-def pipeline_train(root: Path, params: dict, epochs: int) -> tuple[dict[str, float], pl.Trainer]:
+def pipeline_train(
+    root: Path, params: dict, epochs: int, callbacks: list = ()
+) -> tuple[dict[str, float], pl.Trainer]:
     """The real train stage (MLflow logging, last.ckpt every epoch, history CSV, plugins) with a
-    timing callback;
-    returns the timings and the finished Trainer."""
+    timing callback and ``callbacks``; returns the timings and the finished Trainer."""
     from pipeline.context import build_context
     from pipeline.stages import run_stage
 
@@ -185,7 +186,7 @@ def pipeline_train(root: Path, params: dict, epochs: int) -> tuple[dict[str, flo
         root, raw_params={**params, "trainer": {**params["trainer"], "max_epochs": epochs}}
     )
     timer = LightningTimer()
-    ctx.extra_callbacks.append(timer)
+    ctx.extra_callbacks.extend([timer, *callbacks])
     started = time.perf_counter()
     with contextlib.redirect_stderr(_NotATerminal(sys.stderr)):
         run_stage("train", ctx)
