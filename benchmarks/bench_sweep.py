@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import commands
 import optuna
 from optuna.trial import TrialState
 
@@ -65,23 +65,6 @@ class Result:
         """Seconds from the first trial start until a complete trial reached ``target``."""
         hits = [at for at, value in self.finished if value >= target]
         return min(hits) if hits else None
-
-
-def copy_project(into: Path) -> Path:
-    """The project's tracked and untracked-but-not-ignored files, as a fresh clone holds them."""
-    out = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    root = into / "project"
-    for name in filter(None, out.split("\0")):
-        if (REPO / name).is_file():
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, root / name)
-    return root
 
 
 def sweep(project: Path, workers: int, pruner: str, trials: int, epochs: int) -> Result:
@@ -142,7 +125,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        project = copy_project(Path(tmp))
+        project = commands.copy_project(Path(tmp) / "project")
         results = []
         for workers, pruner in CONFIGS:
             results.append(sweep(project, workers, pruner, args.trials, args.epochs))
