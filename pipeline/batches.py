@@ -49,6 +49,11 @@ class TensorBatches:
         # sampler, learns that evaluation batches are not shuffled).
         self.sampler, self.batch_sampler = sampler, None
 
+    @property
+    def examples(self) -> int:
+        """How many examples an epoch serves (what ``grad_accum`` weighs its groups by)."""
+        return len(self.x)
+
     def __len__(self) -> int:
         return math.ceil(len(self.x) / self.batch_size)
 

@@ -24,6 +24,10 @@ def batch_sizes(loader: object, batches: int) -> list[int]:
     sampler,
     so nothing is drawn from the sampler or from any random generator)."""
     sampler = getattr(loader, "batch_sampler", None)
+    if isinstance(getattr(loader, "examples", None), int) and batches != float("inf"):
+        # The pipeline's in-memory batches: every batch full but the epoch's last.
+        full, rest = divmod(loader.examples, loader.batch_size)
+        return ([loader.batch_size] * full + ([rest] if rest else []))[: int(batches)]
     if (
         not isinstance(loader, DataLoader)
         or not isinstance(sampler, BatchSampler)
