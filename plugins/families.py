@@ -91,6 +91,21 @@ FAMILIES = [
             ),
         },
     ),
+    FamilySpec(
+        "seq2seq",
+        "title generation: BiLSTM encoder, LSTM decoder with conditional LayerNorm and attention",
+        load="plugins.seq2seq.family:Seq2SeqFamily",
+        reads=("token_pairs",),
+        settings={
+            "embedding": Setting(32, "size of the character embedding, shared by both sides", low=1),
+            "hidden": Setting(64, "units of each encoder direction and of the decoder", low=1),
+            "beam": Setting(4, "beam width of the decoding; 1 is greedy", low=1),
+            "max_title": Setting(
+                47, "most tokens a generated title holds, its end marker included", low=1
+            ),
+            "dropout": Setting(0.1, "dropout on embeddings and decoder outputs", low=0, high=0.9),
+        },
+    ),
 ]
 
 

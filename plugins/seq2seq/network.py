@@ -1,0 +1,163 @@
+"""The networks of "玩转Keras之seq2seq自动生成标题" (seq2seq title generation): a BiLSTM encoder
+over the article's characters, and an LSTM decoder whose LayerNorm is conditioned on the encoder's
+summary vector and which attends over the encoder states.
+
+Both run on whole batches of padded rows (``PAD`` = 0) without packing, so each exports to ONNX as
+it is: the backward direction reads each row's own characters in reverse through a gather.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pipeline.text import PAD
+
+NEG = -1e9  # an attention score that softmax turns into an exact zero weight
+
+
+class Encoded(NamedTuple):
+    """What the encoder gives the decoder: states ``(B, T, 2H)`` (zero at padding), summary
+    ``(B, 2H)`` (the states' max over the article), mask ``(B, T)`` (1.0 on characters) and the
+    decoder's first state ``(B, 2H)`` (its ``h`` and ``c`` side by side)."""
+
+    memory: torch.Tensor
+    summary: torch.Tensor
+    mask: torch.Tensor
+    state: torch.Tensor
+
+
+class ConditionalLayerNorm(nn.Module):
+    """LayerNorm whose gain and bias are shifted by projections of a condition vector; the
+    projections start at zero, so an untrained layer equals plain LayerNorm exactly."""
+
+    def __init__(self, features: int, condition: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(features)
+        self.to_gain = nn.Linear(condition, features, bias=False)
+        self.to_bias = nn.Linear(condition, features, bias=False)
+        nn.init.zeros_(self.to_gain.weight)
+        nn.init.zeros_(self.to_bias.weight)
+
+    def forward(self, x: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        normed = F.layer_norm(x, self.norm.normalized_shape, eps=self.norm.eps)
+        gain = self.norm.weight + self.to_gain(condition)
+        return normed * gain + self.norm.bias + self.to_bias(condition)
+
+
+def reverse_rows(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Each row's first ``length`` steps in reverse order, its padding left in place."""
+    steps = torch.arange(x.shape[1], device=x.device).unsqueeze(0)
+    index = torch.where(steps < lengths.unsqueeze(1), lengths.unsqueeze(1) - 1 - steps, steps)
+    return x.gather(1, index.unsqueeze(-1).expand_as(x))
+
+
+class Encoder(nn.Module):
+    """Article ids ``(B, T)`` → :class:`Encoded`: a forward and a backward LSTM of ``hidden``
+    units each."""
+
+    def __init__(self, embed: nn.Embedding, hidden: int, dropout: float):
+        super().__init__()
+        self.embed = embed
+        self.forward_lstm = nn.LSTM(embed.embedding_dim, hidden, batch_first=True)
+        self.backward_lstm = nn.LSTM(embed.embedding_dim, hidden, batch_first=True)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        mask = (ids != PAD).float()
+        lengths = (ids != PAD).sum(1)
+        x = self.dropout(self.embed(ids))
+        ahead, _ = self.forward_lstm(x)
+        behind, _ = self.backward_lstm(reverse_rows(x, lengths))
+        memory = torch.cat([ahead, reverse_rows(behind, lengths)], -1) * mask.unsqueeze(-1)
+        summary = (memory + (mask.unsqueeze(-1) - 1) * 1e4).amax(1)
+        return memory, summary, mask
+
+
+class Decoder(nn.Module):
+    """Previous tokens ``(B, L)`` and a state → log-probabilities ``(B, L, V)`` of the next ones
+    and the new state: LSTM → conditional LayerNorm (on the summary) → attention over the encoder
+    states → two dense layers."""
+
+    def __init__(self, embed: nn.Embedding, hidden: int, dropout: float):
+        super().__init__()
+        memory = 2 * hidden
+        self.embed = embed
+        self.lstm = nn.LSTM(embed.embedding_dim, hidden, batch_first=True)
+        self.norm = ConditionalLayerNorm(hidden, memory)
+        self.query = nn.Linear(hidden, memory, bias=False)
+        self.hidden = nn.Linear(hidden + memory, hidden)
+        self.out = nn.Linear(hidden, embed.num_embeddings)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, tokens: torch.Tensor, encoded: Encoded) -> tuple[torch.Tensor, torch.Tensor]:
+        h, c = encoded.state.unsqueeze(0).chunk(2, dim=-1)
+        y, (h, c) = self.lstm(self.dropout(self.embed(tokens)), (h.contiguous(), c.contiguous()))
+        y = self.norm(self.dropout(y), encoded.summary.unsqueeze(1))
+        scores = (
+            self.query(y) @ encoded.memory.transpose(1, 2) / math.sqrt(encoded.memory.shape[-1])
+        )
+        weights = torch.softmax(scores + (1 - encoded.mask.unsqueeze(1)) * NEG, dim=-1)
+        y = torch.tanh(self.hidden(torch.cat([y, weights @ encoded.memory], -1)))
+        logits = self.out(self.dropout(y))
+        return torch.log_softmax(logits, -1), torch.cat([h, c], -1).squeeze(0)
+
+
+class Seq2Seq(nn.Module):
+    """Encoder and decoder sharing one character embedding; the decoder's first state is
+    ``h = tanh(W·summary)``, ``c = 0``."""
+
+    def __init__(self, vocab: int, embedding: int, hidden: int, dropout: float):
+        super().__init__()
+        embed = nn.Embedding(vocab, embedding, padding_idx=PAD)
+        self.encoder = Encoder(embed, hidden, dropout)
+        self.decoder = Decoder(embed, hidden, dropout)
+        self.start = nn.Linear(2 * hidden, hidden)
+
+    def encode(self, ids: torch.Tensor) -> Encoded:
+        """The article ids' encoding."""
+        memory, summary, mask = self.encoder(ids)
+        h = torch.tanh(self.start(summary))
+        return Encoded(memory, summary, mask, torch.cat([h, torch.zeros_like(h)], -1))
+
+    def forward(self, ids: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        """Teacher forcing: log-probabilities ``(B, L, V)`` of the token after each of
+        ``inputs``."""
+        return self.decoder(inputs, self.encode(ids))[0]
+
+
+class EncoderPart(nn.Module):
+    """The exported encoder: article ids → (states, summary, mask, first decoder state)."""
+
+    def __init__(self, model: Seq2Seq):
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(self.model.encode(ids))
+
+
+class DecoderStepPart(nn.Module):
+    """The exported decoder step: (previous token ``(B,)``, state, states, summary, mask) →
+    (log-probabilities ``(B, V)``, new state)."""
+
+    def __init__(self, model: Seq2Seq):
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self,
+        token: torch.Tensor,
+        state: torch.Tensor,
+        memory: torch.Tensor,
+        summary: torch.Tensor,
+        mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        log_probs, state = self.model.decoder(
+            token.unsqueeze(1), Encoded(memory, summary, mask, state)
+        )
+        return log_probs.squeeze(1), state
