@@ -72,6 +72,26 @@ FAMILIES = [
         },
     ),
     FamilySpec(
+        "on_lstm",
+        "ON-LSTM language model: cumax master gates order the neurons; trees from their distances",
+        load="plugins.on_lstm.family:OnLstmFamily",
+        reads=("tokens",),
+        settings={
+            "embedding": Setting(32, "size of the character embedding", low=1),
+            "hidden": Setting(64, "units of each ON-LSTM layer (a multiple of chunk_size)", low=1),
+            "chunk_size": Setting(
+                4, "neurons per level of the master gates: hidden / chunk_size levels", low=1
+            ),
+            "layers": Setting(1, "stacked ON-LSTM layers", low=1, high=8),
+            "dropout": Setting(
+                0.1, "dropout on embeddings, between layers and on outputs", low=0, high=0.9
+            ),
+            "baseline": Setting(
+                True, "train a plain LSTM of the same size beside it, for lstm_perplexity"
+            ),
+        },
+    ),
+    FamilySpec(
         "cln_lm",
         "causal Transformer LM whose LayerNorms take gain and bias shifted by a label embedding",
         load="plugins.cln_lm.family:CLNFamily",

@@ -1,0 +1,115 @@
+"""The ON-LSTM character language model, and the plain LSTM of the same size trained beside it.
+
+Both read ``BOS text EOS`` rows and predict each next token. The baseline LSTM sits in the same
+module: one loss (their sum; the two share no parameter) means it sees the same batches, optimizer,
+tricks and epochs, so ``lstm_perplexity`` is a like-for-like comparison.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pipeline.module import ModelModule
+from pipeline.text import PAD
+from plugins.on_lstm.cell import OnLstm
+
+
+class OnLstmNet(nn.Module):
+    """Token ids ``(batch, time)`` → next-token logits ``(batch, time, vocab)``."""
+
+    def __init__(
+        self, vocab: int, embedding: int, hidden: int, chunk_size: int, layers: int, dropout: float
+    ):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, embedding)
+        self.drop = nn.Dropout(dropout)
+        self.rnn = OnLstm(embedding, hidden, chunk_size, layers, dropout)
+        self.head = nn.Linear(hidden, vocab)
+
+    def logits_and_gates(self, ids: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The logits and each layer's master forget gates ``(batch, time, levels)``."""
+        out, gates = self.rnn(self.drop(self.embed(ids)))
+        return self.head(self.drop(out)), gates
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.logits_and_gates(ids)[0]
+
+
+class LstmNet(nn.Module):
+    """The same language model with ``torch.nn.LSTM`` in place of the ON-LSTM."""
+
+    def __init__(self, vocab: int, embedding: int, hidden: int, layers: int, dropout: float):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, embedding)
+        self.drop = nn.Dropout(dropout)
+        self.rnn = nn.LSTM(
+            embedding, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0
+        )
+        self.head = nn.Linear(hidden, vocab)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(self.drop(self.embed(ids)))
+        return self.head(self.drop(out))
+
+
+def trimmed(ids: torch.Tensor) -> torch.Tensor:
+    """The rows cut after the batch's last non-``PAD`` column, so padding costs no steps."""
+    used = int((ids != PAD).sum(dim=1).max())
+    return ids[:, : max(used, 2)]
+
+
+def next_token_nll(net: nn.Module, ids: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Summed negative log-likelihood of the non-``PAD`` tokens after the first, and their count."""
+    ids = trimmed(ids)
+    logits = net(ids[:, :-1])
+    targets = ids[:, 1:]
+    nll = F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=PAD, reduction="sum"
+    )
+    return nll, int((targets != PAD).sum())
+
+
+def mean_nll(net: nn.Module, ids: torch.Tensor) -> torch.Tensor:
+    """Mean next-token negative log-likelihood of a batch."""
+    nll, count = next_token_nll(net, ids)
+    return nll / max(count, 1)
+
+
+class OnLstmModule(ModelModule):
+    """Trains :class:`OnLstmNet` and, when ``baseline`` is set, :class:`LstmNet` beside it."""
+
+    def __init__(
+        self,
+        vocab: int,
+        embedding: int,
+        hidden: int,
+        chunk_size: int,
+        layers: int,
+        dropout: float,
+        baseline: bool,
+    ):
+        super().__init__()
+        self.net = OnLstmNet(vocab, embedding, hidden, chunk_size, layers, dropout)
+        self.baseline = LstmNet(vocab, embedding, hidden, layers, dropout) if baseline else None
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.net(ids)
+
+    def _losses(self, ids: torch.Tensor, stage: str) -> torch.Tensor:
+        loss = mean_nll(self.net, ids)
+        train = stage == "train"
+        logged = {"on_step": False, "on_epoch": True, "sync_dist": not train}
+        self.log(f"{stage}_loss", loss, prog_bar=True, **logged)
+        if self.baseline is None:
+            return loss
+        lstm_loss = mean_nll(self.baseline, ids)
+        self.log(f"{stage}_lstm_loss", lstm_loss, prog_bar=not train, **logged)
+        return loss + lstm_loss
+
+    def training_step(self, batch, batch_idx):
+        return self._losses(batch[0], "train")
+
+    def validation_step(self, batch, batch_idx):
+        self._losses(batch[0], "val")
