@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pipeline.export.exporter import export_parts, parts_of
+from pipeline.export.onnx_format import run_onnx_outputs
 from plugins.cln_lm.attention import SelfAttention, feature_map, linear_attention, softmax_attention
 from plugins.cln_lm.model import ConditionalLayerNorm
 from tests.family_kit import ADAM, build, fit, prepared
@@ -153,22 +155,35 @@ def test_lazy_embedding_keeps_rows_of_tokens_absent_from_the_batch():
     assert spared > 0
 
 
-def test_export_to_onnx_computes_what_torch_computes(strings, tmp_path):
-    import onnxruntime
-
+def test_export_writes_onnx_that_computes_what_torch_computes(strings, tmp_path):
     family, module = build("cln_lm", strings, attention="linear", **SMALL)
-    network, (tokens, labels) = family.export_target(module, strings)
-    tokens, labels = tokens[:5], labels[:5]
-    path = tmp_path / "lm.onnx"
-    dynamic = ({0: torch.export.Dim.DYNAMIC}, {0: torch.export.Dim.DYNAMIC})
-    torch.onnx.export(
-        network, (tokens, labels), str(path), dynamo=True, dynamic_shapes=dynamic, verbose=False
-    )
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    names = [i.name for i in session.get_inputs()]
+    parts = parts_of(family.export_target(module, strings), 5)
+    diffs = export_parts(family, parts, tmp_path / "exported", tolerance=1e-4)
+    assert set(diffs) == {"onnx_max_abs_diff"} and diffs["onnx_max_abs_diff"] <= 1e-4
+    # The batch dimension is dynamic: another batch size runs too.
+    network, (tokens, labels) = parts[0].network, parts[0].inputs
     tokens, labels = torch.from_numpy(strings.test.x[:9, :-1]), torch.from_numpy(strings.test.y[:9])
-    (onnx,) = session.run(None, dict(zip(names, (tokens.numpy(), labels.numpy()), strict=True)))
+    (onnx,) = run_onnx_outputs(
+        tmp_path / "exported" / parts[0].file("ONNX"), [tokens.numpy(), labels.numpy()]
+    )
     with torch.no_grad():
         expected = network(tokens, labels).numpy()
     assert onnx.shape == expected.shape == (9, tokens.shape[1], len(strings.info.vocab))
     assert np.abs(onnx - expected).max() < 1e-4
+
+
+def test_the_sweep_space_fits_the_project_and_its_objective_is_produced(tmp_path):
+    from pipeline.hydra_conf import compose_params
+    from pipeline.sweep.command import check_metrics, check_params, sampler_and_pruner
+    from pipeline.sweep.space import load_space
+    from tests.conftest import REPO
+    from tests.family_kit import CONF, REGISTRY
+
+    space = load_space("cln_lm", REPO)
+    sampler_and_pruner(space)
+    # params.yaml as `dvc exp run -S model=cln_lm` leaves it: the space's trials share its data.
+    corners = check_params(space, compose_params(CONF, ["model=cln_lm"]), REGISTRY)
+    assert {params["model"]["family"] for params in corners} == {"cln_lm"}
+    assert {params["model"]["attention"] for params in corners} == {"softmax", "linear"}
+    prepared("cond_strings", examples=200).save(tmp_path / "prepared")
+    check_metrics(space, corners, REGISTRY, tmp_path / "prepared")

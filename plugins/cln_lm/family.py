@@ -58,7 +58,9 @@ def perplexity(lm: ConditionalLM, rows: np.ndarray, labels: np.ndarray) -> float
 
 
 class CLNFamily(Family):
-    """Builds, evaluates and exports the conditional LM."""
+    """Builds, evaluates and exports the conditional LM (to ONNX: it has no Keras twin)."""
+
+    export_formats = ("ONNX",)
 
     def build(self, settings, info):
         if settings["d_model"] % settings["heads"]:
