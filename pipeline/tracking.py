@@ -231,8 +231,11 @@ class Tracker:
     """A thin face over MlflowClient for the calls the stages make."""
 
     def __init__(self, root: Path):
-        import mlflow
-        from mlflow.tracking import MlflowClient
+        from pipeline.collector import paused
+
+        with paused():  # MLflow's import builds ~300,000 objects that live until exit
+            import mlflow
+            from mlflow.tracking import MlflowClient
 
         for key, value in _HTTP_DEFAULTS.items():
             os.environ.setdefault(key, value)

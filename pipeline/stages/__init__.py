@@ -9,13 +9,19 @@ if TYPE_CHECKING:  # `pipeline --help` lists the stages without reading params o
     from pipeline.context import RunContext
 
 STAGES = ("check", "prepare", "train", "evaluate", "export")
+# The libraries a stage always uses, loaded before it runs with the collector paused
+# (pipeline.collector). MLflow loads the same way when a stage opens its store (tracking.Tracker),
+# after the train stage's quick check that the store is reachable; TensorFlow only in export.
+LIBRARIES = {stage: ("torch", "lightning.pytorch") for stage in ("train", "evaluate", "export")}
 
 
 def run_stage(name: str, ctx: RunContext) -> Mapping[str, float]:
     """Run one stage with the lifecycle hooks around it; return the metrics it recorded."""
+    from pipeline.collector import import_all
     from pipeline.console import quiet_known_noise
 
     quiet_known_noise(ctx.paths.checkpoints)
+    import_all(LIBRARIES.get(name, ()))
     module = importlib.import_module(f"pipeline.stages.{name}")
     ctx.hook.pipeline_before_stage(stage=name, params=ctx.params)
     try:

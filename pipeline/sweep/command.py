@@ -487,12 +487,9 @@ def worker_process(index: int, inbox, lock) -> None:
     """
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        import lightning.pytorch  # noqa: F401
-        import mlflow  # noqa: F401
-        import optuna_integration  # noqa: F401
+        from pipeline.collector import import_all
 
-        import pipeline.stages.train  # noqa: F401
-
+        import_all(("lightning.pytorch", "mlflow", "optuna_integration", "pipeline.stages.train"))
         code = run_worker(inbox.recv(), index, lock)
     except PipelineError as error:
         print(f"error: worker {index}: {error}", file=sys.stderr)
