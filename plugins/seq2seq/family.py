@@ -120,7 +120,10 @@ def save_scores(scores: dict[str, np.ndarray], path: Path) -> None:
 
 
 class Seq2SeqFamily(Family):
-    """Builds, evaluates and exports the title generator."""
+    """Builds, evaluates and exports the title generator (ONNX only: the decoder step's loop is
+    the caller's, and no Keras twin is written)."""
+
+    export_formats = ("ONNX",)
 
     def build(self, settings, info):
         return Seq2SeqModule(
