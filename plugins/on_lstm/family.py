@@ -80,6 +80,8 @@ def mean_f1(parsed, which: int) -> float:
 class OnLstmFamily(Family):
     """Builds, evaluates and exports the ON-LSTM language model."""
 
+    export_formats = ("ONNX",)  # no Keras twin: the cumax master gates have no Keras layer
+
     def build(self, settings, info):
         if not info.vocab:
             raise PipelineError(
