@@ -120,6 +120,16 @@ def test_a_short_run_writes_text_of_the_requested_label(strings, attention, tmp_
     assert all(f"## style {c}" in text for c in range(4))
 
 
+def test_unlabelled_text_is_scored_without_a_referee(tmp_path):
+    brackets = prepared("dyck", examples=100, max_length=12)
+    family, module = build("cln_lm", brackets, **SMALL)
+    metrics = family.evaluate(module.eval(), brackets, tmp_path)
+    assert set(metrics) == {"perplexity", "unigram_perplexity", "unconditional_perplexity"}
+    # Untrained: about as unsure as a uniform guess over the vocabulary.
+    assert metrics["perplexity"] > 0.5 * len(brackets.info.vocab)
+    assert (tmp_path / "conditional_lm.png").is_file() and (tmp_path / "generated.txt").is_file()
+
+
 class BatchTokens(pl.Callback):
     """Records the input tokens of every training batch and the token embedding after its step."""
 

@@ -13,7 +13,7 @@ from pipeline.data import PreparedData
 from pipeline.errors import PipelineError
 from pipeline.hookspecs import Family
 from pipeline.module import ModelModule
-from pipeline.text import Vocab
+from pipeline.text import PAD, Vocab
 from plugins.cln_lm.model import ConditionalLM
 from plugins.cln_lm.referee import Referee, bigram_perplexity, unigram_perplexity
 
@@ -35,7 +35,7 @@ class CLNModule(ModelModule):
     def _loss(self, batch) -> torch.Tensor:
         rows, labels = batch
         nll = self.lm.token_nll(rows, labels)
-        return nll.sum() / (rows[:, 1:] != 0).sum().clamp_min(1)
+        return nll.sum() / (rows[:, 1:] != PAD).sum().clamp_min(1)
 
     def training_step(self, batch, batch_idx):
         loss = self._loss(batch)
@@ -53,7 +53,7 @@ def perplexity(lm: ConditionalLM, rows: np.ndarray, labels: np.ndarray) -> float
     for start in range(0, len(rows), 256):
         chunk = rows[start : start + 256]
         total += float(lm.token_nll(chunk, labels[start : start + 256]).sum())
-        count += int((chunk[:, 1:] != 0).sum())
+        count += int((chunk[:, 1:] != PAD).sum())
     return math.exp(total / max(count, 1))
 
 
@@ -84,24 +84,28 @@ class CLNFamily(Family):
     def evaluate(self, module, data, out_dir):
         lm = module.lm.eval()
         classes = max(data.info.num_classes, 1)
-        referee = Referee(data)
         wanted = torch.arange(classes).repeat_interleave(PER_LABEL)
         generated = lm.generate(
             wanted, module.temperature, torch.Generator().manual_seed(0)
         ).numpy()
-        read = referee.predict(generated)
-        per_label = [float((read[wanted == c] == c).mean()) for c in range(classes)]
-        # The label each test text was not written for: how much the condition carries.
-        shifted = (data.test.y + 1) % classes
         metrics = {
             "perplexity": perplexity(lm, data.test.x, data.test.y),
-            "wrong_label_perplexity": perplexity(lm, data.test.x, shifted),
             "unigram_perplexity": unigram_perplexity(data),
             "unconditional_perplexity": bigram_perplexity(data),
-            "label_accuracy": float(np.mean(per_label)),
-            "label_accuracy_min": min(per_label),
-            "referee_accuracy": referee.accuracy,
         }
+        read, per_label = wanted.numpy(), []
+        if classes > 1:  # a dataset without labels (dyck) has no condition to follow
+            referee = Referee(data)
+            read = referee.predict(generated)
+            per_label = [float((read[wanted == c] == c).mean()) for c in range(classes)]
+            # The label each test text was not written for: how much the condition carries.
+            shifted = (data.test.y + 1) % classes
+            metrics |= {
+                "wrong_label_perplexity": perplexity(lm, data.test.x, shifted),
+                "label_accuracy": float(np.mean(per_label)),
+                "label_accuracy_min": min(per_label),
+                "referee_accuracy": referee.accuracy,
+            }
         greedy = lm.generate(torch.arange(classes), 0.0).numpy()
         write_samples(data, generated, greedy, read, module.temperature, out_dir)
         draw_report(metrics, per_label, label_names(data), out_dir / "conditional_lm.png")
@@ -132,27 +136,33 @@ def write_samples(data, generated, greedy, read, temperature, out_dir: Path) -> 
 
 
 def draw_report(metrics, per_label, names, path: Path) -> None:
-    """Perplexities against the baselines, and the referee's reading of each label's texts."""
+    """Perplexities against the baselines, and (with labels) the referee's reading of each
+    label's texts."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    bars = ["model", "wrong label", "bigram", "unigram"]
-    keys = [
-        "perplexity",
-        "wrong_label_perplexity",
-        "unconditional_perplexity",
-        "unigram_perplexity",
-    ]
-    left.bar(bars, [metrics[k] for k in keys], color=["C0", "C1", "C7", "C7"])
-    left.set(ylabel="test perplexity (per token)", title="Perplexity against baselines")
-    right.bar(names, per_label, color="C2")
-    right.axhline(metrics["referee_accuracy"], color="k", ls="--", label="referee, real test text")
-    right.set(ylim=(0, 1.05), ylabel="read as the requested label", title="Generated text")
-    right.tick_params(axis="x", rotation=30)
-    right.legend(loc="lower right")
+    fig, axes = plt.subplots(1, 2 if per_label else 1, figsize=(10 if per_label else 5, 4))
+    axes = np.atleast_1d(axes)
+    bars = {
+        "perplexity": ("model", "C0"),
+        "wrong_label_perplexity": ("wrong label", "C1"),
+        "unconditional_perplexity": ("bigram", "C7"),
+        "unigram_perplexity": ("unigram", "C7"),
+    }
+    shown = [key for key in bars if key in metrics]
+    axes[0].bar(
+        [bars[k][0] for k in shown], [metrics[k] for k in shown], color=[bars[k][1] for k in shown]
+    )
+    axes[0].set(ylabel="test perplexity (per token)", title="Perplexity against baselines")
+    if per_label:
+        right = axes[1]
+        right.bar(names, per_label, color="C2")
+        right.axhline(metrics["referee_accuracy"], color="k", ls="--", label="referee, real text")
+        right.set(ylim=(0, 1.05), ylabel="read as the requested label", title="Generated text")
+        right.tick_params(axis="x", rotation=30)
+        right.legend(loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
