@@ -82,7 +82,7 @@ def test_trees_split_at_the_largest_distance_and_score_against_brackets():
     assert span_f1(right_branching(6), gold, 6) == pytest.approx(2 / 7)
 
 
-def test_a_short_run_learns_the_bracket_language_and_its_trees(trained):
+def test_a_short_run_learns_the_bracket_language_and_parses_above_right_branching(trained):
     *_, before, after, out = trained
     # Untrained, it is close to uniform over the 8 symbols; 4 short epochs bring it near 2.9.
     assert before["perplexity"] > 6.0 and after["perplexity"] < 3.3, (before, after)
