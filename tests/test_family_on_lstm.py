@@ -94,19 +94,24 @@ def test_a_short_run_learns_the_bracket_language_and_parses_above_right_branchin
     assert (out / "master_forget_gate.png").stat().st_size > 0
 
 
-def test_exported_logits_match_onnxruntime(trained, tmp_path):
+def test_the_exported_step_replays_the_language_model_and_matches_onnxruntime(trained, tmp_path):
     data, family, module, *_ = trained
-    network, inputs = family.export_target(module, data)
-    assert inputs.shape == (16, data.test.x.shape[1]) and inputs.dtype == torch.int64
-    # The time steps unroll into the graph; 8 of them keep the export quick.
-    inputs = inputs[:, :8].contiguous()
-    path = tmp_path / "model.onnx"
-    export_onnx(network, inputs, path)
+    ((step, inputs),) = family.export_target(module, data).values()
+    ids = torch.from_numpy(data.test.x[:5])
+    # Stepping token by token from the zero state gives the whole-sequence logits.
+    h, c = step.start_state(len(ids))
     with torch.no_grad():
-        expected = network(inputs[:3]).numpy()
-    (got,) = run_onnx_outputs(path, [inputs[:3].numpy()])
-    assert got.shape == (3, 8, len(data.info.vocab))
-    np.testing.assert_allclose(got, expected, atol=1e-4)
+        expected = module.net.eval()(ids)
+        for position in range(ids.shape[1]):
+            logits, h, c = step(ids[:, position], h, c)
+            torch.testing.assert_close(logits, expected[:, position], rtol=0, atol=1e-5)
+    path = tmp_path / "step.onnx"
+    export_onnx(step, inputs, path)
+    with torch.no_grad():
+        want = step(*(t[:3] for t in inputs))
+    got = run_onnx_outputs(path, [t[:3].numpy() for t in inputs])
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b.numpy(), atol=1e-4)
 
 
 def test_recipe_defaults_to_the_bracket_language_and_data_still_switches():

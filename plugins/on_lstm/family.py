@@ -14,7 +14,7 @@ import torch
 from pipeline.errors import PipelineError
 from pipeline.hookspecs import Family
 from pipeline.text import Vocab
-from plugins.on_lstm.model import OnLstmModule, next_token_nll
+from plugins.on_lstm.model import OnLstmModule, OnLstmStep, next_token_nll
 from plugins.on_lstm.parse import distance_tree, right_branching, span_f1
 from plugins.on_lstm.report import save_gates, write_trees
 from plugins.text.generated import bracket_spans
@@ -128,4 +128,12 @@ class OnLstmFamily(Family):
         return metrics
 
     def export_target(self, module, data):
-        return module.net, torch.from_numpy(data.test.x[:EXPORT_ROWS])
+        """One step of the LM (token, state → logits, state), checked on the state the test rows'
+        first tokens lead to."""
+        step = OnLstmStep(module.net).eval()
+        ids = torch.from_numpy(data.test.x[:EXPORT_ROWS])
+        h, c = step.start_state(len(ids))
+        with torch.no_grad():
+            for position in range(min(3, ids.shape[1] - 1)):
+                _, h, c = step(ids[:, position], h, c)
+        return {"step": (step, (ids[:, min(3, ids.shape[1] - 1)].contiguous(), h, c))}

@@ -37,6 +37,37 @@ class OnLstmNet(nn.Module):
         return self.logits_and_gates(ids)[0]
 
 
+class OnLstmStep(nn.Module):
+    """One step of a trained :class:`OnLstmNet`, the form the LM is exported and served in:
+    ``(token (batch,), h, c)`` → ``(next-token logits (batch, vocab), h, c)``, each state
+    ``(batch, layers, hidden)`` and zeros before the first token; the caller loops over tokens. Its
+    graph does not depend on the text's length (an unrolled sequence would be one copy of the cell
+    per position)."""
+
+    def __init__(self, net: OnLstmNet):
+        super().__init__()
+        self.net = net
+
+    def forward(
+        self, token: torch.Tensor, h: torch.Tensor, c: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x = self.net.drop(self.net.embed(token))
+        hs, cs = [], []
+        for depth, cell in enumerate(self.net.rnn.cells):
+            if depth:
+                x = self.net.rnn.drop(x)
+            x, c_next, _ = cell(cell.ih(x), (h[:, depth], c[:, depth]))
+            hs.append(x)
+            cs.append(c_next)
+        return self.net.head(self.net.drop(x)), torch.stack(hs, 1), torch.stack(cs, 1)
+
+    def start_state(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The zero state before the first token."""
+        cells = self.net.rnn.cells
+        zeros = torch.zeros(batch, len(cells), cells[0].hidden)
+        return zeros, zeros.clone()
+
+
 class LstmNet(nn.Module):
     """The same language model with ``torch.nn.LSTM`` in place of the ON-LSTM."""
 
