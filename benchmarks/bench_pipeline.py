@@ -237,6 +237,7 @@ def compute_bound_figures(work: Path, params: dict, repeats: int) -> dict[str, f
         "compute-bound: pipeline / hand loop per step (paired)": found[
             "pipeline_over_hand_loop_paired"
         ],
+        "compute-bound: pipeline / hand loop per step (CPU)": found["pipeline_over_hand_loop_cpu"],
         "compute-bound: per-epoch costs / epoch training": sum(shares.values()),
         **{f"compute-bound: {k}": v for k, v in shares.items()},
     }

@@ -187,10 +187,11 @@ def pipeline_train(
     )
     timer = LightningTimer()
     ctx.extra_callbacks.extend([timer, *callbacks])
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with contextlib.redirect_stderr(_NotATerminal(sys.stderr)):
         run_stage("train", ctx)
-    return {**timer.result, "stage_wall": time.perf_counter() - started}, timer.trainer
+    spent = {"stage_wall": time.perf_counter() - started, "stage_cpu": time.process_time() - cpu}
+    return {**timer.result, **spent}, timer.trainer
 
 
 def prepare(root: Path, params: dict):
