@@ -117,7 +117,9 @@ FAMILIES = [
         load="plugins.seq2seq.family:Seq2SeqFamily",
         reads=("token_pairs",),
         settings={
-            "embedding": Setting(32, "size of the character embedding, shared by both sides", low=1),
+            "embedding": Setting(
+                32, "size of the character embedding, shared by both sides", low=1
+            ),
             "hidden": Setting(64, "units of each encoder direction and of the decoder", low=1),
             "beam": Setting(4, "beam width of the decoding; 1 is greedy", low=1),
             "max_title": Setting(
