@@ -83,9 +83,9 @@ def load_trained(ctx) -> tuple[Any, Any, Any]:
 
 def move_text_samples(plots: Path, samples: Path) -> list[Path]:
     """Move the ``.txt`` files a family's ``evaluate`` wrote among its pictures into ``samples``
-    (``dvc plots`` reads only pictures and tables) and return their new paths; ``samples`` is
-    emptied first, so it holds this run's samples only (and is empty for a family that writes
-    none)."""
+    (``dvc plots`` reads only pictures and tables) and return their new paths. ``samples`` is
+    emptied first, so it holds this run's samples only, with a README.md listing them (or saying
+    there are none, so the DVC output is never an empty folder)."""
     import shutil
 
     shutil.rmtree(samples, ignore_errors=True)
@@ -93,4 +93,12 @@ def move_text_samples(plots: Path, samples: Path) -> list[Path]:
     moved = []
     for text in sorted(plots.glob("*.txt")):
         moved.append(Path(shutil.move(str(text), str(samples / text.name))))
+    listed = "\n".join(f"- {path.name}" for path in moved)
+    (samples / "README.md").write_text(
+        f"Text samples of the last evaluate run:\n\n{listed}\n"
+        if moved
+        else f"The last evaluate run wrote no text samples; its pictures are in {plots.name}/ "
+        "under plots/.\n",
+        encoding="utf-8",
+    )
     return moved

@@ -103,3 +103,23 @@ def test_a_family_paired_with_data_of_another_kind_is_refused():
         "model.family = classifier trains on features data but data.name = dyck gives tokens; "
         "use one of: digits, gaussian_mixture, idx."
     )
+
+
+def test_evaluate_moves_text_samples_out_of_the_plots_and_lists_them(tmp_path):
+    from pipeline.outputs import move_text_samples
+
+    plots, samples = tmp_path / "plots" / "evaluate", tmp_path / "samples"
+    plots.mkdir(parents=True)
+    (plots / "picture.png").write_bytes(b"png")
+    (plots / "titles.txt").write_text("a title\n")
+    samples.mkdir()
+    (samples / "stale.txt").write_text("from an earlier run\n")
+    assert move_text_samples(plots, samples) == [samples / "titles.txt"]
+    assert sorted(p.name for p in plots.iterdir()) == ["picture.png"]
+    assert sorted(p.name for p in samples.iterdir()) == ["README.md", "titles.txt"]
+    assert (
+        samples / "README.md"
+    ).read_text() == "Text samples of the last evaluate run:\n\n- titles.txt\n"
+    assert move_text_samples(plots, samples) == []
+    assert [p.name for p in samples.iterdir()] == ["README.md"]
+    assert "wrote no text samples" in (samples / "README.md").read_text()
