@@ -122,7 +122,8 @@ def test_unreachable_tracking_server_fails_in_seconds(workspace: Path):
     edit_params(workspace, trainer={"max_epochs": 3})
     started = time.monotonic()
     done = refused(workspace, MLFLOW_TRACKING_URI="http://127.0.0.1:9")
-    assert time.monotonic() - started < 15
+    # MLflow's own retries with back-off would take minutes; a busy machine still stays well below.
+    assert time.monotonic() - started < 60
     assert error_lines(done) == [
         "error: MLFLOW_TRACKING_URI = http://127.0.0.1:9 is unreachable ([Errno 111] Connection "
         "refused); "

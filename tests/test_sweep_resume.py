@@ -20,7 +20,7 @@ SPACE = """
 objective: {metric: accuracy, direction: maximize}
 n_trials: 3
 fixed:
-  trainer.max_epochs: 40  # enough epochs after the first checkpoint to kill mid-training
+  trainer.max_epochs: 200  # seconds of training per trial, so both workers are caught mid-trial
   model.hidden: 16
 params:
   optimizer.lr: {type: float, low: 0.005, high: 0.05, log: true}
@@ -58,8 +58,8 @@ def both_mid_trial(project: Path, storage: str, main_pid: int):
         ).is_file()
     ]
     main = [
-        t for t in running if pid_of(t) == main_pid and len(t.intermediate_values) <= 1
-    ]  # far from its end
+        t for t in running if pid_of(t) == main_pid and len(t.intermediate_values) <= 50
+    ]  # far from its end: the stop interrupts it
     return (child[0], main[0]) if child and main else None
 
 
