@@ -394,7 +394,7 @@ def test_cli_bad_space_exits_before_any_study_exists(project: Path):
     assert (
         missing.returncode == 2
         and "search space 'nope' not found; give a YAML file path or one of conf/sweep/: "
-        "classifier, vae."
+        "classifier, cln_lm, vae."
         in missing.stderr
     )
     assert not (project / "optuna").exists()  # no storage was even opened
