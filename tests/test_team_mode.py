@@ -26,7 +26,7 @@ SPACE = """
 objective: {metric: accuracy, direction: maximize}
 n_trials: 4
 fixed:
-  trainer.max_epochs: 2
+  trainer.max_epochs: 60  # seconds per trial at any speed, so the kill lands inside one
   model.hidden: 16
 params:
   optimizer.lr: {type: float, low: 0.005, high: 0.05, log: true}
@@ -134,7 +134,12 @@ def sweep(project: Path, storage: str, study: str, **env: str) -> subprocess.Pop
 
 
 def has_running_trial(storage: str, name: str) -> bool:
-    if name not in optuna.get_all_study_names(storage):
+    from sqlalchemy import exc
+
+    try:
+        if name not in optuna.get_all_study_names(storage):
+            return False
+    except (exc.IntegrityError, exc.ProgrammingError):  # the worker is creating the tables
         return False
     study = optuna.load_study(study_name=name, storage=storage)
     return any(t.state == TrialState.RUNNING for t in study.get_trials(deepcopy=False))

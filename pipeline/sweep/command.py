@@ -239,6 +239,9 @@ def shown(url: str) -> str:
         return url
 
 
+SCHEMA_ATTEMPTS = 5
+
+
 def open_storage(url: str, heartbeat_interval: int, grace_period: int) -> Any:
     """Optuna's RDB storage with heartbeats and retry of dead workers' trials, or a clear error.
 
@@ -260,16 +263,24 @@ def open_storage(url: str, heartbeat_interval: int, grace_period: int) -> Any:
     # SQLite serializes writers; a generous lock timeout lets local workers share one file.
     engine = {"connect_args": {"timeout": 60}} if backend == "sqlite" else {"pool_pre_ping": True}
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            warnings.simplefilter("ignore", FutureWarning)
-            return optuna.storages.RDBStorage(
-                with_installed_driver(url),
-                engine_kwargs=engine,
-                heartbeat_interval=heartbeat_interval,
-                grace_period=grace_period,
-                heartbeat_stale_trial_callback=retry_callback(),
-            )
+        for attempt in range(SCHEMA_ATTEMPTS):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    warnings.simplefilter("ignore", FutureWarning)
+                    return optuna.storages.RDBStorage(
+                        with_installed_driver(url),
+                        engine_kwargs=engine,
+                        heartbeat_interval=heartbeat_interval,
+                        grace_period=grace_period,
+                        heartbeat_stale_trial_callback=retry_callback(),
+                    )
+            except (exc.IntegrityError, exc.ProgrammingError):
+                # Workers started at once on an empty database race to create Optuna's tables
+                # and types; the loser finds them made by the winner on its next try.
+                if attempt == SCHEMA_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
     except ImportError as error:
         raise PipelineError(
             f"storage {shown(url)} needs a database driver that is not installed "
