@@ -118,10 +118,10 @@ def test_a_name_the_broken_plugin_may_provide_names_it(project: Path, broken_env
     done = run(["pipeline", "run", "prepare"], project, check=False, **broken_env)
     assert done.returncode == 2
     error = done.stderr.strip().splitlines()[-1]
-    assert (
-        error.startswith("error: data.name: unknown dataset 'spiral'; known: ")
-        and ", ring." in error
-    )
+    prefix = "error: data.name: unknown dataset 'spiral'; known: "
+    assert error.startswith(prefix)
+    known = error[len(prefix) :].split(".", 1)[0].split(", ")
+    assert "ring" in known and "digits" in known and known == sorted(known), known
     assert error.endswith(f". It may come from the broken plugin {SPIRAL}; {REMEDY}.")
 
 
