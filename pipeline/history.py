@@ -1,5 +1,5 @@
-"""Writes epoch-level metrics to CSVs that ``dvc plots`` draws; their rows survive
-checkpoint/resume."""
+"""Keeps every epoch's epoch-level metrics in the checkpoint, writes them to CSVs that ``dvc plots``
+draws, and hands them to the MLflow logger on resume."""
 
 from __future__ import annotations
 
@@ -11,40 +11,60 @@ import lightning.pytorch as pl
 
 
 class EpochHistory(pl.Callback):
-    """After each epoch, appends the logged epoch metrics and rewrites ``path`` with every row so
-    far, and ``curves/METRIC.csv`` beside it with each metric's own column.
+    """After each epoch, records the logged epoch metrics (exact values, under the names the logger
+    received) and rewrites ``path`` with every epoch so far, and ``curves/METRIC.csv`` beside it
+    with each metric's own column.
 
     Each family logs different metrics; ``dvc plots`` draws whatever the ``curves`` folder holds,
     whereas a curve named in ``dvc.yaml`` is an error for a family without that column.
+
+    The record is the checkpointed history of the run. MLflow is written from a background thread
+    and a kill can take its last points with it, so at the start of a resumed fit the logger's
+    ``backfill`` gets every recorded epoch and writes what its run lacks.
     """
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self.curves = self.path.parent / "curves"
-        self.rows: list[dict[str, float]] = []
+        self.logged: dict[int, dict[str, float]] = {}
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        backfill = getattr(trainer.logger, "backfill", None)
+        if self.logged and trainer.is_global_zero and callable(backfill):
+            backfill(self.logged)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or not trainer.is_global_zero:
             return
-        row = {"epoch": trainer.current_epoch}
-        for key, value in sorted(trainer.callback_metrics.items()):
-            if not key.endswith("_step"):
-                row[key.removesuffix("_epoch")] = round(float(value), 6)
-        self.rows = [r for r in self.rows if r["epoch"] != row["epoch"]] + [row]
+        self.logged[trainer.current_epoch] = {
+            key: float(value)
+            for key, value in trainer.callback_metrics.items()
+            if not key.endswith("_step")
+        }
         self._write()
 
+    @property
+    def rows(self) -> list[dict[str, float]]:
+        """One CSV row per epoch: ``epoch`` and each metric, ``_epoch`` suffixes dropped."""
+        return [
+            {"epoch": epoch}
+            | {key.removesuffix("_epoch"): round(value, 6) for key, value in sorted(row.items())}
+            for epoch, row in sorted(self.logged.items())
+        ]
+
     def _write(self) -> None:
-        columns = list(dict.fromkeys(k for row in self.rows for k in row))
-        _write_csv(self.path, columns, self.rows)
+        rows = self.rows
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+        _write_csv(self.path, columns, rows)
         for metric in columns[1:]:
-            rows = [{"epoch": r["epoch"], metric: r[metric]} for r in self.rows if metric in r]
-            _write_csv(self.curves / f"{metric}.csv", ["epoch", metric], rows)
+            curve = [{"epoch": r["epoch"], metric: r[metric]} for r in rows if metric in r]
+            _write_csv(self.curves / f"{metric}.csv", ["epoch", metric], curve)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"rows": self.rows}
+        return {"logged": self.logged}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.rows = list(state_dict.get("rows", []))
+        self.logged = {int(e): dict(row) for e, row in state_dict.get("logged", {}).items()}
 
 
 def _write_csv(path: Path, columns: list[str], rows: list[dict[str, float]]) -> None:

@@ -14,7 +14,6 @@ def run(ctx: RunContext) -> dict[str, float]:
     from lightning.pytorch.callbacks import ModelCheckpoint
 
     from pipeline import resume, tracking
-    from pipeline.backfill import EpochMetrics
     from pipeline.data import PreparedData
     from pipeline.datamodule import ArrayDataModule
     from pipeline.divergence import DivergenceGuard
@@ -42,10 +41,10 @@ def run(ctx: RunContext) -> dict[str, float]:
             every_n_epochs=1,
             enable_version_counter=False,
         ),
+        # The checkpointed record of every epoch: the CSVs, and what a resumed run writes to MLflow.
         EpochHistory(paths.plots / "history.csv"),
         DivergenceGuard(params["optimizer"]["lr"]),  # a diverged run fails instead of passing
         epoch_ends := EpochEnds(),  # tells the MLflow logger which metrics close an epoch
-        EpochMetrics(),  # in the checkpoint, so a resumed run writes what MLflow missed
     ]
     # Built before a run is opened, so a trick that does not fit the model or a setting Lightning
     # refuses stops here, and another setting's checkpoints are left alone.
