@@ -14,7 +14,7 @@ from torch import nn
 from pipeline.export.exporter import export_parts, parts_of
 from pipeline.export.onnx_format import run_onnx_outputs
 from plugins.cln_lm.attention import SelfAttention, feature_map, linear_attention, softmax_attention
-from plugins.cln_lm.model import ConditionalLayerNorm
+from plugins.sequence.norm import ConditionalLayerNorm
 from tests.family_kit import ADAM, build, fit, prepared
 
 pytestmark = pytest.mark.usefixtures("one_thread")

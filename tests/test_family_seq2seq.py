@@ -11,8 +11,9 @@ import torch
 
 from pipeline.config import validate
 from pipeline.registry import Registry, create_plugin_manager
-from plugins.seq2seq.network import ConditionalLayerNorm, DecoderStepPart, Encoded, EncoderPart
+from plugins.seq2seq.network import DecoderStepPart, Encoded, EncoderPart
 from plugins.seq2seq.search import beam_search, greedy, teacher_forced_score
+from plugins.sequence.norm import ConditionalLayerNorm
 from plugins.text.docstrings import read_corpus
 from tests.family_kit import CONF, build, fit, prepared
 

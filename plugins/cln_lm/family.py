@@ -12,17 +12,18 @@ import torch
 from pipeline.data import PreparedData
 from pipeline.errors import PipelineError
 from pipeline.hookspecs import Family
-from pipeline.module import ModelModule
-from pipeline.text import PAD, Vocab
+from pipeline.plots import _pyplot
+from pipeline.text import Vocab
 from plugins.cln_lm.model import ConditionalLM
 from plugins.cln_lm.referee import Referee, bigram_perplexity, unigram_perplexity
+from plugins.sequence.nll import NextTokenModule, mean_nll, next_token_nll
 
 PER_LABEL = 100  # generated texts per label that the referee reads
 SHOWN = 8  # of which the samples file shows this many
 
 
-class CLNModule(ModelModule):
-    """Trains :class:`ConditionalLM` on next-token cross-entropy; ``val_loss`` is nats per token."""
+class CLNModule(NextTokenModule):
+    """Trains :class:`ConditionalLM` on next-token cross-entropy given each row's label."""
 
     def __init__(self, temperature: float, **sizes):
         super().__init__()
@@ -32,29 +33,14 @@ class CLNModule(ModelModule):
     def forward(self, tokens: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return self.lm(tokens, labels)
 
-    def _loss(self, batch) -> torch.Tensor:
+    def nll(self, batch):
         rows, labels = batch
-        nll = self.lm.token_nll(rows, labels)
-        return nll.sum() / (rows[:, 1:] != PAD).sum().clamp_min(1)
-
-    def training_step(self, batch, batch_idx):
-        loss = self._loss(batch)
-        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True)
-        return loss
-
-    def validation_step(self, batch, batch_idx):
-        self.log("val_loss", self._loss(batch), prog_bar=True, sync_dist=True)
+        return next_token_nll(self(rows[:, :-1], labels).log_softmax(-1), rows[:, 1:])
 
 
-def perplexity(lm: ConditionalLM, rows: np.ndarray, labels: np.ndarray) -> float:
+def perplexity(module: CLNModule, rows: np.ndarray, labels: np.ndarray) -> float:
     """exp of the mean negative log-likelihood per predicted token of ``rows`` given ``labels``."""
-    rows, labels = torch.from_numpy(rows), torch.from_numpy(labels)
-    total, count = 0.0, 0
-    for start in range(0, len(rows), 256):
-        chunk = rows[start : start + 256]
-        total += float(lm.token_nll(chunk, labels[start : start + 256]).sum())
-        count += int((chunk[:, 1:] != PAD).sum())
-    return math.exp(total / max(count, 1))
+    return math.exp(mean_nll(module.nll, rows, labels))
 
 
 class CLNFamily(Family):
@@ -89,7 +75,7 @@ class CLNFamily(Family):
             wanted, module.temperature, torch.Generator().manual_seed(0)
         ).numpy()
         metrics = {
-            "perplexity": perplexity(lm, data.test.x, data.test.y),
+            "perplexity": perplexity(module, data.test.x, data.test.y),
             "unigram_perplexity": unigram_perplexity(data),
             "unconditional_perplexity": bigram_perplexity(data),
         }
@@ -101,7 +87,7 @@ class CLNFamily(Family):
             # The label each test text was not written for: how much the condition carries.
             shifted = (data.test.y + 1) % classes
             metrics |= {
-                "wrong_label_perplexity": perplexity(lm, data.test.x, shifted),
+                "wrong_label_perplexity": perplexity(module, data.test.x, shifted),
                 "label_accuracy": float(np.mean(per_label)),
                 "label_accuracy_min": min(per_label),
                 "referee_accuracy": referee.accuracy,
@@ -138,11 +124,7 @@ def write_samples(data, generated, greedy, read, temperature, out_dir: Path) -> 
 def draw_report(metrics, per_label, names, path: Path) -> None:
     """Perplexities against the baselines, and (with labels) the referee's reading of each
     label's texts."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, axes = plt.subplots(1, 2 if per_label else 1, figsize=(10 if per_label else 5, 4))
     axes = np.atleast_1d(axes)
     bars = {

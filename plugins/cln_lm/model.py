@@ -2,40 +2,19 @@
 "基于Conditional Layer Normalization的条件文本生成" (conditional text generation with conditional
 layer normalization).
 
-Every LayerNorm's gain γ and bias β are shifted by Δγ = W_γ c and Δβ = W_β c, where c is the
-condition (here an embedding of the requested label). W_γ and W_β start at zero, so an untrained
-model is exactly the unconditional one and the condition enters only as training finds it useful.
+Every LayerNorm is a :class:`~plugins.sequence.norm.ConditionalLayerNorm` whose condition is an
+embedding of the requested label. Its shifts start at zero, so an untrained model is exactly the
+unconditional one and the condition enters only as training finds it useful.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from pipeline.text import BOS, EOS, PAD
 from plugins.cln_lm.attention import SelfAttention
-
-
-class ConditionalLayerNorm(nn.Module):
-    """LayerNorm(x) with γ + W_γ c and β + W_β c; W_γ, W_β start at zero."""
-
-    def __init__(self, d_model: int, condition: int, eps: float = 1e-5):
-        super().__init__()
-        self.norm = nn.LayerNorm(d_model, eps=eps)
-        self.gamma = nn.Linear(condition, d_model, bias=False)
-        self.beta = nn.Linear(condition, d_model, bias=False)
-        nn.init.zeros_(self.gamma.weight)
-        nn.init.zeros_(self.beta.weight)
-
-    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        """``x`` (batch, …, d_model), ``c`` (batch, condition)."""
-        # (γ + Δγ)·x̂ + β + Δβ written as LayerNorm(x) + Δγ·x̂ + Δβ: with Δγ = Δβ = 0 the result is
-        # plain LayerNorm's output bit for bit (adding exact zeros changes no bit).
-        shape = (x.shape[0],) + (1,) * (x.dim() - 2) + (x.shape[-1],)
-        normalised = F.layer_norm(x, self.norm.normalized_shape, eps=self.norm.eps)
-        shift = normalised * self.gamma(c).reshape(shape) + self.beta(c).reshape(shape)
-        return self.norm(x) + shift
+from plugins.sequence.norm import ConditionalLayerNorm
 
 
 class Block(nn.Module):
@@ -89,12 +68,6 @@ class ConditionalLM(nn.Module):
         for block in self.blocks:
             x = block(x, c)
         return self.head(self.norm(x, c))
-
-    def token_nll(self, rows: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Negative log-likelihood of each next token of ``rows`` (batch, n − 1); 0 at padding."""
-        logits = self(rows[:, :-1], labels)
-        targets = rows[:, 1:]
-        return F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=PAD, reduction="none")
 
     @torch.no_grad()
     def generate(

@@ -14,9 +14,10 @@ import torch
 from pipeline.errors import PipelineError
 from pipeline.hookspecs import Family
 from pipeline.text import Vocab
-from plugins.on_lstm.model import OnLstmModule, OnLstmStep, next_token_nll
+from plugins.on_lstm.model import OnLstmModule, OnLstmStep, net_nll
 from plugins.on_lstm.parse import distance_tree, right_branching, span_f1
 from plugins.on_lstm.report import save_gates, write_trees
+from plugins.sequence.nll import mean_nll
 from plugins.text.generated import bracket_spans
 
 EVAL_BATCH = 256
@@ -43,12 +44,8 @@ def batches(ids: np.ndarray) -> Iterator[torch.Tensor]:
 
 def perplexity(net: torch.nn.Module, ids: np.ndarray) -> float:
     """exp of the mean next-token negative log-likelihood over the non-``PAD`` tokens of ``ids``."""
-    total, count = 0.0, 0
     with evaluating(net):
-        for batch in batches(ids):
-            nll, n = next_token_nll(net, batch)
-            total, count = total + float(nll), count + n
-    return math.exp(total / max(count, 1))
+        return math.exp(mean_nll(lambda batch: net_nll(net, batch[0]), ids, rows=EVAL_BATCH))
 
 
 def distances(net, ids: np.ndarray) -> list[np.ndarray]:

@@ -8,12 +8,12 @@ tricks and epochs, so ``lstm_perplexity`` is a like-for-like comparison.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from pipeline.module import ModelModule
 from pipeline.text import PAD
 from plugins.on_lstm.cell import OnLstm
+from plugins.sequence.nll import Scored, next_token_nll
 
 
 class OnLstmNet(nn.Module):
@@ -91,21 +91,16 @@ def trimmed(ids: torch.Tensor) -> torch.Tensor:
     return ids[:, : max(used, 2)]
 
 
-def next_token_nll(net: nn.Module, ids: torch.Tensor) -> tuple[torch.Tensor, int]:
+def net_nll(net: nn.Module, ids: torch.Tensor) -> Scored:
     """Summed negative log-likelihood of the non-``PAD`` tokens after the first, and their count."""
     ids = trimmed(ids)
-    logits = net(ids[:, :-1])
-    targets = ids[:, 1:]
-    nll = F.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=PAD, reduction="sum"
-    )
-    return nll, int((targets != PAD).sum())
+    return next_token_nll(net(ids[:, :-1]).log_softmax(-1), ids[:, 1:])
 
 
-def mean_nll(net: nn.Module, ids: torch.Tensor) -> torch.Tensor:
+def net_loss(net: nn.Module, ids: torch.Tensor) -> torch.Tensor:
     """Mean next-token negative log-likelihood of a batch."""
-    nll, count = next_token_nll(net, ids)
-    return nll / max(count, 1)
+    total, count = net_nll(net, ids)
+    return total / count.clamp_min(1)
 
 
 class OnLstmModule(ModelModule):
@@ -129,13 +124,13 @@ class OnLstmModule(ModelModule):
         return self.net(ids)
 
     def _losses(self, ids: torch.Tensor, stage: str) -> torch.Tensor:
-        loss = mean_nll(self.net, ids)
+        loss = net_loss(self.net, ids)
         train = stage == "train"
         logged = {"on_step": False, "on_epoch": True, "sync_dist": not train}
         self.log(f"{stage}_loss", loss, prog_bar=True, **logged)
         if self.baseline is None:
             return loss
-        lstm_loss = mean_nll(self.baseline, ids)
+        lstm_loss = net_loss(self.baseline, ids)
         self.log(f"{stage}_lstm_loss", lstm_loss, prog_bar=not train, **logged)
         return loss + lstm_loss
 

@@ -8,27 +8,27 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from pipeline.data import PreparedData
 from pipeline.hookspecs import Family
-from pipeline.module import ModelModule
 from pipeline.plots import _pyplot
-from pipeline.text import BOS, PAD, Vocab
+from pipeline.text import BOS, Vocab
 from plugins.seq2seq.network import DecoderStepPart, EncoderPart, Seq2Seq
 from plugins.seq2seq.search import beam_search, greedy
+from plugins.sequence.nll import NextTokenModule, mean_nll, next_token_nll
 
 CHUNK = 128  # articles decoded at once
 SHOWN = 40  # test articles whose titles the samples file shows
 EXAMPLES = 64  # articles of the export's parity check
 
 
-class Seq2SeqModule(ModelModule):
-    """Trains :class:`Seq2Seq` on the titles' next-character cross-entropy (teacher forcing);
-    ``val_loss`` is nats per title character, the end marker included."""
+class Seq2SeqModule(NextTokenModule):
+    """Trains :class:`Seq2Seq` on the titles' next-character cross-entropy (teacher forcing); the
+    losses are nats per title character, the end marker included."""
 
-    def __init__(self, vocab: int, embedding: int, hidden: int, dropout: float, beam: int,
-                 max_title: int):  # fmt: skip
+    def __init__(
+        self, vocab: int, embedding: int, hidden: int, dropout: float, beam: int, max_title: int
+    ):
         super().__init__()
         self.beam, self.max_title = beam, max_title
         self.model = Seq2Seq(vocab, embedding, hidden, dropout)
@@ -36,18 +36,9 @@ class Seq2SeqModule(ModelModule):
     def forward(self, ids: torch.Tensor, titles: torch.Tensor) -> torch.Tensor:
         return self.model(ids, titles[:, :-1])
 
-    def _loss(self, batch) -> torch.Tensor:
+    def nll(self, batch):
         ids, titles = batch
-        log_probs = self(ids, titles)
-        return F.nll_loss(log_probs.transpose(1, 2), titles[:, 1:], ignore_index=PAD)
-
-    def training_step(self, batch, batch_idx):
-        loss = self._loss(batch)
-        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True)
-        return loss
-
-    def validation_step(self, batch, batch_idx):
-        self.log("val_loss", self._loss(batch), prog_bar=True, sync_dist=True)
+        return next_token_nll(self(ids, titles), titles[:, 1:])
 
     @torch.no_grad()
     def titles(self, ids: torch.Tensor, width: int | None = None) -> torch.Tensor:
@@ -81,19 +72,7 @@ def lead_title(article: str, characters: int) -> str:
 
 def test_nll(module: Seq2SeqModule, data: PreparedData) -> float:
     """Mean negative log-likelihood per title token of the test split (nats)."""
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for start in range(0, len(data.test.x), CHUNK):
-            ids = torch.from_numpy(data.test.x[start : start + CHUNK])
-            titles = torch.from_numpy(data.test.y[start : start + CHUNK])
-            log_probs = module(ids, titles)
-            total += float(
-                F.nll_loss(
-                    log_probs.transpose(1, 2), titles[:, 1:], ignore_index=PAD, reduction="sum"
-                )
-            )
-            count += int((titles[:, 1:] != PAD).sum())
-    return total / max(count, 1)
+    return mean_nll(module.nll, data.test.x, data.test.y, rows=CHUNK)
 
 
 def generate(module: Seq2SeqModule, x: np.ndarray, width: int, vocab: Vocab) -> list[str]:
@@ -143,10 +122,11 @@ class Seq2SeqFamily(Family):
         cap = data.test.y.shape[1] - 2
         beamed = generate(module, data.test.x, module.beam, vocab)
         greedy_titles = generate(module, data.test.x, 1, vocab)
+        leads = [lead_title(a, cap) for a in articles]
         scores = {
             f"beam {module.beam}": rouge_l(beamed, references),
             "greedy": rouge_l(greedy_titles, references),
-            "first sentence": rouge_l([lead_title(a, cap) for a in articles], references),
+            "first sentence": rouge_l(leads, references),
         }
         save_scores(scores, Path(out_dir) / "rouge_l.png")
         lines = []
@@ -155,7 +135,7 @@ class Seq2SeqFamily(Family):
                 f"article:   {articles[i][:120]}",
                 f"reference: {references[i]}",
                 f"generated: {beamed[i]}",
-                f"baseline:  {lead_title(articles[i], cap)}",
+                f"baseline:  {leads[i]}",
                 "",
             ]
         (Path(out_dir) / "titles.txt").write_text("\n".join(lines))

@@ -12,10 +12,10 @@ import math
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from pipeline.text import PAD
+from plugins.sequence.norm import ConditionalLayerNorm
 
 NEG = -1e9  # an attention score that softmax turns into an exact zero weight
 
@@ -29,24 +29,6 @@ class Encoded(NamedTuple):
     summary: torch.Tensor
     mask: torch.Tensor
     state: torch.Tensor
-
-
-class ConditionalLayerNorm(nn.Module):
-    """LayerNorm whose gain and bias are shifted by projections of a condition vector; the
-    projections start at zero, so an untrained layer equals plain LayerNorm exactly."""
-
-    def __init__(self, features: int, condition: int):
-        super().__init__()
-        self.norm = nn.LayerNorm(features)
-        self.to_gain = nn.Linear(condition, features, bias=False)
-        self.to_bias = nn.Linear(condition, features, bias=False)
-        nn.init.zeros_(self.to_gain.weight)
-        nn.init.zeros_(self.to_bias.weight)
-
-    def forward(self, x: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
-        normed = F.layer_norm(x, self.norm.normalized_shape, eps=self.norm.eps)
-        gain = self.norm.weight + self.to_gain(condition)
-        return normed * gain + self.norm.bias + self.to_bias(condition)
 
 
 def reverse_rows(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -97,7 +79,7 @@ class Decoder(nn.Module):
     def forward(self, tokens: torch.Tensor, encoded: Encoded) -> tuple[torch.Tensor, torch.Tensor]:
         h, c = encoded.state.unsqueeze(0).chunk(2, dim=-1)
         y, (h, c) = self.lstm(self.dropout(self.embed(tokens)), (h.contiguous(), c.contiguous()))
-        y = self.norm(self.dropout(y), encoded.summary.unsqueeze(1))
+        y = self.norm(self.dropout(y), encoded.summary)
         scores = (
             self.query(y) @ encoded.memory.transpose(1, 2) / math.sqrt(encoded.memory.shape[-1])
         )
