@@ -96,27 +96,25 @@ class PreparedData:
         return cls(info, **splits)
 
 
-def split_arrays(
-    x: np.ndarray,
-    y: np.ndarray,
+def split_examples(
+    loaded: "Examples | tuple[np.ndarray, np.ndarray]",
     val_fraction: float,
     test_fraction: float,
     seed: int,
     dataset: str,
-    *,
-    vocab: tuple[str, ...] = (),
-    labels: tuple[str, ...] = (),
-    fingerprint: str = "",
 ) -> PreparedData:
-    """Shuffle with ``seed`` and cut into train/val/test, stratified by label when labels vary.
+    """Shuffle what a dataset's ``load`` returned (``(x, y)`` or :class:`Examples`) with ``seed``
+    and cut it into train/val/test, stratified by label when labels vary.
 
-    Features stay int64 token ids when ``vocab`` is given and become float32 otherwise; ``y`` may
-    be one label per row or a target sequence per row (never stratified).
+    Features stay int64 token ids when the examples have a vocabulary and become float32
+    otherwise; ``y`` may be one label per row or a target sequence per row (never stratified).
     """
     from sklearn.model_selection import train_test_split
 
-    x = np.ascontiguousarray(x, dtype=np.int64 if vocab else np.float32)
-    y = np.ascontiguousarray(y, dtype=np.int64)
+    if not isinstance(loaded, Examples):
+        loaded = Examples(*loaded)
+    x = np.ascontiguousarray(loaded.x, dtype=np.int64 if loaded.vocab else np.float32)
+    y = np.ascontiguousarray(loaded.y, dtype=np.int64)
     stratify = _stratifiable(y)
     x_rest, x_test, y_rest, y_test = train_test_split(
         x, y, test_size=test_fraction, random_state=seed, stratify=stratify
@@ -126,39 +124,17 @@ def split_arrays(
     x_train, x_val, y_train, y_val = train_test_split(
         x_rest, y_rest, test_size=val_share, random_state=seed, stratify=stratify
     )
-    if y.ndim == 1:
-        num_classes = max(int(y.max()) + 1, len(labels))
-    else:
-        num_classes = len(labels)
+    labels = tuple(loaded.labels)
+    num_classes = max(int(y.max()) + 1, len(labels)) if y.ndim == 1 else len(labels)
     info = DataInfo(
-        tuple(int(d) for d in x.shape[1:]), num_classes, dataset, vocab, labels, fingerprint
+        tuple(int(d) for d in x.shape[1:]),
+        num_classes,
+        dataset,
+        tuple(loaded.vocab),
+        labels,
+        loaded.fingerprint,
     )
     return PreparedData(info, Split(x_train, y_train), Split(x_val, y_val), Split(x_test, y_test))
-
-
-def split_examples(
-    loaded: "Examples | tuple[np.ndarray, np.ndarray]",
-    val_fraction: float,
-    test_fraction: float,
-    seed: int,
-    dataset: str,
-) -> PreparedData:
-    """:func:`split_arrays` of what a dataset's ``load`` returned: ``(x, y)`` or
-    :class:`Examples`."""
-    if not isinstance(loaded, Examples):
-        x, y = loaded
-        loaded = Examples(x, y)
-    return split_arrays(
-        loaded.x,
-        loaded.y,
-        val_fraction,
-        test_fraction,
-        seed,
-        dataset,
-        vocab=tuple(loaded.vocab),
-        labels=tuple(loaded.labels),
-        fingerprint=loaded.fingerprint,
-    )
 
 
 def _stratifiable(y: np.ndarray) -> np.ndarray | None:

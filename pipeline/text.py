@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -66,13 +67,9 @@ class Vocab:
             chars.append("\ufffd" if token == UNK or token >= len(self) else self.symbols[token])
         return "".join(chars)
 
-    @property
+    @cached_property
     def _index(self) -> dict[str, int]:
-        cached = self.__dict__.get("_cached_index")
-        if cached is None:
-            cached = {s: i for i, s in enumerate(self.symbols) if i >= len(SPECIALS)}
-            object.__setattr__(self, "_cached_index", cached)
-        return cached
+        return {s: i for i, s in enumerate(self.symbols) if i >= len(SPECIALS)}
 
 
 def lengths(rows: np.ndarray) -> np.ndarray:
