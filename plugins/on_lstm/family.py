@@ -130,7 +130,8 @@ class OnLstmFamily(Family):
         step = OnLstmStep(module.net).eval()
         ids = torch.from_numpy(data.test.x[:EXPORT_ROWS])
         h, c = step.start_state(len(ids))
+        read = min(3, ids.shape[1] - 1)
         with torch.no_grad():
-            for position in range(min(3, ids.shape[1] - 1)):
+            for position in range(read):
                 _, h, c = step(ids[:, position], h, c)
-        return {"step": (step, (ids[:, min(3, ids.shape[1] - 1)].contiguous(), h, c))}
+        return {"step": (step, (ids[:, read].contiguous(), h, c))}
