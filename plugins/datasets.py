@@ -9,6 +9,11 @@ from __future__ import annotations
 from pipeline import DatasetSpec, Setting, hookimpl
 
 
+def generator_seed() -> Setting:
+    """The seed of a generated dataset, apart from the split's."""
+    return Setting(0, "seed of the generator (the split uses the global seed)", low=0)
+
+
 def text_length(default: int, what: str) -> Setting:
     """Tokens per encoded row, the start and end markers included."""
     return Setting(default, f"tokens per {what} row, start and end markers included", low=3)
@@ -76,7 +81,7 @@ DATASETS = [
             "std": Setting(
                 0.02, "standard deviation of each component", low=0, low_open=True, high=0.2
             ),
-            "seed": Setting(0, "seed of the generator (the split uses the global seed)", low=0),
+            "seed": generator_seed(),
         },
     ),
     DatasetSpec(
@@ -119,7 +124,7 @@ DATASETS = [
             ),
             "max_depth": Setting(6, "deepest nesting", low=1, high=32),
             "max_length": Setting(40, "longest string in characters", low=2, high=1024),
-            "seed": Setting(0, "seed of the generator (the split uses the global seed)", low=0),
+            "seed": generator_seed(),
         },
     ),
     DatasetSpec(
@@ -132,7 +137,7 @@ DATASETS = [
             "classes": Setting(4, "classes, one Markov chain each", low=2, high=26),
             "alphabet": Setting(8, "letters used", low=2, high=26),
             "length": Setting(24, "letters per string", low=2, high=1024),
-            "seed": Setting(0, "seed of the generator (the split uses the global seed)", low=0),
+            "seed": generator_seed(),
         },
     ),
     DatasetSpec(
