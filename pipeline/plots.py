@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend, imported when a picture is drawn."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -29,7 +30,7 @@ def save_confusion(
         writer = csv.writer(handle)
         writer.writerow(["actual", "predicted"])
         writer.writerows(zip(y_true.tolist(), y_pred.tolist(), strict=True))
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 4.5))
     ConfusionMatrixDisplay(matrix).plot(ax=ax, cmap="Blues", values_format="d")
     ax.set(xlabel="predicted", ylabel="actual", title="Confusion matrix (test split)")
@@ -54,7 +55,7 @@ def save_image_grid(images: np.ndarray, path: Path, columns: int = 10, title: st
         mosaic[row * cell + 1 : row * cell + 1 + side, col * cell + 1 : col * cell + 1 + side] = (
             image
         )
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(columns * 0.8, rows * 0.8 + (0.4 if title else 0)))
     ax.imshow(mosaic, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
     ax.axis("off")
@@ -75,7 +76,7 @@ def save_scatter(
     """Write a 2-D scatter of ``points`` coloured by integer ``labels`` (``names`` label the
     legend)."""
     points, labels = np.asarray(points), np.asarray(labels)
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 5))
     cmap = plt.get_cmap("tab10")
     for index, label in enumerate(np.unique(labels)):
@@ -93,7 +94,7 @@ def save_histograms(
     samples: dict[str, np.ndarray], path: Path, title: str = "", bins: int = 80
 ) -> None:
     """Write overlaid histograms of 1-D ``samples`` (one per named set, e.g. real and generated)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5))
     values = np.concatenate([np.ravel(v) for v in samples.values()])
     edges = np.linspace(values.min(), values.max(), bins + 1)

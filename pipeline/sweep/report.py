@@ -165,10 +165,9 @@ def quiet_optuna() -> None:
 
 def save_plots(study, folder: Path) -> list[str]:
     """Optimization history, intermediate values and param importances as PNGs."""
-    import matplotlib
+    from pipeline.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()  # the Agg backend, before Optuna's plots import matplotlib
     from optuna.visualization import matplotlib as plots
 
     written = []

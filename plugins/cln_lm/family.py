@@ -12,7 +12,7 @@ import torch
 from pipeline.data import PreparedData
 from pipeline.errors import PipelineError
 from pipeline.hookspecs import Family
-from pipeline.plots import _pyplot
+from pipeline.plots import pyplot
 from pipeline.text import Vocab
 from plugins.cln_lm.model import ConditionalLM
 from plugins.cln_lm.referee import Referee, bigram_perplexity, unigram_perplexity
@@ -124,7 +124,7 @@ def write_samples(data, generated, greedy, read, temperature, out_dir: Path) -> 
 def draw_report(metrics, per_label, names, path: Path) -> None:
     """Perplexities against the baselines, and (with labels) the referee's reading of each
     label's texts."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2 if per_label else 1, figsize=(10 if per_label else 5, 4))
     axes = np.atleast_1d(axes)
     bars = {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.plots import _pyplot
+from pipeline.plots import pyplot
 from plugins.on_lstm.parse import bracketed, nontrivial, span_f1
 
 
@@ -35,7 +35,7 @@ def write_trees(parsed, path: Path) -> None:
 def save_gates(text: str, gates: np.ndarray, path: Path) -> None:
     """Draw the master forget gate ``(time, levels)`` over ``BOS text EOS`` as a heat map, with the
     syntactic distance (levels − Σ gate) of each step beneath it."""
-    plt = _pyplot()
+    plt = pyplot()
     steps = len(text) + 2
     gates = gates[:steps]
     labels = ["<s>", *text.replace(" ", "␣"), "</s>"][: len(gates)]

@@ -11,7 +11,7 @@ import torch
 
 from pipeline.data import PreparedData
 from pipeline.hookspecs import Family
-from pipeline.plots import _pyplot
+from pipeline.plots import pyplot
 from pipeline.text import BOS, Vocab
 from plugins.seq2seq.network import DecoderStepPart, EncoderPart, Seq2Seq
 from plugins.seq2seq.search import beam_search, greedy
@@ -85,7 +85,7 @@ def generate(module: Seq2SeqModule, x: np.ndarray, width: int, vocab: Vocab) -> 
 
 def save_scores(scores: dict[str, np.ndarray], path: Path) -> None:
     """Bars of the mean ROUGE-L F per title source, with the spread across articles."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5))
     names = list(scores)
     ax.bar(names, [s.mean() for s in scores.values()], color=["C0", "C1", "C7"][: len(names)])
