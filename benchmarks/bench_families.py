@@ -80,7 +80,7 @@ def bare_lightning(root: Path, params: dict, data, epochs: int) -> dict[str, flo
     import lightning.pytorch as pl
 
     from pipeline.context import build_context
-    from pipeline.datamodule import ArrayDataModule
+    from pipeline.datamodule import PreparedDataModule
     from pipeline.training import build_training
 
     ctx = build_context(root, raw_params=params)
@@ -100,7 +100,7 @@ def bare_lightning(root: Path, params: dict, data, epochs: int) -> dict[str, flo
     }
     optimizer = ctx.params["optimizer"]
     trainer = build_training(module, optimizer, {}, ctx.registry, bare, [timer]).trainer
-    trainer.fit(module, datamodule=ArrayDataModule(data, BATCH, params["seed"]))
+    trainer.fit(module, datamodule=PreparedDataModule(data, BATCH, params["seed"]))
     return timer.result
 
 

@@ -43,6 +43,12 @@ CORE_SCHEMA: dict[str, dict[str, Setting]] = {
             low_open=True,
             high_open=True,
         ),
+        "num_workers": Setting(
+            0, "DataLoader worker processes reading training batches (0: the trainer reads)", low=0
+        ),
+        "shards": Setting(
+            8, "shard files per split, for a dataset that streams its examples", low=1
+        ),
     },
     "model": {
         "family": Setting("classifier", "model family plugin to train", kinds=(str,)),

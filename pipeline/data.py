@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -47,6 +48,25 @@ class Examples:
 
 
 @dataclass(frozen=True)
+class Stream:
+    """What a dataset's ``stream`` returns: its examples one at a time, for data bigger than
+    memory.
+
+    ``examples`` yields ``(example_id, x, y)`` once, in any order: ``example_id`` is a string unique
+    in the dataset (a file path, a line number), which with the seed alone decides the example's
+    split; ``x`` is one row (float features or, with ``vocab``, int64 token ids), ``y`` one int
+    label or a target sequence. Every ``x`` has the same shape, and so has every ``y``. The
+    prepare stage writes them into shards (:mod:`pipeline.shards`) holding one block per shard in
+    memory.
+    """
+
+    examples: Iterable[tuple[str, Any, Any]]
+    vocab: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True)
 class Split:
     """Features and labels of one split."""
 
@@ -62,6 +82,11 @@ class PreparedData:
     train: Split
     val: Split
     test: Split
+
+    @property
+    def sharded(self) -> bool:
+        """Whether the splits are shards streamed from disk (:mod:`pipeline.shards`)."""
+        return not isinstance(self.train, Split)
 
     def save(self, folder: Path) -> None:
         """Write one ``.npz`` per split and ``info.json``."""
@@ -89,6 +114,11 @@ class PreparedData:
             tuple(raw.get("labels", ())),
             raw.get("fingerprint", ""),
         )
+        if raw.get("storage") == "shards":
+            from pipeline.shards import ShardSplit, load_index
+
+            index = load_index(folder)
+            return cls(info, *(ShardSplit(folder, index[name]) for name in SPLITS))
         splits = {}
         for name in SPLITS:
             with np.load(folder / f"{name}.npz") as arrays:

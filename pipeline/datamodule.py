@@ -1,5 +1,6 @@
-"""A Lightning DataModule over the prepared numpy splits: batches sliced from tensors in memory on
-one process, map-style DataLoaders that Lightning shards under DDP."""
+"""A Lightning DataModule over the prepared splits: batches sliced from tensors in memory on one
+process, map-style DataLoaders that Lightning shards under DDP or that feed ``num_workers``
+workers, and batches streamed block by block when the data was prepared as shards."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Iterable
 
 import lightning.pytorch as pl
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
 from pipeline.batches import EpochOrder, TensorBatches
 from pipeline.data import PreparedData, Split
@@ -25,26 +26,43 @@ def tensor_dataset(split: Split) -> TensorDataset:
     return TensorDataset(*tensors(split))
 
 
-class ArrayDataModule(pl.LightningDataModule):
+class PreparedDataModule(pl.LightningDataModule):
     """Serves train/val/test batches of the prepared data; training batches are shuffled, in an
     order that depends only on (seed, epoch), so a resumed run sees the same batches."""
 
-    def __init__(self, data: PreparedData, batch_size: int, seed: int):
+    def __init__(self, data: PreparedData, batch_size: int, seed: int, num_workers: int = 0):
         super().__init__()
         self.data = data
         self.batch_size = batch_size
         self.seed = seed
+        self.num_workers = num_workers
 
     def _distributed(self) -> bool:
         return self.trainer is not None and self.trainer.world_size > 1
 
     def train_dataloader(self) -> Iterable:
-        if self._distributed():
-            # Lightning swaps in a DistributedSampler seeded from the global seed.
+        if self.data.sharded:
+            return self._streamed(self.data.train, self.batch_size, self.seed)
+        if self._distributed() or self.num_workers:
+            # Under DDP Lightning swaps in a DistributedSampler seeded from the global seed; on one
+            # process this is the order EpochOrder draws, so workers change no result.
             dataset = tensor_dataset(self.data.train)
-            return DataLoader(dataset, batch_size=self.batch_size, shuffle=True)
+            sampler = DistributedSampler(dataset, num_replicas=1, rank=0, seed=self.seed)
+            return DataLoader(
+                dataset, self.batch_size, sampler=sampler, num_workers=self.num_workers
+            )
         x, y = tensors(self.data.train)
         return TensorBatches(x, y, self.batch_size, EpochOrder(len(x), self.seed))
+
+    def _streamed(self, split, batch_size: int, seed: int | None) -> Iterable:
+        from pipeline.shard_batches import ShardBatches
+
+        rank, world = (
+            (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        )
+        return ShardBatches(
+            split, batch_size, seed, rank=rank, world=world, num_workers=self.num_workers
+        )
 
     def val_dataloader(self) -> Iterable:
         return self._in_order(self.data.val)
@@ -54,6 +72,8 @@ class ArrayDataModule(pl.LightningDataModule):
 
     def _in_order(self, split: Split) -> Iterable:
         batch_size = max(self.batch_size, EVAL_BATCH)
+        if self.data.sharded:
+            return self._streamed(split, batch_size, None)
         if self._distributed():  # Lightning gives each process its share
             return DataLoader(tensor_dataset(split), batch_size=batch_size)
         return TensorBatches(*tensors(split), batch_size)

@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # the heavy types stay out of plugin imports
     import torch
     from lightning.pytorch import Callback, LightningModule
 
-    from pipeline.data import DataInfo, Examples, PreparedData
+    from pipeline.data import DataInfo, Examples, PreparedData, Stream
     from pipeline.settings import Setting
 
 
@@ -208,8 +208,9 @@ class LazyReference:
 
 
 def _resolve_lazily(spec: Any, what: str) -> None:
-    """Replace each string among the spec's ``load``/``sources`` with a :class:`LazyReference`."""
-    for name in ("load", "sources"):
+    """Replace each string among the spec's ``load``/``sources``/``stream`` with a
+    :class:`LazyReference`."""
+    for name in ("load", "sources", "stream"):
         value = getattr(spec, name, None)
         if value is None or callable(value):
             continue
@@ -267,16 +268,30 @@ class DatasetSpec:
     ``kind`` says what a family gets: ``"features"`` (float rows, the default), ``"tokens"``
     (token ids with one label per row) or ``"token_pairs"`` (token ids with a target sequence per
     row, e.g. article and title).
+
+    Data bigger than memory gives ``stream(settings)`` instead of ``load``: it returns a
+    :class:`pipeline.data.Stream` that yields ``(example_id, x, y)`` one example at a time. The
+    prepare stage writes the examples into shards (split by a hash of seed and id), and training
+    streams them block by block (:mod:`pipeline.shards`, :mod:`pipeline.shard_batches`). A dataset
+    gives exactly one of ``load`` and ``stream``.
     """
 
     name: str
     description: str
-    load: Callable[[Mapping[str, Any]], tuple[np.ndarray, np.ndarray] | Examples] | str
+    load: Callable[[Mapping[str, Any]], tuple[np.ndarray, np.ndarray] | Examples] | str | None = (
+        None
+    )
     settings: Mapping[str, Setting] = field(default_factory=dict)
     sources: Callable[[Mapping[str, Any]], list[Path]] | str | None = None
     kind: str = "features"
+    stream: Callable[[Mapping[str, Any]], Stream] | str | None = None
 
     def __post_init__(self) -> None:
+        if (self.load is None) == (self.stream is None):
+            raise PipelineError(
+                f"dataset {self.name!r} must give exactly one of load (arrays) and stream "
+                "(examples one at a time)."
+            )
         _resolve_lazily(self, "dataset")
         _check_kinds(self.name, "kind", (self.kind,))
 

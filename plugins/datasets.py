@@ -71,6 +71,18 @@ DATASETS = [
         },
     ),
     DatasetSpec(
+        "blobs",
+        "generated Gaussian blobs of any size, streamed into shards (data bigger than memory)",
+        stream="plugins.blobs:stream_blobs",
+        settings={
+            "examples": Setting(20000, "examples to generate", low=10),
+            "features": Setting(64, "features per example", low=1),
+            "classes": Setting(10, "number of blobs (labels)", low=2),
+            "spread": Setting(0.15, "standard deviation around a blob's centre", low=0),
+            "seed": generator_seed(),
+        },
+    ),
+    DatasetSpec(
         "gaussian_mixture",
         "generated 1-D/2-D Gaussian mixture; labels are the components",
         load="plugins.mixtures:load_mixture",

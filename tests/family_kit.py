@@ -13,7 +13,7 @@ import lightning.pytorch as pl
 
 from pipeline.config import CORE_SCHEMA
 from pipeline.data import PreparedData, split_examples
-from pipeline.datamodule import ArrayDataModule
+from pipeline.datamodule import PreparedDataModule
 from pipeline.history import EpochHistory
 from pipeline.registry import Registry, create_plugin_manager
 from pipeline.settings import validate_section
@@ -75,7 +75,7 @@ def fit(
         {**TEST_TRAINER, **trainer_args},
         extra_callbacks=[*recorders, *callbacks],
     ).trainer
-    trainer.fit(module, datamodule=ArrayDataModule(data, batch_size, seed=0))
+    trainer.fit(module, datamodule=PreparedDataModule(data, batch_size, seed=0))
     return trainer
 
 

@@ -15,7 +15,7 @@ def run(ctx: RunContext) -> dict[str, float]:
 
     from pipeline import resume, tracking
     from pipeline.data import PreparedData
-    from pipeline.datamodule import ArrayDataModule
+    from pipeline.datamodule import PreparedDataModule
     from pipeline.divergence import DivergenceGuard
     from pipeline.errors import PipelineError
     from pipeline.history import EpochHistory
@@ -92,7 +92,9 @@ def run(ctx: RunContext) -> dict[str, float]:
         if ctx.on_run_created:
             ctx.on_run_created(run_id)
 
-    datamodule = ArrayDataModule(data, params["optimizer"]["batch_size"], params["seed"])
+    datamodule = PreparedDataModule(
+        data, params["optimizer"]["batch_size"], params["seed"], params["data"]["num_workers"]
+    )
     with tracker.active(run_id) if tracker else contextlib.nullcontext():
         if rank_zero:  # the run to log to is known only now, after the Trainer was built
             trainer.logger = CheckpointBatchedMLFlowLogger(

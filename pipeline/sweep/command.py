@@ -140,7 +140,7 @@ def check_metrics(space: Space, corners: list[Mapping[str, Any]], registry, prep
     Lightning: names declared by hand would drift from what the code logs; this cannot.
     """
     from pipeline.data import PreparedData
-    from pipeline.datamodule import ArrayDataModule
+    from pipeline.datamodule import PreparedDataModule
     from pipeline.trainer import build_trainer
     from pipeline.training import TEST_TRAINER
 
@@ -160,7 +160,7 @@ def check_metrics(space: Space, corners: list[Mapping[str, Any]], registry, prep
         if space.monitor is None:
             continue
         trainer = build_trainer({**TEST_TRAINER, "limit_val_batches": 1}, [], False, None)
-        datamodule = ArrayDataModule(data, params["optimizer"]["batch_size"], params["seed"])
+        datamodule = PreparedDataModule(data, params["optimizer"]["batch_size"], params["seed"])
         trainer.validate(module, datamodule=datamodule, verbose=False)
         logged = sorted(k for k in trainer.callback_metrics if not k.endswith("_step"))
         if space.monitor not in logged:

@@ -1,0 +1,245 @@
+"""Prepared data as shards: the storage of a dataset that streams its examples (data bigger than
+memory).
+
+Each split is a folder of WebDataset tar files (``train/shard-000000.tar``…). A tar member pair
+``<block>.x.npy`` / ``<block>.y.npy`` holds one *block*: up to :data:`BLOCK_BYTES` of consecutive
+rows. Rows are blocks rather than single examples because a tar member costs about 0.1 ms to read
+here, as much as the step of a small model; a block is one seek and one read. The files stay
+ordinary WebDataset shards: ``tar tf`` lists them and ``webdataset.WebDataset`` streams them from
+a web server or object storage.
+
+Where an example goes depends only on the seed and its id: a hash picks its split (by the data
+fractions) and its shard, so the same source gives the same bytes (tar times are fixed) and DVC
+stores nothing new; shards are uniform random samples of their split, whatever order the source
+yields its examples in. ``shards.json`` lists every block with its rows and byte offsets, so a
+reader fetches any block directly, and a split's size is known without reading it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from dataclasses import asdict, dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+
+from pipeline.data import SPLITS, DataInfo, Stream
+from pipeline.errors import PipelineError
+
+INDEX = "shards.json"
+BLOCK_BYTES = 1 << 20  # the rows of a block, in bytes (at least one row)
+MAX_BLOCK_ROWS = 4096  # so even tiny rows are shuffled in many blocks
+
+
+@dataclass(frozen=True)
+class Block:
+    """Where one block's arrays lie: the shard file (relative to the prepared folder), the byte
+    ranges of its ``x`` and ``y`` ``.npy`` members, and how many rows it holds."""
+
+    file: str
+    rows: int
+    x_offset: int
+    x_size: int
+    y_offset: int
+    y_size: int
+
+
+def read_block(folder: Path, block: Block) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(x, y)`` arrays of ``block``: one seek and read per array."""
+    with open(folder / block.file, "rb") as shard:
+        shard.seek(block.x_offset)
+        x = np.load(io.BytesIO(shard.read(block.x_size)))
+        shard.seek(block.y_offset)
+        y = np.load(io.BytesIO(shard.read(block.y_size)))
+    return x, y
+
+
+class ShardSplit:
+    """One split stored as blocks. ``x`` and ``y`` read the whole split into memory on first use
+    (the evaluate stage of a family that scores arrays); training streams :attr:`blocks`."""
+
+    def __init__(self, folder: Path, blocks: list[Block]):
+        self.folder, self.blocks = folder, blocks
+
+    @property
+    def rows(self) -> int:
+        """Examples in the split."""
+        return sum(block.rows for block in self.blocks)
+
+    def __len__(self) -> int:
+        return self.rows
+
+    @cached_property
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self.blocks:
+            raise PipelineError(f"{self.folder} holds no examples of this split.")
+        parts = [read_block(self.folder, block) for block in self.blocks]
+        return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._arrays[0]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._arrays[1]
+
+
+def load_index(folder: Path) -> dict[str, list[Block]]:
+    """Every split's blocks, as :func:`write_shards` listed them."""
+    raw = json.loads((folder / INDEX).read_text())
+    return {name: [Block(**block) for block in raw[name]] for name in SPLITS}
+
+
+def place(seed: int, example_id: str, val_fraction: float, test_fraction: float, shards: int):
+    """The split and shard of an example: a hash of the seed and its id, nothing else."""
+    digest = hashlib.blake2b(f"{seed}\0{example_id}".encode(), digest_size=16).digest()
+    share = int.from_bytes(digest[:8], "big") / 2**64
+    if share < test_fraction:
+        split = "test"
+    else:
+        split = "val" if share < test_fraction + val_fraction else "train"
+    return split, int.from_bytes(digest[8:], "big") % shards
+
+
+def write_shards(
+    stream: Stream,
+    folder: Path,
+    *,
+    seed: int,
+    val_fraction: float,
+    test_fraction: float,
+    shards: int,
+    dataset: str,
+) -> DataInfo:
+    """Write every example of ``stream`` into ``folder``'s shards and index; return the data's
+    description. Memory holds one block per shard, never a split."""
+    writer = _Writer(folder, shards)
+    seen: set[str] = set()
+    first: tuple[np.ndarray, np.ndarray] | None = None
+    top_label = -1
+    try:
+        for example_id, x, y in stream.examples:
+            example_id = str(example_id)
+            if example_id in seen:
+                raise PipelineError(
+                    f"dataset {dataset} yielded example id {example_id!r} twice; every example "
+                    "needs its own id (its split is drawn from it)."
+                )
+            seen.add(example_id)
+            x = np.asarray(x, dtype=np.int64 if stream.vocab else np.float32)
+            y = np.asarray(y, dtype=np.int64)
+            if first is None:
+                first = x, y
+            elif x.shape != first[0].shape or y.shape != first[1].shape:
+                raise PipelineError(
+                    f"dataset {dataset} example {example_id!r} has shapes x {x.shape}, y {y.shape} "
+                    f"where the first had x {first[0].shape}, y {first[1].shape}; every example "
+                    "needs the same shapes."
+                )
+            if y.ndim == 0:
+                top_label = max(top_label, int(y))
+            split, shard = place(seed, example_id, val_fraction, test_fraction, shards)
+            writer.add(split, shard, x, y)
+    finally:
+        writer.close()
+    if first is None:
+        raise PipelineError(f"dataset {dataset} yielded no examples.")
+    writer.write_index()
+    labels = tuple(stream.labels)
+    return DataInfo(
+        tuple(int(d) for d in first[0].shape),
+        max(top_label + 1, len(labels)) if first[1].ndim == 0 else len(labels),
+        dataset,
+        tuple(stream.vocab),
+        labels,
+        stream.fingerprint,
+    )
+
+
+class _Writer:
+    """Open tar files, one per (split, shard), each filled block by block."""
+
+    def __init__(self, folder: Path, shards: int):
+        self.folder, self.shards = folder, shards
+        self.pending: dict[tuple[str, int], list[tuple[np.ndarray, np.ndarray]]] = {}
+        self.tars: dict[tuple[str, int], Any] = {}
+        self.counts: dict[tuple[str, int], int] = {}
+        self.block_rows = 0
+
+    def add(self, split: str, shard: int, x: np.ndarray, y: np.ndarray) -> None:
+        if not self.block_rows:
+            row_bytes = x.nbytes + y.nbytes
+            self.block_rows = max(1, min(MAX_BLOCK_ROWS, BLOCK_BYTES // max(row_bytes, 1)))
+        rows = self.pending.setdefault((split, shard), [])
+        rows.append((x, y))
+        if len(rows) == self.block_rows:
+            self._flush((split, shard))
+
+    def _flush(self, key: tuple[str, int]) -> None:
+        rows = self.pending.pop(key, [])
+        if not rows:
+            return
+        if key not in self.tars:
+            import webdataset
+
+            path = self.folder / key[0] / f"shard-{key[1]:06d}.tar"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # mtime fixed: the same examples give the same bytes.
+            self.tars[key] = webdataset.TarWriter(str(path), encoder=False, mtime=0, mode=0o644)
+        number = self.counts.get(key, 0)
+        self.counts[key] = number + 1
+        self.tars[key].write(
+            {
+                "__key__": f"{number:06d}",
+                "x.npy": _npy(np.stack([x for x, _ in rows])),
+                "y.npy": _npy(np.stack([y for _, y in rows])),
+            }
+        )
+
+    def close(self) -> None:
+        for key in list(self.pending):
+            self._flush(key)
+        for tar in self.tars.values():
+            tar.close()
+
+    def write_index(self) -> None:
+        index = {name: [] for name in SPLITS}
+        for split in SPLITS:
+            for shard in range(self.shards):
+                path = self.folder / split / f"shard-{shard:06d}.tar"
+                if path.is_file():
+                    index[split].extend(asdict(block) for block in _blocks_of(path, self.folder))
+        (self.folder / INDEX).write_text(json.dumps(index) + "\n")
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _blocks_of(path: Path, folder: Path) -> Iterator[Block]:
+    """The blocks of one shard, read back from its tar headers."""
+    members: dict[str, dict[str, tarfile.TarInfo]] = {}
+    with tarfile.open(path) as tar:
+        for member in tar:
+            key, _, kind = member.name.partition(".")
+            members.setdefault(key, {})[kind] = member
+    relative = str(path.relative_to(folder))
+    for key in sorted(members):
+        x, y = members[key]["x.npy"], members[key]["y.npy"]
+        with open(path, "rb") as shard:
+            shard.seek(y.offset_data)
+            rows = len(np.load(io.BytesIO(shard.read(y.size))))
+        yield Block(relative, rows, x.offset_data, x.size, y.offset_data, y.size)
+
+
+def block_rows_of(blocks: Iterable[Block]) -> int:
+    """Rows in ``blocks``."""
+    return sum(block.rows for block in blocks)
