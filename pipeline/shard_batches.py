@@ -1,18 +1,19 @@
 """Batches streamed from shards: one block in memory at a time, in an order that depends only on
 (seed, epoch), whatever the number of processes and workers.
 
-The epoch's order is a seeded permutation of all the split's blocks; rank ``r`` of ``world``
-takes every ``world``-th block of it, so no example is read twice in an epoch. Inside a block the
-rows are permuted with a seed of their own, and batches are cut across block boundaries. With
-``num_workers`` DataLoader workers, worker ``w`` reads every ``num_workers``-th of the rank's
-blocks; the DataLoader hands them back in turn, which is the rank's order again, so results do not
-depend on the number of workers. Under DDP every rank runs as many steps as the rank with the
-fewest rows; the others leave their last rows out.
+The epoch's order is a seeded permutation of all the split's blocks, and inside each block a
+permutation of its rows seeded by (seed, epoch, block). Rank ``r`` of ``world`` takes the ``r``-th
+contiguous share of the rows in that order, so no example is read twice in an epoch and shares
+differ by one row at most; batches are cut across block boundaries. With ``num_workers``
+DataLoader workers, worker ``w`` reads every ``num_workers``-th of the rank's pieces; the
+DataLoader hands them back in turn, which is the rank's order again, so results do not depend on
+the number of workers. Under DDP every rank runs as many steps as the rank with the fewest rows.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -33,30 +34,58 @@ class EpochSeed:
         self.epoch = epoch
 
 
-def rank_blocks(
+@dataclass(frozen=True)
+class Piece:
+    """Rows ``[start, stop)`` of block ``number`` (after the block's rows were permuted)."""
+
+    number: int
+    block: Block
+    start: int
+    stop: int
+
+
+def rank_pieces(
     blocks: list[Block], rank: int, world: int, seed: int | None, epoch: int
-) -> list[tuple[int, Block]]:
-    """``(block number, block)`` pairs rank ``rank`` reads this epoch: in storage order when
-    ``seed`` is None, else in the (seed, epoch) permutation."""
+) -> list[Piece]:
+    """What rank ``rank`` reads this epoch: its contiguous share of the rows of all blocks, taken
+    in storage order when ``seed`` is None, else in the (seed, epoch) permutation of the blocks.
+    Shares differ by one row at most; a block at a share's edge is read by both ranks, each
+    keeping its own rows."""
     order = (
         np.arange(len(blocks))
         if seed is None
         else np.random.default_rng([seed, epoch]).permutation(len(blocks))
     )
-    return [(int(number), blocks[number]) for number in order[rank::world]]
+    total = sum(block.rows for block in blocks)
+    first, last = rank * total // world, (rank + 1) * total // world
+    pieces, offset = [], 0
+    for number in order:
+        block = blocks[number]
+        start, stop = max(first - offset, 0), min(last - offset, block.rows)
+        if start < stop:
+            pieces.append(Piece(int(number), block, start, stop))
+        offset += block.rows
+    return pieces
 
 
 class _BlockReader(IterableDataset):
-    """Reads the blocks it is given, in their order; a DataLoader worker reads every n-th."""
+    """Reads the pieces it is given, in their order, each block's rows permuted by (seed, epoch,
+    block) when ``seed`` is set; a DataLoader worker reads every n-th piece."""
 
-    def __init__(self, folder: Path, blocks: list[tuple[int, Block]]):
-        self.folder, self.blocks = folder, blocks
+    def __init__(self, folder: Path, pieces: list[Piece], seed: int | None, epoch: int):
+        self.folder, self.pieces, self.seed, self.epoch = folder, pieces, seed, epoch
 
-    def __iter__(self) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
         worker = get_worker_info()
-        mine = self.blocks if worker is None else self.blocks[worker.id :: worker.num_workers]
-        for number, block in mine:
-            yield (number, *read_block(self.folder, block))
+        mine = self.pieces if worker is None else self.pieces[worker.id :: worker.num_workers]
+        for piece in mine:
+            x, y = read_block(self.folder, piece.block)
+            if self.seed is not None:
+                rows = np.random.default_rng([self.seed, self.epoch, piece.number])
+                order = rows.permutation(len(x))[piece.start : piece.stop]
+                yield x[order], y[order]
+            else:
+                yield x[piece.start : piece.stop], y[piece.start : piece.stop]
 
 
 class ShardBatches:
@@ -84,44 +113,37 @@ class ShardBatches:
     def _epoch(self) -> int:
         return 0 if self.sampler is None else self.sampler.epoch
 
-    def _plan(self, rank: int) -> list[tuple[int, Block]]:
-        return rank_blocks(self.split.blocks, rank, self.world, self._seed(), self._epoch())
+    def _plan(self, rank: int) -> list[Piece]:
+        return rank_pieces(self.split.blocks, rank, self.world, self._seed(), self._epoch())
 
     def __len__(self) -> int:
         """Batches per epoch: the fewest of any rank, so ranks step together."""
         return min(
-            math.ceil(sum(block.rows for _, block in self._plan(rank)) / self.batch_size)
+            math.ceil(sum(p.stop - p.start for p in self._plan(rank)) / self.batch_size)
             for rank in range(self.world)
         )
 
     @property
     def examples(self) -> int:
         """How many examples this rank serves in an epoch (what ``grad_accum`` weighs by)."""
-        rows = sum(block.rows for _, block in self._plan(self.rank))
+        rows = sum(p.stop - p.start for p in self._plan(self.rank))
         return min(rows, len(self) * self.batch_size)
 
-    def _blocks(self, plan: list[tuple[int, Block]]) -> Iterator[tuple[int, Any, Any]]:
-        reader = _BlockReader(self.split.folder, plan)
+    def _pieces(self) -> Iterator[tuple[Any, Any]]:
+        reader = _BlockReader(self.split.folder, self._plan(self.rank), self._seed(), self._epoch())
         if not self.num_workers:
             return iter(reader)
         loader = DataLoader(
-            reader,
-            batch_size=None,
-            num_workers=self.num_workers,
-            collate_fn=_as_read,
+            reader, batch_size=None, num_workers=self.num_workers, collate_fn=_as_read
         )
         return iter(loader)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         steps, size = len(self), self.batch_size
-        seed, epoch = self._seed(), self._epoch()
         carry_x: list[np.ndarray] = []
         carry_y: list[np.ndarray] = []
         carried = served = 0
-        for number, x, y in self._blocks(self._plan(self.rank)):
-            if seed is not None:
-                order = np.random.default_rng([seed, epoch, number]).permutation(len(x))
-                x, y = x[order], y[order]
+        for x, y in self._pieces():
             carry_x.append(x)
             carry_y.append(y)
             carried += len(x)
@@ -139,9 +161,9 @@ class ShardBatches:
             )
 
 
-def _as_read(block):
-    """Blocks come back from workers as read (numpy; rows are permuted in the main process)."""
-    return block
+def _as_read(piece):
+    """Pieces come back from workers as numpy arrays; batches are cut in the trainer's process."""
+    return piece
 
 
 def _take(parts: list[np.ndarray], size: int) -> np.ndarray:
