@@ -1,7 +1,8 @@
 """The built-in datasets: every one and its settings, in one table.
 
-Registered by entry point exactly as a third-party dataset package is. Each spec's ``load`` (and
-``sources``) is a lazy ``"module:function"`` reference, imported when a stage reads the data.
+Registered by entry point exactly as a third-party dataset package is. Each spec's ``load`` or
+``stream`` (and ``sources``) is a lazy ``"module:function"`` reference, imported when a stage reads
+the data.
 """
 
 from __future__ import annotations
@@ -42,6 +43,17 @@ def module_list(default: list[str], doc: str) -> Setting:
     )
 
 
+def folder_path(holding: str) -> Setting:
+    """The user's folder of data files."""
+    return Setting(
+        None,
+        f"folder with {holding}",
+        kinds=(str,),
+        nullable=True,
+        expect="a folder path (string)",
+    )
+
+
 def tsv_path() -> Setting:
     """The user's TSV file."""
     return Setting(
@@ -57,17 +69,20 @@ DATASETS = [
     ),
     DatasetSpec(
         "idx",
-        "MNIST-format IDX files from data.path",
-        load="plugins.idx:load_idx_arrays",
+        "MNIST-format IDX files from data.path, streamed image by image into shards",
+        stream="plugins.idx:stream_idx",
         sources="plugins.idx:idx_sources",
+        settings={"path": folder_path("the IDX files")},
+    ),
+    DatasetSpec(
+        "image_folder",
+        "PNG/JPEG images in one subfolder per class under data.path, streamed into shards",
+        stream="plugins.image_folder:stream_image_folder",
+        sources="plugins.image_folder:image_folder_sources",
         settings={
-            "path": Setting(
-                None,
-                "folder with the IDX files",
-                kinds=(str,),
-                nullable=True,
-                expect="a folder path (string)",
-            )
+            "path": folder_path("one subfolder of images per class"),
+            "size": Setting(28, "images are resized to size x size pixels", low=1, high=4096),
+            "channels": Setting(1, "1 reads images as grayscale, 3 as RGB", choices=(1, 3)),
         },
     ),
     DatasetSpec(
@@ -155,7 +170,7 @@ DATASETS = [
     DatasetSpec(
         "text_tsv",
         "the user's text<TAB>label lines from the TSV file at data.path",
-        load="plugins.text.tsv:load_text_tsv",
+        stream="plugins.text.tsv:stream_text_tsv",
         sources="plugins.text.tsv:tsv_sources",
         kind="tokens",
         settings={
@@ -167,7 +182,7 @@ DATASETS = [
     DatasetSpec(
         "pairs_tsv",
         "the user's article<TAB>title lines from the TSV file at data.path",
-        load="plugins.text.tsv:load_pairs_tsv",
+        stream="plugins.text.tsv:stream_pairs_tsv",
         sources="plugins.text.tsv:tsv_sources",
         kind="token_pairs",
         settings={

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import lightning.pytorch as pl
+import numpy as np
 
 from pipeline.config import CORE_SCHEMA
-from pipeline.data import PreparedData, split_examples
+from pipeline.data import Examples, PreparedData, Stream, split_examples
 from pipeline.datamodule import PreparedDataModule
 from pipeline.history import EpochHistory
 from pipeline.registry import Registry, create_plugin_manager
@@ -27,13 +28,22 @@ logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
 
 @lru_cache(maxsize=None)
 def prepared(dataset: str = "digits", **settings: Any) -> PreparedData:
-    """The dataset split exactly as the prepare stage splits it (seed 0, default fractions)."""
+    """The dataset split in memory as the prepare stage splits a dataset that loads arrays (seed 0,
+    default fractions). A streamed dataset's examples are gathered into arrays and split the same
+    way, so a family's tests keep their data in memory; ``tests.stream_kit.prepare_in`` writes
+    the shards the prepare stage writes for it."""
     spec = REGISTRY.dataset(dataset)
     schema = {**CORE_SCHEMA["data"], **spec.settings}
     values = validate_section("data", {"name": dataset, **settings}, schema)
-    return split_examples(
-        spec.load(values), values["val_fraction"], values["test_fraction"], 0, dataset
-    )
+    loaded = spec.load(values) if spec.load else gathered(spec.stream(values))
+    return split_examples(loaded, values["val_fraction"], values["test_fraction"], 0, dataset)
+
+
+def gathered(stream: Stream) -> Examples:
+    """Every example of ``stream`` as arrays, in the order it yields them."""
+    examples = list(stream.examples)
+    x, y = (np.stack([example[i] for example in examples]) for i in (1, 2))
+    return Examples(x, y, stream.vocab, stream.labels, stream.fingerprint)
 
 
 def build(family: str, data: PreparedData, seed: int = 0, **settings: Any):

@@ -10,9 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pipeline.data import PreparedData
 from pipeline.errors import PipelineError
-from plugins.idx import load_idx_arrays, read_idx
+from plugins.idx import read_idx, stream_idx
 from tests.conftest import edit_params, run
+from tests.stream_kit import prepare_in, sizes_in
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
@@ -42,13 +44,43 @@ def make_mnist_like(
     return images, labels
 
 
+def read_all(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Every example the dataset streams from ``folder``, stacked in the order it yields them."""
+    examples = list(stream_idx({"path": str(folder)}).examples)
+    return np.stack([x for _, x, _ in examples]), np.array([y for _, _, y in examples])
+
+
 @pytest.mark.parametrize("gz", [False, True])
-def test_reads_what_was_written(tmp_path, gz):
+def test_streams_what_was_written_image_by_image(tmp_path, gz):
     images, labels = make_mnist_like(tmp_path, gz=gz)
-    x, y = load_idx_arrays({"path": str(tmp_path)})
+    examples = list(stream_idx({"path": str(tmp_path)}).examples)
+    assert [example_id for example_id, _, _ in examples[58:62]] == [
+        "train-images-idx3-ubyte:58",
+        "train-images-idx3-ubyte:59",
+        "t10k-images-idx3-ubyte:0",
+        "t10k-images-idx3-ubyte:1",
+    ]  # the same ids for plain and gzipped files, so compressing them keeps the split
+    x, y = read_all(tmp_path)
     assert x.shape == (80, 784) and x.dtype == np.float32
     np.testing.assert_array_equal(x, images.reshape(80, -1).astype(np.float32) / 255)
     np.testing.assert_array_equal(y, labels)
+
+
+def test_prepare_writes_every_image_into_shards(tmp_path):
+    images, labels = make_mnist_like(tmp_path / "mnist", n_train=100, n_test=50, gz=True)
+    data = prepare_in(tmp_path / "project", "idx", path=str(tmp_path / "mnist"))
+    sizes = sizes_in(tmp_path / "project")
+    assert sum(sizes.values()) == 150 and min(sizes.values()) > 0
+    shards = tmp_path / "project" / "data" / "prepared" / "train"
+    assert sorted(shards.glob("shard-*.tar"))
+    assert data.info.input_shape == (784,) and data.info.num_classes == 10
+    x = np.concatenate([data.train.x, data.val.x, data.test.x])
+    y = np.concatenate([data.train.y, data.val.y, data.test.y])
+    expected = np.column_stack([images.reshape(150, -1).astype(np.float32) / 255, labels])
+    # The same rows as the IDX bytes / 255 with their labels, in whatever order the splits hold.
+    np.testing.assert_array_equal(
+        np.unique(np.column_stack([x, y]), axis=0), np.unique(expected, axis=0)
+    )
 
 
 def test_bad_files_are_named(tmp_path):
@@ -58,9 +90,9 @@ def test_bad_files_are_named(tmp_path):
     make_mnist_like(tmp_path / "m")
     (tmp_path / "m" / "train-labels-idx1-ubyte").unlink()
     with pytest.raises(PipelineError, match="has no train-labels-idx1-ubyte file"):
-        load_idx_arrays({"path": str(tmp_path / "m")})
+        read_all(tmp_path / "m")
     with pytest.raises(PipelineError, match="is not a folder"):
-        load_idx_arrays({"path": str(tmp_path / "missing")})
+        read_all(tmp_path / "missing")
     truncated = tmp_path / "short"
     write_idx(truncated, np.zeros((3, 2, 2)))
     truncated.write_bytes(truncated.read_bytes()[:-1])
@@ -68,12 +100,30 @@ def test_bad_files_are_named(tmp_path):
         read_idx(truncated)
 
 
+@pytest.mark.parametrize(
+    "change, body_bytes", [(lambda raw: raw[:-1], 47039), (lambda raw: raw + b"\0\0", 47042)]
+)
+def test_an_images_body_of_the_wrong_length_is_refused_when_the_stream_reaches_it(
+    tmp_path, change, body_bytes
+):
+    make_mnist_like(tmp_path)
+    path = tmp_path / "train-images-idx3-ubyte"
+    path.write_bytes(change(path.read_bytes()))
+    stream = stream_idx({"path": str(tmp_path)}).examples
+    with pytest.raises(PipelineError) as raised:
+        list(stream)
+    assert str(raised.value) == (
+        f"{path} is truncated or padded: {body_bytes} data bytes where its header's shape "
+        "(60, 28, 28) needs 47040; expected MNIST-format IDX data."
+    )
+
+
 def test_prepare_stage_on_a_user_folder(project, tmp_path):
     make_mnist_like(tmp_path / "mnist", n_train=100, n_test=50)
     edit_params(project, data={"name": "idx", "path": str(tmp_path / "mnist")})
     run(["pipeline", "run", "prepare"], project)
-    sizes = (project / "data" / "prepared" / "sizes.json").read_text()
-    assert '"test_examples": 30.0' in sizes and '"train_examples": 105.0' in sizes
+    assert sum(sizes_in(project).values()) == 150
+    assert '"storage": "shards"' in (project / "data" / "prepared" / "info.json").read_text()
 
 
 def test_changed_user_files_rerun_prepare(project, tmp_path):
@@ -88,10 +138,8 @@ def test_changed_user_files_rerun_prepare(project, tmp_path):
     write_idx(labels, np.zeros(50))  # the same file, relabelled: every t10k image is now a 0
     changed = run(["dvc", "repro", "prepare"], project)
     assert "Running stage 'prepare'" in changed.stdout
-    zeros = 0
-    for split in ("train", "val", "test"):
-        with np.load(project / "data" / "prepared" / f"{split}.npz") as arrays:
-            zeros += int((arrays["y"] == 0).sum())
+    data = PreparedData.load(project / "data" / "prepared")
+    zeros = sum(int((getattr(data, split).y == 0).sum()) for split in ("train", "val", "test"))
     assert zeros == 10 + 50  # 10 zeros among the train files, 50 among the relabelled ones
 
 
@@ -99,7 +147,7 @@ def test_missing_folder_fails_cleanly(project, tmp_path):
     edit_params(project, data={"name": "idx", "path": str(tmp_path / "nowhere")})
     done = run(["pipeline", "run", "prepare"], project, check=False)
     assert done.returncode == 2 and "data.path" in done.stderr and "is not a folder" in done.stderr
-    assert not (project / "data" / "prepared").exists()
+    assert not (project / "data" / "prepared" / "info.json").exists()  # no stage reads a part
 
 
 def damage_random_gzip(folder: Path) -> Path:
@@ -151,7 +199,7 @@ def test_damaged_file_is_one_line_naming_it(project, tmp_path, damage, problem):
     done = run(["pipeline", "run", "prepare"], project, check=False)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [f"error: {bad} {problem}"]
-    assert not (project / "data" / "prepared").exists()
+    assert not (project / "data" / "prepared" / "info.json").exists()  # no stage reads a part
 
 
 def idx_bytes(code: int, shape: tuple[int, ...], body: bytes = b"") -> bytes:
@@ -202,7 +250,7 @@ def test_files_that_are_not_images_and_labels_are_refused(tmp_path, images, labe
     write_idx(tmp_path / "train-images-idx3-ubyte", images)
     write_idx(tmp_path / "train-labels-idx1-ubyte", labels)
     with pytest.raises(PipelineError, match=problem):
-        load_idx_arrays({"path": str(tmp_path)})
+        read_all(tmp_path)
 
 
 def test_test_images_of_another_shape_are_refused(tmp_path):
@@ -213,4 +261,4 @@ def test_test_images_of_another_shape_are_refused(tmp_path):
         match=r"t10k-images-idx3-ubyte holds images of shape \(32, 32\) but the train images have "
         r"shape \(28, 28\)",
     ):
-        load_idx_arrays({"path": str(tmp_path)})
+        read_all(tmp_path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,7 @@ from pipeline.data import PreparedData, split_examples
 from pipeline.text import BOS, EOS, PAD, UNK, Vocab
 from plugins.text import docstrings, generated, tsv
 from tests.family_kit import prepared
+from tests.stream_kit import prepare_in
 
 
 def test_vocab_round_trip_pads_cuts_and_marks_unknown_characters():
@@ -78,17 +81,77 @@ def test_titles_are_target_sequences_never_stratified():
     assert data.train.y.shape[1] == 10 and data.info.num_classes == 0
 
 
-def test_user_tsv_files_load_and_malformed_lines_are_named(tmp_path):
+def by_rows(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` and ``y`` in the order of ``x``'s rows (a prepared split holds them in the order of
+    their hashes)."""
+    order = np.lexsort(x.T[::-1])
+    return x[order], y[order]
+
+
+def all_rows(data: PreparedData) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of every split, ordered by :func:`by_rows`."""
+    splits = (data.train, data.val, data.test)
+    return by_rows(np.concatenate([s.x for s in splits]), np.concatenate([s.y for s in splits]))
+
+
+def test_user_tsv_lines_stream_encoded_and_prepare_shards_them(tmp_path):
+    texts = ["cat", "act", "tac", "at", "ta", "ca", "ac", "cta", "atcq"]  # q is rare: <unk>
+    lines = [f"{text}\t{'ab'[i % 2]}" for i, text in enumerate(texts)]
+    good = tmp_path / "good.tsv"
+    good.write_text("\n".join(lines[:4] + [""] + lines[4:]) + "\n", encoding="utf-8")
+    stream = tsv.stream_text_tsv({"path": str(good), "length": 5, "min_count": 2})
+    vocab = Vocab.build(texts, min_count=2)
+    assert stream.vocab == vocab.symbols == ("<pad>", "<s>", "</s>", "<unk>", "a", "c", "t")
+    assert stream.labels == ("a", "b")
+    examples = list(stream.examples)
+    assert [number for number, _, _ in examples] == ["1", "2", "3", "4", *map(str, range(6, 11))]
+    assert np.array_equal(np.stack([x for _, x, _ in examples]), vocab.encode(texts, 5))
+    assert examples[-1][1].tolist() == [BOS, 4, 6, 5, UNK]  # "atcq" cut at 5 tokens
+    labels = [0, 1, 0, 1, 0, 1, 0, 1, 0]
+    assert [y for _, _, y in examples] == labels
+
+    root = tmp_path / "project"
+    data = prepare_in(root, "text_tsv", path=str(good), length=5, min_count=2)
+    assert json.loads((root / "data" / "prepared" / "info.json").read_text())["storage"] == "shards"
+    assert data.info.vocab == vocab.symbols and data.info.labels == ("a", "b")
+    x, y = all_rows(data)
+    expected_x, expected_y = by_rows(vocab.encode(texts, 5), np.array(labels))
+    assert np.array_equal(x, expected_x) and np.array_equal(y, expected_y)
+
+
+def test_user_tsv_pairs_stream_articles_and_titles_in_one_vocabulary(tmp_path):
     good = tmp_path / "good.tsv"
     good.write_text("".join(f"text {i}\t{'ab'[i % 2]}\n" for i in range(9)), encoding="utf-8")
-    loaded = tsv.load_text_tsv({"path": str(good), "length": 12, "min_count": 1})
-    assert loaded.labels == ("a", "b") and loaded.y.tolist()[:3] == [0, 1, 0]
-    pairs = tsv.load_pairs_tsv({"path": str(good), "length": 12, "title_length": 4, "min_count": 1})
-    assert Vocab(pairs.vocab).decode(pairs.y[1]) == "b"
+    settings = {"path": str(good), "length": 12, "title_length": 4, "min_count": 1}
+    stream = tsv.stream_pairs_tsv(settings)
+    articles, titles = [f"text {i}" for i in range(9)], ["ab"[i % 2] for i in range(9)]
+    vocab = Vocab.build(articles + titles, min_count=1)
+    assert stream.vocab == vocab.symbols
+    examples = list(stream.examples)
+    assert np.array_equal(np.stack([x for _, x, _ in examples]), vocab.encode(articles, 12))
+    assert np.array_equal(np.stack([y for _, _, y in examples]), vocab.encode(titles, 4))
+    assert vocab.decode(examples[1][2]) == "b"
+
+    root = tmp_path / "project"
+    data = prepare_in(root, "pairs_tsv", **settings)
+    assert json.loads((root / "data" / "prepared" / "info.json").read_text())["storage"] == "shards"
+    x, y = all_rows(data)
+    expected_x, expected_y = by_rows(vocab.encode(articles, 12), vocab.encode(titles, 4))
+    assert np.array_equal(x, expected_x) and np.array_equal(y, expected_y)
+
+
+def test_malformed_or_too_few_tsv_lines_are_named(tmp_path):
     bad = tmp_path / "bad.tsv"
     bad.write_text("one\ta\ntwo without a tab\n", encoding="utf-8")
+    settings = {"path": str(bad), "length": 12, "title_length": 4, "min_count": 1}
     with pytest.raises(PipelineError, match=r"line 2 of .*bad.tsv has 1 tab-separated field"):
-        tsv.read_tsv({"path": str(bad)}, "text<TAB>label")
+        tsv.stream_text_tsv(settings)
+    bad.write_text("one\ta\n\ntwo\tb\n", encoding="utf-8")
+    with pytest.raises(PipelineError, match=r"holds 2 article<TAB>title line\(s\); at least 3"):
+        tsv.stream_pairs_tsv(settings)
+    bad.write_bytes(b"caf\xe9\ta\n")
+    with pytest.raises(PipelineError, match="is not UTF-8 text"):
+        tsv.stream_text_tsv(settings)
     with pytest.raises(PipelineError, match="is not a file"):
         tsv.tsv_sources({"path": str(tmp_path / "missing.tsv")})
 
@@ -101,7 +164,7 @@ def test_a_family_paired_with_data_of_another_kind_is_refused():
         validate({"data": {"name": "dyck"}, "model": {"family": "classifier"}}, REGISTRY)
     assert str(refused.value) == (
         "model.family = classifier trains on features data but data.name = dyck gives tokens; "
-        "use one of: digits, gaussian_mixture, idx."
+        "use one of: blobs, digits, gaussian_mixture, idx, image_folder."
     )
 
 

@@ -1,11 +1,19 @@
 """Datasets ``text_tsv`` (``text<TAB>label`` lines) and ``pairs_tsv`` (``article<TAB>title``
-lines): the user's own text, from a UTF-8 file at ``data.path``."""
+lines): the user's own text, from a UTF-8 file at ``data.path``, streamed line by line.
+
+The file is read twice and never held whole: a first pass checks every line and counts the
+characters (the vocabulary) and the labels, a second encodes and yields one line at a time, its id
+the line number. Blank lines are skipped but counted, so a number names the line in an editor.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 from pipeline import PipelineError
+
+TEXT_LABEL, ARTICLE_TITLE = "text<TAB>label", "article<TAB>title"
 
 
 def tsv_sources(settings) -> list[Path]:
@@ -13,18 +21,11 @@ def tsv_sources(settings) -> list[Path]:
     return [_tsv_path(settings)]
 
 
-def read_tsv(settings, columns: str) -> list[tuple[str, str]]:
-    """The file's rows as ``(first, second)`` pairs; ``columns`` names them for error messages,
-    e.g. ``"text<TAB>label"``."""
+def tsv_rows(settings, columns: str) -> Iterator[tuple[int, str, str]]:
+    """The file's non-blank lines as ``(line number, first, second)``, fields stripped; ``columns``
+    names them for error messages, e.g. ``"text<TAB>label"``."""
     path = _tsv_path(settings)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as error:
-        raise PipelineError(
-            f"data.path = {str(path)!r} is not UTF-8 text ({error.reason})."
-        ) from error
-    rows = []
-    for number, line in enumerate(lines, start=1):
+    for number, line in _lines(path):
         if not line.strip():
             continue
         fields = line.split("\t")
@@ -33,41 +34,75 @@ def read_tsv(settings, columns: str) -> list[tuple[str, str]]:
                 f"line {number} of {path} has {len(fields)} tab-separated field(s) "
                 f"({line[:40]!r}); every line must be {columns}, both non-empty."
             )
-        rows.append((fields[0].strip(), fields[1].strip()))
-    if len(rows) < 3:
-        raise PipelineError(
-            f"data.path = {str(path)!r} holds {len(rows)} {columns} line(s); at least 3 are needed "
-            "to fill the train, validation and test splits."
-        )
-    return rows
+        yield number, fields[0].strip(), fields[1].strip()
 
 
-def load_text_tsv(settings):
+def stream_text_tsv(settings):
     """Texts as token ids, labelled by the sorted distinct labels of the file."""
-    import numpy as np
-
-    from pipeline.data import Examples
+    from pipeline.data import Stream
     from pipeline.text import Vocab
 
-    rows = read_tsv(settings, "text<TAB>label")
-    labels = tuple(sorted({label for _, label in rows}))
+    found: set[str] = set()
+
+    def texts() -> Iterator[str]:
+        for _, text, label in _counted(settings, TEXT_LABEL):
+            found.add(label)
+            yield text
+
+    vocab = Vocab.build(texts(), settings["min_count"])
+    labels = tuple(sorted(found))
     index = {name: i for i, name in enumerate(labels)}
-    vocab = Vocab.build((text for text, _ in rows), settings["min_count"])
-    x = vocab.encode([text for text, _ in rows], settings["length"])
-    y = np.array([index[label] for _, label in rows], dtype=np.int64)
-    return Examples(x, y, vocab.symbols, labels)
+
+    def examples():
+        for number, text, label in tsv_rows(settings, TEXT_LABEL):
+            yield str(number), vocab.encode([text], settings["length"])[0], index[label]
+
+    return Stream(examples(), vocab.symbols, labels)
 
 
-def load_pairs_tsv(settings):
+def stream_pairs_tsv(settings):
     """Articles as token ids, with their titles as target token ids (one shared vocabulary)."""
-    from pipeline.data import Examples
+    from pipeline.data import Stream
     from pipeline.text import Vocab
 
-    rows = read_tsv(settings, "article<TAB>title")
-    vocab = Vocab.build([a for a, _ in rows] + [t for _, t in rows], settings["min_count"])
-    x = vocab.encode([article for article, _ in rows], settings["length"])
-    y = vocab.encode([title for _, title in rows], settings["title_length"])
-    return Examples(x, y, vocab.symbols)
+    texts = (text for _, *pair in _counted(settings, ARTICLE_TITLE) for text in pair)
+    vocab = Vocab.build(texts, settings["min_count"])
+
+    def examples():
+        for number, article, title in tsv_rows(settings, ARTICLE_TITLE):
+            x = vocab.encode([article], settings["length"])[0]
+            yield str(number), x, vocab.encode([title], settings["title_length"])[0]
+
+    return Stream(examples(), vocab.symbols)
+
+
+def _counted(settings, columns: str) -> Iterator[tuple[int, str, str]]:
+    """:func:`tsv_rows`, then an error if they were too few to split."""
+    rows = 0
+    for row in tsv_rows(settings, columns):
+        rows += 1
+        yield row
+    if rows < 3:
+        raise PipelineError(
+            f"data.path = {str(_tsv_path(settings))!r} holds {rows} {columns} line(s); at least 3 "
+            "are needed to fill the train, validation and test splits."
+        )
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """The file's lines, numbered from 1, split exactly as ``str.splitlines`` splits the whole
+    text (form feeds and Unicode line separators end a line too)."""
+    number = 0
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for physical in handle:
+                for line in physical.splitlines():
+                    number += 1
+                    yield number, line
+    except UnicodeDecodeError as error:
+        raise PipelineError(
+            f"data.path = {str(path)!r} is not UTF-8 text ({error.reason})."
+        ) from error
 
 
 def _tsv_path(settings) -> Path:
