@@ -21,6 +21,7 @@ import hashlib
 import io
 import json
 import tarfile
+from array import array
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
@@ -96,6 +97,10 @@ def load_index(folder: Path) -> dict[str, list[Block]]:
     return {name: [Block(**block) for block in raw[name]] for name in SPLITS}
 
 
+def _id_hash(example_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(example_id.encode(), digest_size=8).digest(), "big")
+
+
 def place(seed: int, example_id: str, val_fraction: float, test_fraction: float, shards: int):
     """The split and shard of an example: a hash of the seed and its id, nothing else."""
     digest = hashlib.blake2b(f"{seed}\0{example_id}".encode(), digest_size=16).digest()
@@ -120,18 +125,13 @@ def write_shards(
     """Write every example of ``stream`` into ``folder``'s shards and index; return the data's
     description. Memory holds one block per shard, never a split."""
     writer = _Writer(folder, shards)
-    seen: set[str] = set()
+    ids = array("Q")  # 8 bytes an example: a hash of its id, to catch an id given twice
     first: tuple[np.ndarray, np.ndarray] | None = None
     top_label = -1
     try:
         for example_id, x, y in stream.examples:
             example_id = str(example_id)
-            if example_id in seen:
-                raise PipelineError(
-                    f"dataset {dataset} yielded example id {example_id!r} twice; every example "
-                    "needs its own id (its split is drawn from it)."
-                )
-            seen.add(example_id)
+            ids.append(_id_hash(example_id))
             x = np.asarray(x, dtype=np.int64 if stream.vocab else np.float32)
             y = np.asarray(y, dtype=np.int64)
             if first is None:
@@ -150,6 +150,13 @@ def write_shards(
         writer.close()
     if first is None:
         raise PipelineError(f"dataset {dataset} yielded no examples.")
+    hashes = np.sort(np.frombuffer(ids, dtype=np.uint64))
+    repeats = int((hashes[1:] == hashes[:-1]).sum())
+    if repeats:
+        raise PipelineError(
+            f"dataset {dataset} yielded {repeats} example id(s) more than once; every example "
+            "needs its own id (its split is drawn from it)."
+        )
     writer.write_index()
     labels = tuple(stream.labels)
     return DataInfo(

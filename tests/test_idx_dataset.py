@@ -147,7 +147,8 @@ def test_missing_folder_fails_cleanly(project, tmp_path):
     edit_params(project, data={"name": "idx", "path": str(tmp_path / "nowhere")})
     done = run(["pipeline", "run", "prepare"], project, check=False)
     assert done.returncode == 2 and "data.path" in done.stderr and "is not a folder" in done.stderr
-    assert not (project / "data" / "prepared" / "info.json").exists()  # no stage reads a part
+    assert not (project / "data" / "prepared").exists()  # nothing half-written
+    assert not list((project / "data").glob(".prepared-staging-*"))
 
 
 def damage_random_gzip(folder: Path) -> Path:
@@ -199,7 +200,8 @@ def test_damaged_file_is_one_line_naming_it(project, tmp_path, damage, problem):
     done = run(["pipeline", "run", "prepare"], project, check=False)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [f"error: {bad} {problem}"]
-    assert not (project / "data" / "prepared" / "info.json").exists()  # no stage reads a part
+    assert not (project / "data" / "prepared").exists()  # nothing half-written
+    assert not list((project / "data").glob(".prepared-staging-*"))
 
 
 def idx_bytes(code: int, shape: tuple[int, ...], body: bytes = b"") -> bytes:

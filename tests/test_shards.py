@@ -122,7 +122,7 @@ def test_shards_are_webdataset_tar_files(tmp_path: Path):
 
 def test_a_stream_with_repeated_ids_or_shapes_is_refused(tmp_path: Path):
     twice = Stream(iter([("a", np.zeros(3), 0), ("a", np.ones(3), 1)]))
-    with pytest.raises(PipelineError, match="yielded example id 'a' twice"):
+    with pytest.raises(PipelineError, match=r"yielded 1 example id\(s\) more than once"):
         write(tmp_path / "twice", twice)
     shapes = Stream(iter([("a", np.zeros(3), 0), ("b", np.ones(4), 1)]))
     with pytest.raises(PipelineError, match=r"example 'b' has shapes x \(4,\)"):

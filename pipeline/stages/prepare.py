@@ -1,12 +1,19 @@
 """Stage 1: load the dataset plugin's examples and write a seeded train/val/test split: arrays for
-a dataset that loads them, shards for one that streams them (data bigger than memory)."""
+a dataset that loads them, shards for one that streams them (data bigger than memory).
+
+The split is written into a staging folder beside ``data/prepared`` and swapped in when complete,
+so a failure or a kill never leaves a half-written split where the later stages read it.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import asdict
+from pathlib import Path
 
+from pipeline.atomic import recover_dir, replace_dir
 from pipeline.context import RunContext
 from pipeline.data import split_examples
 
@@ -15,41 +22,52 @@ def run(ctx: RunContext) -> dict[str, float]:
     """Write ``data/prepared`` and return the split sizes."""
     settings = ctx.params["data"]
     spec = ctx.registry.dataset(settings["name"])
-    folder = ctx.paths.prepared
-    if spec.stream is not None:
-        sizes = _write_shards(ctx, spec, settings)
-    else:
-        prepared = split_examples(
-            spec.load(settings),
-            settings["val_fraction"],
-            settings["test_fraction"],
-            ctx.params["seed"],
-            spec.name,
-        )
-        shutil.rmtree(folder, ignore_errors=True)  # no shards of an earlier streamed dataset
-        prepared.save(folder)
-        sizes = {
-            f"{name}_examples": float(len(getattr(prepared, name).y))
-            for name in ("train", "val", "test")
-        }
-    (folder / "sizes.json").write_text(json.dumps(sizes, indent=2) + "\n")
+    target = ctx.paths.prepared
+    recover_dir(target)
+    source = spec.stream(settings) if spec.stream is not None else None
+    staging = target.parent / f".{target.name}-staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        if source is not None:
+            sizes = _write_shards(ctx, spec.name, source, staging)
+        else:
+            sizes = _write_arrays(ctx, spec, staging)
+        (staging / "sizes.json").write_text(json.dumps(sizes, indent=2) + "\n")
+        replace_dir(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return sizes
 
 
-def _write_shards(ctx: RunContext, spec, settings) -> dict[str, float]:
+def _write_arrays(ctx: RunContext, spec, folder: Path) -> dict[str, float]:
+    settings = ctx.params["data"]
+    prepared = split_examples(
+        spec.load(settings),
+        settings["val_fraction"],
+        settings["test_fraction"],
+        ctx.params["seed"],
+        spec.name,
+    )
+    prepared.save(folder)
+    return {
+        f"{name}_examples": float(len(getattr(prepared, name).y))
+        for name in ("train", "val", "test")
+    }
+
+
+def _write_shards(ctx: RunContext, dataset: str, source, folder: Path) -> dict[str, float]:
     from pipeline.shards import load_index, write_shards
 
-    folder = ctx.paths.prepared
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    settings = ctx.params["data"]
     info = write_shards(
-        spec.stream(settings),
+        source,
         folder,
         seed=ctx.params["seed"],
         val_fraction=settings["val_fraction"],
         test_fraction=settings["test_fraction"],
         shards=settings["shards"],
-        dataset=spec.name,
+        dataset=dataset,
     )
     (folder / "info.json").write_text(
         json.dumps({**asdict(info), "storage": "shards"}, indent=2) + "\n"
