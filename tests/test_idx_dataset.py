@@ -264,3 +264,17 @@ def test_test_images_of_another_shape_are_refused(tmp_path):
         r"shape \(28, 28\)",
     ):
         read_all(tmp_path)
+
+
+def test_a_source_failing_mid_stream_leaves_the_last_prepared_split(tmp_path):
+    folder = tmp_path / "mnist"
+    make_mnist_like(folder, gz=True)
+    prepare_in(tmp_path, "idx", path=str(folder))
+    prepared = tmp_path / "data" / "prepared"
+    before = {p: p.read_bytes() for p in sorted(prepared.rglob("*")) if p.is_file()}
+    damage_truncated_gzip(folder)  # the header reads; the stream breaks near its end
+    with pytest.raises(PipelineError, match="is not a valid gzip file"):
+        prepare_in(tmp_path, "idx", path=str(folder))
+    after = {p: p.read_bytes() for p in sorted(prepared.rglob("*")) if p.is_file()}
+    assert after == before
+    assert not list((tmp_path / "data").glob(".prepared-staging-*"))
