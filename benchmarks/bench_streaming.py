@@ -1,7 +1,7 @@
 """Training examples per second and peak memory of the train stage on streamed shards against the
 in-memory arrays, on the same data that fits in memory.
 
-The data: 60,000 generated rows of 784 features (MNIST-sized, the ``blobs`` dataset, 188 MB),
+The data: 60,000 generated rows of 784 features (MNIST-sized, the ``gaussian_blobs`` dataset, 188 MB),
 prepared once as shards by the prepare stage; the in-memory contender gets exactly the same splits
 written as arrays. Two models: the compute-bound 784-1024-10 MLP with batch 256, and a small
 784-100-10 one with batch 64 where the data path weighs most. Each case runs the train stage for 1
@@ -64,7 +64,7 @@ def prepare_both(root: Path, base: dict) -> tuple[Path, int]:
     Returns the arrays project and the training rows."""
     from pipeline.data import PreparedData, Split
 
-    params = {**base, "data": {"name": "blobs", "examples": ROWS, "features": FEATURES}}
+    params = {**base, "data": {"name": "gaussian_blobs", "examples": ROWS, "features": FEATURES}}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     subprocess.run(
         ["pipeline", "run", "prepare"], cwd=root, env=command_env(), check=True, capture_output=True
@@ -99,7 +99,7 @@ def main() -> None:
                     params = {
                         **base,
                         "data": {
-                            "name": "blobs",
+                            "name": "gaussian_blobs",
                             "examples": ROWS,
                             "features": FEATURES,
                             "num_workers": workers,

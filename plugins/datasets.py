@@ -86,9 +86,9 @@ DATASETS = [
         },
     ),
     DatasetSpec(
-        "blobs",
+        "gaussian_blobs",
         "generated Gaussian blobs of any size, streamed into shards (data bigger than memory)",
-        stream="plugins.blobs:stream_blobs",
+        stream="plugins.gaussian_blobs:stream_blobs",
         settings={
             "examples": Setting(20000, "examples to generate", low=10),
             "features": Setting(64, "features per example", low=1),

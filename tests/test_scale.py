@@ -76,7 +76,7 @@ def limited(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess, in
 def test_one_epoch_over_twice_the_memory_limit(project: Path):
     edit_params(
         project,
-        data={"name": "blobs", "examples": EXAMPLES, "features": FEATURES},
+        data={"name": "gaussian_blobs", "examples": EXAMPLES, "features": FEATURES},
         model={"hidden": 16},
         optimizer={"batch_size": BATCH},
         trainer={"max_epochs": 1},

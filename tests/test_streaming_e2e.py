@@ -14,7 +14,7 @@ from pipeline.shard_batches import ShardBatches
 from tests.conftest import edit_params, fast_params, run
 from tests.test_resume_and_ddp import kill_after_first_checkpoint, runs, weights
 
-BLOBS = {"name": "blobs", "examples": 4000, "features": 32, "num_workers": 1}
+BLOBS = {"name": "gaussian_blobs", "examples": 4000, "features": 32, "num_workers": 1}
 
 
 def test_dvc_keeps_unchanged_shards_and_reruns_prepare_for_a_changed_source(project: Path):

@@ -1,4 +1,4 @@
-"""Dataset ``blobs``: generated Gaussian blobs of any size, streamed one example at a time.
+"""Dataset ``gaussian_blobs``: generated Gaussian blobs of any size, streamed one example at a time.
 
 Examples are drawn in chunks of 1,024, each from a generator seeded with (seed, chunk start), so
 the data never needs to fit in memory and the same settings always give the same examples. Class
@@ -14,7 +14,7 @@ from pipeline.data import Stream
 
 def stream_blobs(settings) -> Stream:
     """The examples of the settings' size, one at a time."""
-    return Stream(_examples(settings), fingerprint=f"blobs seed {settings['seed']}")
+    return Stream(_examples(settings), fingerprint=f"gaussian_blobs seed {settings['seed']}")
 
 
 CHUNK = 1024  # examples drawn per generator call
