@@ -1,12 +1,13 @@
 """Prepared data as shards: the storage of a dataset that streams its examples (data bigger than
 memory).
 
-Each split is a folder of WebDataset tar files (``train/shard-000000.tar``…). A tar member pair
-``<block>.x.npy`` / ``<block>.y.npy`` holds one *block*: up to :data:`BLOCK_BYTES` of consecutive
-rows. Rows are blocks rather than single examples because a tar member costs about 0.1 ms to read
-here, as much as the step of a small model; a block is one seek and one read. The files stay
-ordinary WebDataset shards: ``tar tf`` lists them and ``webdataset.WebDataset`` streams them from
-a web server or object storage.
+Each split is a folder of tar files in the WebDataset layout (``train/shard-000000.tar``…), written
+with the standard library (the ``webdataset`` package would import torch into prepare). A member
+pair ``<block>.x.npy`` / ``<block>.y.npy`` holds one *block*: up to :data:`BLOCK_BYTES` of
+consecutive rows. Rows are blocks rather than single examples because a tar member costs about
+0.1 ms to read here, as much as the step of a small model; a block is one seek and one read. The
+files stay ordinary WebDataset shards: ``tar tf`` lists them and ``webdataset.WebDataset`` streams
+them from a web server or object storage.
 
 Where an example goes depends only on the seed and its id: a hash picks its split (by the data
 fractions) and its shard, so the same source gives the same bytes (tar times are fixed) and DVC
@@ -25,7 +26,6 @@ from array import array
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -170,13 +170,14 @@ def write_shards(
 
 
 class _Writer:
-    """Open tar files, one per (split, shard), each filled block by block."""
+    """Open tar files, one per (split, shard), each filled block by block; every block is listed
+    with the byte offsets its members got."""
 
     def __init__(self, folder: Path, shards: int):
         self.folder, self.shards = folder, shards
         self.pending: dict[tuple[str, int], list[tuple[np.ndarray, np.ndarray]]] = {}
-        self.tars: dict[tuple[str, int], Any] = {}
-        self.counts: dict[tuple[str, int], int] = {}
+        self.tars: dict[tuple[str, int], tarfile.TarFile] = {}
+        self.blocks: dict[tuple[str, int], list[Block]] = {}
         self.block_rows = 0
 
     def add(self, split: str, shard: int, x: np.ndarray, y: np.ndarray) -> None:
@@ -192,22 +193,15 @@ class _Writer:
         rows = self.pending.pop(key, [])
         if not rows:
             return
+        name = f"{key[0]}/shard-{key[1]:06d}.tar"
         if key not in self.tars:
-            import webdataset
-
-            path = self.folder / key[0] / f"shard-{key[1]:06d}.tar"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # mtime fixed: the same examples give the same bytes.
-            self.tars[key] = webdataset.TarWriter(str(path), encoder=False, mtime=0, mode=0o644)
-        number = self.counts.get(key, 0)
-        self.counts[key] = number + 1
-        self.tars[key].write(
-            {
-                "__key__": f"{number:06d}",
-                "x.npy": _npy(np.stack([x for x, _ in rows])),
-                "y.npy": _npy(np.stack([y for _, y in rows])),
-            }
-        )
+            (self.folder / key[0]).mkdir(parents=True, exist_ok=True)
+            self.tars[key] = tarfile.open(self.folder / name, "w", format=tarfile.USTAR_FORMAT)
+        blocks = self.blocks.setdefault(key, [])
+        stem = f"{len(blocks):06d}"
+        x = _member(self.tars[key], f"{stem}.x.npy", np.stack([x for x, _ in rows]))
+        y = _member(self.tars[key], f"{stem}.y.npy", np.stack([y for _, y in rows]))
+        blocks.append(Block(name, len(rows), *x, *y))
 
     def close(self) -> None:
         for key in list(self.pending):
@@ -216,37 +210,25 @@ class _Writer:
             tar.close()
 
     def write_index(self) -> None:
-        index = {name: [] for name in SPLITS}
-        for split in SPLITS:
-            for shard in range(self.shards):
-                path = self.folder / split / f"shard-{shard:06d}.tar"
-                if path.is_file():
-                    index[split].extend(asdict(block) for block in _blocks_of(path, self.folder))
+        index = {
+            split: [
+                asdict(b)
+                for shard in range(self.shards)
+                for b in self.blocks.get((split, shard), [])
+            ]
+            for split in SPLITS
+        }
         (self.folder / INDEX).write_text(json.dumps(index) + "\n")
 
 
-def _npy(array: np.ndarray) -> bytes:
+def _member(tar: tarfile.TarFile, name: str, array: np.ndarray) -> tuple[int, int]:
+    """Append ``array`` as the ``.npy`` file ``name`` with fixed owner, mode and time (so the same
+    examples give the same bytes); return where its bytes start and how many there are."""
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
-    return buffer.getvalue()
-
-
-def _blocks_of(path: Path, folder: Path) -> Iterator[Block]:
-    """The blocks of one shard, read back from its tar headers."""
-    members: dict[str, dict[str, tarfile.TarInfo]] = {}
-    with tarfile.open(path) as tar:
-        for member in tar:
-            key, _, kind = member.name.partition(".")
-            members.setdefault(key, {})[kind] = member
-    relative = str(path.relative_to(folder))
-    for key in sorted(members):
-        x, y = members[key]["x.npy"], members[key]["y.npy"]
-        with open(path, "rb") as shard:
-            shard.seek(y.offset_data)
-            rows = len(np.load(io.BytesIO(shard.read(y.size))))
-        yield Block(relative, rows, x.offset_data, x.size, y.offset_data, y.size)
-
-
-def block_rows_of(blocks: Iterable[Block]) -> int:
-    """Rows in ``blocks``."""
-    return sum(block.rows for block in blocks)
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = buffer.tell(), 0o644, 0
+    header_at = tar.offset
+    buffer.seek(0)
+    tar.addfile(info, buffer)
+    return header_at + len(info.tobuf(tar.format, tar.encoding, tar.errors)), info.size

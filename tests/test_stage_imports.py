@@ -91,3 +91,13 @@ def test_frozen_exit_keeps_the_run_and_the_metrics(imported, project: Path):
     assert found.info.status == "FINISHED"
     assert {f"test.{k}": v for k, v in metrics.items()}.items() <= found.data.metrics.items()
     assert (root / "models/model.pt").stat().st_size > 0
+
+
+def test_preparing_streamed_data_loads_no_torch(project: Path):
+    streamed = make_project(project.parent / "streamed")
+    fast_params(streamed, epochs=1, data={"name": "gaussian_blobs", "examples": 500})
+    record = streamed.parent / "streamed_prepare.json"
+    run([sys.executable, "-P", "-c", PROBE, str(record), "run", "prepare"], streamed)
+    loaded = {name.partition(".")[0] for name in json.loads(record.read_text())["modules"]}
+    assert sorted(loaded.intersection(COMMANDS["run prepare"])) == []
+    assert (streamed / "data" / "prepared" / "shards.json").is_file()
