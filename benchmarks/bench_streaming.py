@@ -1,13 +1,14 @@
 """Training examples per second and peak memory of the train stage on streamed shards against the
 in-memory arrays, on the same data that fits in memory.
 
-The data: 60,000 generated rows of 784 features (MNIST-sized, the ``gaussian_blobs`` dataset, 188 MB),
-prepared once as shards by the prepare stage; the in-memory contender gets exactly the same splits
-written as arrays. Two models: the compute-bound 784-1024-10 MLP with batch 256, and a small
-784-100-10 one with batch 64 where the data path weighs most. Each case runs the train stage for 1
-and for 3 epochs in its own process on one torch thread; two epochs' examples divided by the
-difference is its marginal speed (start-up excluded), and the larger run's peak resident memory
-is reported. Run: ``python benchmarks/bench_streaming.py`` (``--json FILE`` writes the figures).
+The data: 60,000 generated rows of 784 features (MNIST-sized, the ``gaussian_blobs`` dataset,
+188 MB), prepared once as shards by the prepare stage; the in-memory contender gets exactly the
+same splits written as arrays. Two models: the compute-bound 784-1024-10 MLP with batch 256, and
+a small 784-100-10 one with batch 64 where the data path weighs most. Each case runs the train
+stage for 1 and for 3 epochs in its own process on one torch thread; two epochs' examples divided
+by the difference is its marginal speed (start-up excluded), and the larger run's peak resident
+memory is reported. Run: ``python benchmarks/bench_streaming.py`` (``--json FILE`` writes the
+figures).
 """
 
 from __future__ import annotations
