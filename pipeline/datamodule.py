@@ -43,14 +43,14 @@ class PreparedDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> Iterable:
         if self.data.sharded:
             return self._streamed(self.data.train, self.batch_size, self.seed)
-        if self._distributed() or self.num_workers:
-            # Under DDP Lightning swaps in a DistributedSampler seeded from the global seed; on one
-            # process this is the order EpochOrder draws, so workers change no result.
+        workers = self.num_workers
+        if self._distributed():  # Lightning swaps in a DistributedSampler seeded from the seed
+            dataset = tensor_dataset(self.data.train)
+            return DataLoader(dataset, self.batch_size, shuffle=True, num_workers=workers)
+        if workers:  # the order EpochOrder draws, so workers change no result
             dataset = tensor_dataset(self.data.train)
             sampler = DistributedSampler(dataset, num_replicas=1, rank=0, seed=self.seed)
-            return DataLoader(
-                dataset, self.batch_size, sampler=sampler, num_workers=self.num_workers
-            )
+            return DataLoader(dataset, self.batch_size, sampler=sampler, num_workers=workers)
         x, y = tensors(self.data.train)
         return TensorBatches(x, y, self.batch_size, EpochOrder(len(x), self.seed))
 

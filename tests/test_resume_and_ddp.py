@@ -102,7 +102,9 @@ def test_corrupt_checkpoint_is_a_clear_error_and_new_settings_start_over(project
 
 
 def test_ddp_on_cpu_through_the_stage_entry_point(project: Path):
-    fast_params(project, epochs=2, trainer={"devices": 2, "strategy": "ddp"})
+    fast_params(
+        project, epochs=2, data={"num_workers": 1}, trainer={"devices": 2, "strategy": "ddp"}
+    )
     run(["pipeline", "run", "prepare"], project)
     done = run(["pipeline", "run", "train"], project)
     assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in done.stderr + done.stdout
