@@ -68,6 +68,14 @@ DATASETS = [
         load="plugins.digits:load_digits_arrays",
     ),
     DatasetSpec(
+        "digits_one_vs_rest",
+        "the digits as a binary problem: label 1 for one digit (about 10%), 0 for the rest",
+        load="plugins.digits:load_one_vs_rest",
+        settings={
+            "positive": Setting(9, "the digit labelled 1 (the positive class)", low=0, high=9)
+        },
+    ),
+    DatasetSpec(
         "idx",
         "MNIST-format IDX files from data.path, streamed image by image into shards",
         stream="plugins.idx:stream_idx",

@@ -1,4 +1,5 @@
-"""Dataset ``digits``: the 8×8 handwritten digits that ship inside scikit-learn (no download)."""
+"""Datasets ``digits`` and ``digits_one_vs_rest``: the 8×8 handwritten digits that ship inside
+scikit-learn (no download), with their ten labels or as one digit against the rest."""
 
 from __future__ import annotations
 
@@ -10,3 +11,13 @@ def load_digits_arrays(settings) -> tuple:
 
     bunch = load_digits()
     return (bunch.data / 16.0).astype(np.float32), bunch.target.astype(np.int64)
+
+
+def load_one_vs_rest(settings):
+    """The same images labelled 1 where the digit is ``settings["positive"]``, else 0."""
+    from pipeline.data import Examples
+
+    x, digit = load_digits_arrays(settings)
+    positive = settings["positive"]
+    y = (digit == positive).astype(digit.dtype)
+    return Examples(x, y, labels=(f"not {positive}", str(positive)))

@@ -15,7 +15,15 @@ FAMILIES = [
         "classifier",
         "MLP classifier: Dense(hidden, relu) -> Dense(classes, softmax)",
         load="plugins.classifier.family:ClassifierFamily",
-        settings={"hidden": Setting(100, "units of the hidden ReLU layer", low=1)},
+        settings={
+            "hidden": Setting(100, "units of the hidden ReLU layer", low=1),
+            "loss": Setting(
+                "cross_entropy",
+                "training loss: cross_entropy, or 1 − soft_accuracy / soft_f1 computed from the "
+                "probabilities (F1 of class 1 for two classes, else macro)",
+                choices=("cross_entropy", "soft_accuracy", "soft_f1"),
+            ),
+        },
     ),
     FamilySpec(
         "vae",

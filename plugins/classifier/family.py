@@ -6,20 +6,26 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+from sklearn.metrics import f1_score
 from torch import nn
 
 from pipeline.hookspecs import Family
 from pipeline.module import ModelModule
 from pipeline.plots import save_confusion
+from plugins.classifier.soft import LOSSES
 
 
 class ClassifierModule(ModelModule):
-    """Dense(hidden, relu) → Dense(classes); the softmax is applied in the loss and at export."""
+    """Dense(hidden, relu) → Dense(classes); the softmax is applied in the loss and at export.
 
-    def __init__(self, inputs: int, hidden: int, classes: int):
+    ``loss`` names the training loss (:data:`plugins.classifier.soft.LOSSES`); validation reports
+    it as ``val_loss``.
+    """
+
+    def __init__(self, inputs: int, hidden: int, classes: int, loss: str = "cross_entropy"):
         super().__init__()
         self.net = nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, classes))
+        self.loss = LOSSES[loss]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -27,7 +33,7 @@ class ClassifierModule(ModelModule):
     def training_step(self, batch, batch_idx):
         x, y = batch
         logits = self(x)
-        loss = F.cross_entropy(logits, y)
+        loss = self.loss(logits, y)
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True)
         self.log(
             "train_acc",
@@ -41,7 +47,7 @@ class ClassifierModule(ModelModule):
     def validation_step(self, batch, batch_idx):
         x, y = batch
         logits = self(x)
-        self.log("val_loss", F.cross_entropy(logits, y), prog_bar=True, sync_dist=True)
+        self.log("val_loss", self.loss(logits, y), prog_bar=True, sync_dist=True)
         self.log("val_acc", (logits.argmax(1) == y).float().mean(), prog_bar=True, sync_dist=True)
 
 
@@ -50,7 +56,10 @@ class ClassifierFamily(Family):
 
     def build(self, settings, info):
         return ClassifierModule(
-            int(np.prod(info.input_shape)), settings["hidden"], info.num_classes
+            int(np.prod(info.input_shape)),
+            settings["hidden"],
+            info.num_classes,
+            settings.get("loss", "cross_entropy"),
         )
 
     @torch.no_grad()
@@ -60,10 +69,13 @@ class ClassifierFamily(Family):
         y_true, y_pred = data.test.y, probs.argmax(1).numpy()
         save_confusion(y_true, y_pred, out_dir, data.info.num_classes)
         picked = probs[torch.arange(len(y_true)), torch.from_numpy(y_true)]
-        return {
+        metrics = {
             "accuracy": float((y_pred == y_true).mean()),
             "nll": float(-picked.clamp_min(1e-12).log().mean()),
         }
+        if data.info.num_classes == 2:  # class 1 is the positive one; argmax is threshold 0.5
+            metrics["f1"] = float(f1_score(y_true, y_pred, zero_division=0))
+        return metrics
 
     def export_target(self, module, data):
         return nn.Sequential(*module.net, nn.Softmax(dim=1)).eval(), torch.from_numpy(data.test.x)
