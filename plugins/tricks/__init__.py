@@ -4,7 +4,7 @@ table.
 Registered by entry point exactly as a third-party trick package is. This module stays free of
 torch: each spec's ``load`` is a lazy ``"module:Class"`` reference to the trick's implementation
 module beside it, imported only when a stage trains. Enabled tricks apply in ascending ``order``
-(docs/tricks.md explains the sequence); no pair of built-in tricks conflicts, so all eight run
+(docs/tricks.md explains the sequence); no pair of built-in tricks conflicts, so all nine run
 together.
 """
 
@@ -50,6 +50,18 @@ TRICKS = [
             "exclude": pattern_list([], "parameter-name patterns that are never decayed"),
             "exclude_1d": Setting(
                 True, "never decay 1-D parameters (biases, normalisation scales and shifts)"
+            ),
+        },
+    ),
+    TrickSpec(
+        "orthogonal_reg",
+        "soft orthogonality: weight · ‖WᵀW − I‖² on Linear kernels, pushing columns apart",
+        load="plugins.tricks.orthogonal_reg:OrthogonalReg",
+        order=35,
+        settings={
+            "weight": Setting(0.001, "weight of the penalty ‖WᵀW − I‖²_F", low=0, low_open=True),
+            "patterns": pattern_list(
+                ["*"], "patterns naming the Linear layers' weights to regularise, e.g. ['net.0.*']"
             ),
         },
     ),
