@@ -7,9 +7,14 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.nn.utils.parametrizations import spectral_norm
 
 from pipeline.errors import PipelineError
-from plugins.tricks.orthogonal_reg import orthogonality_gradient, orthogonality_penalty
+from plugins.tricks.orthogonal_reg import (
+    linear_weights,
+    orthogonality_gradient,
+    orthogonality_penalty,
+)
 from tests import family_kit
 from tests.trick_kit import OPTIMIZERS, Tiny, classification_data, fit, weights
 
@@ -69,6 +74,18 @@ def test_a_pattern_naming_no_linear_weight_is_refused_with_the_kernels_listed():
         "tricks.orthogonal_reg.patterns: pattern 'net.0.bias' matches no Linear layer's weight of "
         "this model; they are net.0.weight, net.2.weight."
     )
+
+
+def test_a_spectrally_normalised_layer_is_regularised_through_the_parameter_stepped():
+    model = torch.nn.Sequential(
+        torch.nn.Linear(3, 4),
+        spectral_norm(torch.nn.Linear(4, 4)),
+        torch.nn.utils.spectral_norm(torch.nn.Linear(4, 2)),  # the older form: a computed weight
+    )
+    kernels = linear_weights(model)
+    assert list(kernels) == ["0.weight", "1.parametrizations.weight.original"]
+    parameters = dict(model.named_parameters())
+    assert all(kernels[name] is parameters[name] for name in kernels)
 
 
 def mean_abs_cos(kernel: torch.Tensor) -> float:

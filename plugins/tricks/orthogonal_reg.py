@@ -19,6 +19,7 @@ from typing import Any, Mapping
 import lightning.pytorch as pl
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
 from pipeline import PipelineError, Trick
 from plugins.tricks.patterns import matches
@@ -40,12 +41,27 @@ def orthogonality_gradient(weight: torch.Tensor) -> torch.Tensor:
 
 
 def linear_weights(module: nn.Module) -> dict[str, torch.Tensor]:
-    """The trainable weight matrices of the module's ``nn.Linear`` layers, by parameter name."""
-    return {
-        f"{name}.weight" if name else "weight": layer.weight
-        for name, layer in module.named_modules()
-        if isinstance(layer, nn.Linear) and layer.weight.requires_grad
-    }
+    """The trainable weight matrices of the module's ``nn.Linear`` layers, by parameter name.
+
+    A weight under a torch parametrization (``spectral_norm``) is represented by the parameter the
+    optimizer steps, ``<layer>.parametrizations.weight.original``: spectral normalisation only
+    rescales it, so its columns' angles are the weight's. Reading the parametrized weight itself
+    would also advance the power iteration.
+    """
+    kernels = {}
+    for name, layer in module.named_modules():
+        if not isinstance(layer, nn.Linear):
+            continue
+        base = f"{name}." if name else ""
+        if parametrize.is_parametrized(layer, "weight"):
+            key = f"{base}parametrizations.weight.original"
+            weight = layer.parametrizations.weight.original
+        else:
+            key, weight = f"{base}weight", layer.weight
+        # A weight that is no parameter (the older spectral_norm's) is computed, not stepped.
+        if isinstance(weight, nn.Parameter) and weight.requires_grad and weight.dim() == 2:
+            kernels[key] = weight
+    return kernels
 
 
 def chosen_kernels(module: nn.Module, patterns: list[str]) -> dict[str, torch.Tensor]:
