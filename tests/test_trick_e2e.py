@@ -24,6 +24,7 @@ ALL_TRICKS = {
     "weight_decay": {"rate": 0.01},
     "piecewise_lr": {"points": [[10, 1.0], [100, 0.2]], "unit": "steps"},
     "lazy_embedding": {"patterns": ["*"]},
+    "orthogonal_reg": {"weight": 0.001, "patterns": ["net.0.weight"]},
 }
 EPOCHS = 12
 THREADS = {
@@ -68,7 +69,8 @@ def test_all_tricks_through_dvc_repro_then_kill_and_resume(project: Path):
     assert json.loads((project / "metrics" / "evaluate.json").read_text())["accuracy"] >= 0.9
     client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
     [logged] = client.search_runs([client.get_experiment_by_name("pipeline").experiment_id])
-    in_order = "grad_accum,param_lr,weight_decay,grad_transform,lookahead,lazy_embedding"
+    in_order = "grad_accum,param_lr,weight_decay,orthogonal_reg,grad_transform,lookahead"
+    in_order += ",lazy_embedding"
     assert logged.data.tags["pipeline.tricks"] == in_order + ",piecewise_lr,ema"
     assert logged.data.params["tricks.ema.decay"] == "0.9"
     uninterrupted = weights(project)
