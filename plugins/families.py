@@ -80,6 +80,46 @@ FAMILIES = [
         },
     ),
     FamilySpec(
+        "ebm",
+        "energy-based model: MLP energy E(x), contrastive divergence with Langevin samples",
+        load="plugins.ebm.family:EBMFamily",
+        settings={
+            "hidden": Setting(128, "units of each hidden ELU layer of the energy network", low=1),
+            "steps": Setting(20, "Langevin steps each training batch runs its chains", low=1),
+            "step": Setting(
+                1e-4, "Langevin step ε: x ← x − (ε/2)∇E(x) + √ε·noise", low=0, low_open=True
+            ),
+            "buffer": Setting(10000, "persistent chains kept in the replay buffer", low=1),
+            "fresh": Setting(
+                0.05, "share of chains restarted from uniform noise each batch", low=0, high=1
+            ),
+            "energy_l2": Setting(0.1, "weight α of α·(E(real)² + E(samples)²)", low=0),
+            "sample_steps": Setting(
+                500, "Langevin steps from uniform noise for the samples evaluate draws", low=1
+            ),
+        },
+    ),
+    FamilySpec(
+        "iresnet",
+        "invertible residual network: x + g(x) blocks with Lip(g) < 1, exact-likelihood flow",
+        load="plugins.iresnet.family:IResNetFamily",
+        settings={
+            "hidden": Setting(64, "units of each hidden ELU layer of a residual branch g", low=1),
+            "blocks": Setting(8, "residual blocks x + g(x)", low=1),
+            "coefficient": Setting(
+                0.9,
+                "spectral norm of each linear layer of g, so Lip(g) ≤ coefficient³ < 1",
+                low=0,
+                high=1,
+                low_open=True,
+                high_open=True,
+            ),
+            "series_terms": Setting(
+                16, "terms of the power series log det(I + J_g) = Σ (−1)^(k+1) tr(J_g^k)/k", low=1
+            ),
+        },
+    ),
+    FamilySpec(
         "on_lstm",
         "ON-LSTM language model: cumax master gates order the neurons; trees from their distances",
         load="plugins.on_lstm.family:OnLstmFamily",
