@@ -86,3 +86,18 @@ def test_short_run_of_the_recipe_beats_a_full_covariance_gaussian(trained):
     assert metrics["nll"] <= metrics["gaussian_nll"] - 0.3, metrics  # −0.42 reached
     assert metrics["mode_coverage"] == 1.0
     assert (out / "density.png").stat().st_size > 5000 and (out / "samples.png").is_file()
+
+
+def test_forward_flow_exports_to_onnx_with_parity(trained, tmp_path):
+    from pipeline.export.exporter import export_parts, parts_of
+    from plugins.iresnet.family import IResNetFamily
+
+    data, module, _, _ = trained
+    network, inputs = IResNetFamily().export_target(module, data)
+    # The exported copy holds plain weights and computes f exactly as the parametrized flow does.
+    assert not any(hasattr(layer, "parametrizations") for layer in network.modules())
+    with torch.no_grad():
+        assert torch.equal(network(inputs), module.flow(inputs))
+    diffs = export_parts(IResNetFamily(), parts_of((network, inputs), 64), tmp_path / "f", 1e-4)
+    assert set(diffs) == {"onnx_max_abs_diff"} and diffs["onnx_max_abs_diff"] <= 1e-5
+    assert (tmp_path / "f" / "model.onnx").is_file()

@@ -13,7 +13,6 @@ Gaussian probe per row is used, each power costing one more vector–Jacobian pr
 
 from __future__ import annotations
 
-import copy
 import math
 
 import torch
@@ -35,15 +34,18 @@ class Scale(nn.Module):
         return self.c * weight
 
 
-def branch(dims: int, hidden: int, coefficient: float) -> nn.Sequential:
-    """g: Linear → ELU → Linear → ELU → Linear, each weight of spectral norm ``coefficient``.
+def branch(dims: int, hidden: int, coefficient: float | None) -> nn.Sequential:
+    """g: Linear → ELU → Linear → ELU → Linear, each weight of spectral norm ``coefficient``
+    (None: plain weights, for a copy that holds weights already normalised).
 
     ELU is 1-Lipschitz, so Lip(g) ≤ coefficient³."""
     layers: list[nn.Module] = []
     sizes = [dims, hidden, hidden, dims]
     for index, (width_in, width_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        linear = spectral_norm(nn.Linear(width_in, width_out), n_power_iterations=1)
-        parametrize.register_parametrization(linear, "weight", Scale(coefficient))
+        linear = nn.Linear(width_in, width_out)
+        if coefficient is not None:
+            linear = spectral_norm(linear, n_power_iterations=1)
+            parametrize.register_parametrization(linear, "weight", Scale(coefficient))
         layers.append(linear)
         if index < len(sizes) - 2:
             layers.append(nn.ELU())
@@ -102,7 +104,7 @@ def hutchinson_logdet(
 class ResidualBlock(nn.Module):
     """y = x + g(x), invertible by fixed-point iteration."""
 
-    def __init__(self, dims: int, hidden: int, coefficient: float):
+    def __init__(self, dims: int, hidden: int, coefficient: float | None):
         super().__init__()
         self.g = branch(dims, hidden, coefficient)
 
@@ -133,7 +135,7 @@ class ResidualBlock(nn.Module):
 class InvertibleResNet(nn.Module):
     """f(x) = blocks(scale·(x − ½)): a learned elementwise scale, then the residual blocks."""
 
-    def __init__(self, dims: int, hidden: int, blocks: int, coefficient: float):
+    def __init__(self, dims: int, hidden: int, blocks: int, coefficient: float | None):
         super().__init__()
         # [0, 1] data spread to about unit width for the N(0, I) base; learned from there.
         self.log_scale = nn.Parameter(torch.full((dims,), math.log(4.0)))
@@ -172,12 +174,18 @@ class InvertibleResNet(nn.Module):
             z = z.detach() + out.detach()
         return logdet
 
+    @torch.no_grad()
     def plain(self) -> InvertibleResNet:
-        """A copy with the parametrizations baked into plain weights (for export)."""
-        twin = copy.deepcopy(self)
-        for module in twin.modules():
-            if isinstance(module, nn.Linear) and parametrize.is_parametrized(module):
-                parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)
+        """A copy holding the normalised weights as plain ones (for export). Built afresh: a deep
+        copy would share the parametrized layers' generated classes with this flow."""
+        dims, hidden = self.log_scale.numel(), self.blocks[0].g[0].out_features
+        twin = InvertibleResNet(dims, hidden, len(self.blocks), coefficient=None)
+        twin.log_scale.copy_(self.log_scale)
+        for mine, theirs in zip(self.blocks, twin.blocks, strict=True):
+            for layer, copy in zip(mine.g, theirs.g, strict=True):
+                if isinstance(layer, nn.Linear):
+                    copy.weight.copy_(layer.weight)
+                    copy.bias.copy_(layer.bias)
         return twin.eval()
 
 
