@@ -36,7 +36,7 @@ def changed(**sections) -> dict:
 
 def test_default_params_validate_to_themselves(registry):
     params = validate(DEFAULT, registry)
-    assert params["model"] == {"family": "classifier", "hidden": 100}
+    assert params["model"] == {"family": "classifier", "hidden": 100, "loss": "cross_entropy"}
     assert params["optimizer"]["name"] == "adam" and params["optimizer"]["lr"] == 0.001
     assert params["trainer"]["max_epochs"] == DEFAULT["trainer"]["max_epochs"]
     assert params["tricks"] == {}
@@ -59,7 +59,7 @@ def test_default_params_validate_to_themselves(registry):
         ({"model": {"hidden": True}}, "model.hidden = True is invalid"),
         (
             {"model": {"depth": 3}},
-            "model.depth is not a known setting; known settings: family, hidden.",
+            "model.depth is not a known setting; known settings: family, hidden, loss.",
         ),
         (
             {"optimizer": {"lr": -0.1}},
@@ -92,7 +92,7 @@ def test_default_params_validate_to_themselves(registry):
         (
             {"model": {"hiden": 3}},
             "model.hiden is not a known setting (did you mean 'hidden'?); known settings: family, "
-            "hidden.",
+            "hidden, loss.",
         ),
         ({"optimizer": {"lr": float("nan")}}, "optimizer.lr = nan is not a finite number"),
         ({"optimizer": {"lr": float("inf")}}, "optimizer.lr = inf is not a finite number"),

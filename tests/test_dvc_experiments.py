@@ -83,7 +83,9 @@ def test_editing_an_editable_plugin_changes_the_fingerprint_of_what_uses_it(
     root = tmp_path / "project"
     root.mkdir()
     shutil.copy2(REPO / "params.yaml", root / "params.yaml")
-    edit_params(root, data={"name": "blobs"}, model={"family": "logistic", "hidden": None})
+    edit_params(
+        root, data={"name": "blobs"}, model={"family": "logistic", "hidden": None, "loss": None}
+    )
 
     def check() -> tuple[dict, dict]:
         ctx = build_context(root)

@@ -11,7 +11,9 @@ from tests.conftest import fast_params, run
 
 def test_dvc_repro_runs_the_vae_family(project):
     fast_params(
-        project, epochs=3, model={"family": "vae", "hidden": 64, "latent": 2, "recon_weight": 1.0}
+        project,
+        epochs=3,
+        model={"family": "vae", "hidden": 64, "loss": None, "latent": 2, "recon_weight": 1.0},
     )
     # One torch thread: on a shared machine tiny models train several times faster so.
     run(["dvc", "repro"], project, OMP_NUM_THREADS="1")

@@ -19,6 +19,7 @@ EVERY_TRICK = {
     "weight_decay": {"rate": 0.01},
     "piecewise_lr": {"points": [[10, 1.0], [100, 0.2]], "unit": "steps"},
     "lazy_embedding": {"patterns": ["*"]},
+    "orthogonal_reg": {"weight": 0.001, "patterns": ["*"]},
 }
 
 
@@ -27,7 +28,14 @@ def test_dvc_repro_runs_a_language_model_with_every_trick(project):
         project,
         epochs=2,
         data={"name": "cond_strings", "examples": 600, "length": 16},
-        model={"family": "cln_lm", "hidden": None, "d_model": 32, "heads": 2, "layers": 1},
+        model={
+            "family": "cln_lm",
+            "hidden": None,
+            "loss": None,
+            "d_model": 32,
+            "heads": 2,
+            "layers": 1,
+        },
         tricks=EVERY_TRICK,
     )
     run(["dvc", "repro"], project, OMP_NUM_THREADS="1")

@@ -39,7 +39,7 @@ def test_installed_plugin_runs_through_dvc_repro(project: Path, tmp_path: Path):
     edit_params(
         project,
         data={"name": "blobs", "samples": 300},
-        model={"family": "logistic", "hidden": None},
+        model={"family": "logistic", "hidden": None, "loss": None},
         optimizer={"lr": 0.1},
         trainer={"max_epochs": 10},
     )

@@ -40,9 +40,20 @@ def soft_f1(probs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return f1[1] if probs.shape[1] == 2 else f1.mean()
 
 
-#: Each ``loss`` choice of the classifier: logits and labels → a mean-reduced loss.
+def soft_accuracy_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """1 − soft accuracy of the softmax of ``logits``."""
+    return 1 - soft_accuracy(logits.softmax(1), y)
+
+
+def soft_f1_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """1 − soft F1 of the softmax of ``logits``."""
+    return 1 - soft_f1(logits.softmax(1), y)
+
+
+#: Each ``loss`` choice of the classifier: logits and labels → a mean-reduced loss (module-level
+#: functions, so a module holding one pickles).
 LOSSES = {
     "cross_entropy": F.cross_entropy,
-    "soft_accuracy": lambda logits, y: 1 - soft_accuracy(logits.softmax(1), y),
-    "soft_f1": lambda logits, y: 1 - soft_f1(logits.softmax(1), y),
+    "soft_accuracy": soft_accuracy_loss,
+    "soft_f1": soft_f1_loss,
 }
