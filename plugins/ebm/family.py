@@ -7,19 +7,21 @@ penalty α·(E(real)² + E(samples)²) keeps the energies near zero, which the l
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 from torch import nn
 
 from pipeline.hookspecs import Family
-from pipeline.plots import pyplot
 from plugins.ebm.langevin import langevin, restart_mask
 from plugins.generative.epoch_log import InputGradientModule
 from plugins.generative.judge import Judge
 from plugins.generative.nets import mlp
-from plugins.generative.report import latent_generator, sample_metrics, save_samples
+from plugins.generative.report import (
+    latent_generator,
+    sample_metrics,
+    save_field,
+    save_samples,
+)
 
 BOX = (0.0, 1.0)  # pipeline data lie in [0, 1]; chains are kept there
 
@@ -66,26 +68,6 @@ class EBMModule(InputGradientModule):
             return langevin(self.energy, start, self.sample_steps, self.step, BOX, generator)
 
 
-def save_landscape(module: EBMModule, real: np.ndarray, samples: np.ndarray, path: Path) -> None:
-    """Contours of E over the unit square, with real points and Langevin samples on top."""
-    grid = np.linspace(*BOX, 121, dtype=np.float32)
-    xx, yy = np.meshgrid(grid, grid)
-    with torch.no_grad():
-        points = torch.from_numpy(np.stack([xx.ravel(), yy.ravel()], axis=1))
-        energy = module.energy(points).numpy().reshape(xx.shape)
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 5))
-    filled = ax.contourf(xx, yy, energy, levels=30, cmap="viridis")
-    fig.colorbar(filled, ax=ax, label="E(x)")
-    ax.scatter(real[:, 0], real[:, 1], s=3, color="white", alpha=0.5, label="real")
-    ax.scatter(samples[:, 0], samples[:, 1], s=3, color="red", alpha=0.6, label="Langevin")
-    ax.legend(loc="upper right", fontsize=7, markerscale=3)
-    ax.set(title="EBM: energy landscape and samples", xlim=BOX, ylim=BOX)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-
-
 class EBMFamily(Family):
     """Builds, evaluates and exports the energy-based model."""
 
@@ -102,7 +84,15 @@ class EBMFamily(Family):
             metrics["sample_energy"] = float(module.energy(torch.from_numpy(samples)).mean())
         save_samples(data.test.x, samples, out_dir / "samples.png", "EBM: Langevin samples")
         if samples.shape[1] == 2:
-            save_landscape(module, data.test.x, samples, out_dir / "energy.png")
+            save_field(
+                lambda points: module.energy(points).detach().numpy(),
+                data.test.x,
+                samples,
+                out_dir / "energy.png",
+                "EBM: energy landscape and Langevin samples",
+                "E(x)",
+                "viridis",
+            )
         return metrics
 
     def export_target(self, module, data):

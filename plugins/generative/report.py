@@ -87,3 +87,26 @@ def save_latent_scatter(codes: np.ndarray, labels: np.ndarray, path: Path, title
     elif codes.shape[1] == 1:
         codes = np.concatenate([codes, np.zeros_like(codes)], axis=1)
     save_scatter(codes, labels, path, title)
+
+
+def save_field(
+    field, real: np.ndarray, samples: np.ndarray, path: Path, title: str, label: str, cmap: str
+) -> None:
+    """Contours of ``field`` (points (n, 2) → n values) over the unit square, with real points
+    (white) and samples (red) on top; the colour bar reads ``label``."""
+    from pipeline.plots import pyplot
+
+    grid = np.linspace(0.0, 1.0, 121, dtype=np.float32)
+    xx, yy = np.meshgrid(grid, grid)
+    values = np.asarray(field(torch.from_numpy(np.stack([xx.ravel(), yy.ravel()], axis=1))))
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    filled = ax.contourf(xx, yy, values.reshape(xx.shape), levels=30, cmap=cmap)
+    fig.colorbar(filled, ax=ax, label=label)
+    ax.scatter(real[:, 0], real[:, 1], s=3, color="white", alpha=0.5, label="real")
+    ax.scatter(samples[:, 0], samples[:, 1], s=3, color="red", alpha=0.6, label="samples")
+    ax.legend(loc="upper right", fontsize=7, markerscale=3)
+    ax.set(title=title, xlim=(0, 1), ylim=(0, 1))
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)

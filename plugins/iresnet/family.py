@@ -7,16 +7,18 @@ full-covariance Gaussian fitted to the training split, and draws samples f⁻¹(
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
 from pipeline.hookspecs import Family
-from pipeline.plots import pyplot
 from plugins.generative.epoch_log import InputGradientModule
 from plugins.generative.judge import Judge
-from plugins.generative.report import latent_generator, sample_metrics, save_samples
+from plugins.generative.report import (
+    latent_generator,
+    sample_metrics,
+    save_field,
+    save_samples,
+)
 from plugins.iresnet.flow import EXACT_DIMS, InvertibleResNet, standard_normal_logpdf
 
 RIDGE = 1e-4  # added to the baseline's covariance: constant pixels would make it singular
@@ -61,25 +63,6 @@ def gaussian_nll(train: np.ndarray, test: np.ndarray) -> float:
     return float(-multivariate_normal(train.mean(0), cov).logpdf(test).mean())
 
 
-def save_density(module: IResNetModule, real: np.ndarray, samples: np.ndarray, path: Path) -> None:
-    """The model's density over the unit square, with real points and samples f⁻¹(z) on top."""
-    grid = np.linspace(0.0, 1.0, 101, dtype=np.float32)
-    xx, yy = np.meshgrid(grid, grid)
-    points = torch.from_numpy(np.stack([xx.ravel(), yy.ravel()], axis=1))
-    density = module.test_log_prob(points).exp().numpy().reshape(xx.shape)
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 5))
-    filled = ax.contourf(xx, yy, density, levels=30, cmap="magma")
-    fig.colorbar(filled, ax=ax, label="p(x)")
-    ax.scatter(real[:, 0], real[:, 1], s=3, color="cyan", alpha=0.4, label="real")
-    ax.scatter(samples[:, 0], samples[:, 1], s=3, color="lime", alpha=0.6, label="f⁻¹(z)")
-    ax.legend(loc="upper right", fontsize=7, markerscale=3)
-    ax.set(title="i-ResNet: density and samples", xlim=(0, 1), ylim=(0, 1))
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-
-
 class IResNetFamily(Family):
     """Builds, evaluates and exports the invertible ResNet (the forward flow f)."""
 
@@ -101,7 +84,15 @@ class IResNetFamily(Family):
         metrics["inverse_error"] = float((back - x).abs().max())
         save_samples(data.test.x, samples, out_dir / "samples.png", "i-ResNet: samples f⁻¹(z)")
         if x.shape[1] == 2:
-            save_density(module, data.test.x, samples, out_dir / "density.png")
+            save_field(
+                lambda points: module.test_log_prob(points).exp().numpy(),
+                data.test.x,
+                samples,
+                out_dir / "density.png",
+                "i-ResNet: density and samples f⁻¹(z)",
+                "p(x)",
+                "magma",
+            )
         return metrics
 
     def export_target(self, module, data):
