@@ -47,9 +47,12 @@ def test_default_params_validate_to_themselves(registry):
     [
         (
             {"model": {"family": "resnet9000"}},
-            "model.family: unknown model family 'resnet9000'; known: ",
+            "model.family: unknown model family 'resnet9000' (did you mean 'iresnet'?); known: ",
         ),
-        ({"data": {"name": "imagenet"}}, "data.name: unknown dataset 'imagenet'; known: "),
+        (
+            {"data": {"name": "imagenet"}},
+            "data.name: unknown dataset 'imagenet' (did you mean 'image_folder'?); known: ",
+        ),
         ({"tricks": {"warp_drive": {}}}, "tricks.warp_drive: unknown trick 'warp_drive'; known: "),
         (
             {"model": {"hidden": "wide"}},
