@@ -164,7 +164,8 @@ def test_a_family_paired_with_data_of_another_kind_is_refused():
         validate({"data": {"name": "dyck"}, "model": {"family": "classifier"}}, REGISTRY)
     assert str(refused.value) == (
         "model.family = classifier trains on features data but data.name = dyck gives tokens; "
-        "use one of: blobs, digits, gaussian_mixture, idx, image_folder."
+        "use one of: digits, digits_one_vs_rest, gaussian_blobs, gaussian_mixture, idx, "
+        "image_folder."
     )
 
 
