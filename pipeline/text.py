@@ -1,5 +1,5 @@
-"""Character vocabularies: text to padded token ids and back, for the sequence datasets and
-families.
+"""Vocabularies of characters or words: text to padded token ids and back, for the sequence and
+text datasets and families. A text is a string, whose characters are its tokens, or a list of words.
 
 Ids 0–3 are reserved in every vocabulary: ``PAD`` fills a row after its text, ``BOS`` and ``EOS``
 open and close a sequence, ``UNK`` stands for a character the vocabulary does not hold. A row of
@@ -30,8 +30,9 @@ class Vocab:
 
     @classmethod
     def build(cls, texts: Iterable[str], min_count: int = 1) -> "Vocab":
-        """Every character seen at least ``min_count`` times, most frequent first (ties by code
-        point), after the reserved symbols; rarer characters will encode as ``UNK``."""
+        """Every token (character, or word of texts given as word lists) seen at least ``min_count``
+        times, most frequent first (ties in symbol order), after the reserved symbols; rarer ones
+        will encode as ``UNK``."""
         counts = Counter(char for text in texts for char in text)
         kept = sorted(
             (c for c, n in counts.items() if n >= min_count), key=lambda c: (-counts[c], c)
@@ -41,12 +42,12 @@ class Vocab:
     def __len__(self) -> int:
         return len(self.symbols)
 
-    def ids(self, text: str) -> list[int]:
-        """The ids of ``text``'s characters, without ``BOS``/``EOS``."""
+    def ids(self, text: str | Sequence[str]) -> list[int]:
+        """The ids of ``text``'s tokens, without ``BOS``/``EOS``."""
         index = self._index
         return [index.get(char, UNK) for char in text]
 
-    def encode(self, texts: Sequence[str], length: int) -> np.ndarray:
+    def encode(self, texts: Sequence[str | Sequence[str]], length: int) -> np.ndarray:
         """An int64 array of shape ``(len(texts), length)``: each row ``BOS text EOS`` padded with
         ``PAD``, cut at ``length``."""
         rows = np.full((len(texts), length), PAD, dtype=np.int64)
@@ -55,9 +56,9 @@ class Vocab:
             row[: len(ids)] = ids
         return rows
 
-    def decode(self, ids: Iterable[int]) -> str:
+    def decode(self, ids: Iterable[int], separator: str = "") -> str:
         """The text of one row of ids: from after a leading ``BOS`` up to the first ``EOS`` or
-        ``PAD``; ``UNK`` reads as ``�``."""
+        ``PAD``, tokens joined by ``separator`` (a space for words); ``UNK`` reads as ``�``."""
         chars = []
         for position, token in enumerate(int(t) for t in ids):
             if token == BOS and position == 0:
@@ -65,7 +66,7 @@ class Vocab:
             if token in (EOS, PAD):
                 break
             chars.append("\ufffd" if token == UNK or token >= len(self) else self.symbols[token])
-        return "".join(chars)
+        return separator.join(chars)
 
     @cached_property
     def _index(self) -> dict[str, int]:

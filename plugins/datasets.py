@@ -9,6 +9,18 @@ from __future__ import annotations
 
 from pipeline import DatasetSpec, Setting, hookimpl
 
+# Eight modules with 170–790 docstrings each: about 2,600 documents.
+WORD_MODULES = [
+    "asyncio",
+    "email",
+    "importlib",
+    "logging",
+    "multiprocessing",
+    "tkinter",
+    "unittest",
+    "xml",
+]
+
 
 def generator_seed() -> Setting:
     """The seed of a generated dataset, apart from the split's."""
@@ -20,10 +32,10 @@ def text_length(default: int, what: str) -> Setting:
     return Setting(default, f"tokens per {what} row, start and end markers included", low=3)
 
 
-def min_count() -> Setting:
-    """How often a character must occur to get its own token."""
+def min_count(token: str = "character") -> Setting:
+    """How often a character (or word) must occur to get its own token."""
     return Setting(
-        2, "occurrences a character needs for its own token (rarer ones are <unk>)", low=1
+        2, f"occurrences a {token} needs for its own token (rarer ones are <unk>)", low=1
     )
 
 
@@ -141,6 +153,18 @@ DATASETS = [
             "length": text_length(160, "article"),
             "title_length": text_length(48, "title"),
             "min_count": min_count(),
+            "examples": examples_cap(),
+        },
+    ),
+    DatasetSpec(
+        "docstring_words",
+        "whole docstrings of the standard library as words, labelled by their module",
+        load="plugins.text.docstrings:load_docstring_words",
+        kind="tokens",
+        settings={
+            "modules": module_list(WORD_MODULES, "the labels"),
+            "length": text_length(64, "document (words)"),
+            "min_count": min_count("word"),
             "examples": examples_cap(),
         },
     ),

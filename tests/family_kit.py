@@ -31,10 +31,12 @@ def prepared(dataset: str = "digits", **settings: Any) -> PreparedData:
     """The dataset split in memory as the prepare stage splits a dataset that loads arrays (seed 0,
     default fractions). A streamed dataset's examples are gathered into arrays and split the same
     way, so a family's tests keep their data in memory; ``tests.stream_kit.prepare_in`` writes
-    the shards the prepare stage writes for it."""
+    the shards the prepare stage writes for it. A list setting is given as a tuple (the arguments
+    are the cache's key)."""
     spec = REGISTRY.dataset(dataset)
     schema = {**CORE_SCHEMA["data"], **spec.settings}
-    values = validate_section("data", {"name": dataset, **settings}, schema)
+    listed = {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()}
+    values = validate_section("data", {"name": dataset, **listed}, schema)
     loaded = spec.load(values) if spec.load else gathered(spec.stream(values))
     return split_examples(loaded, values["val_fraction"], values["test_fraction"], 0, dataset)
 

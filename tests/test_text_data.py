@@ -68,6 +68,22 @@ def test_docstring_corpus_is_the_same_every_time_and_has_labels_per_module():
     assert docstrings.fingerprint(first) == docstrings.fingerprint(list(first))
 
 
+def test_docstring_words_are_whole_docstrings_as_word_ids_labelled_by_module():
+    data = prepared("docstring_words", modules=("json",), length=12, min_count=1)
+    vocab = Vocab(data.info.vocab)
+    (first,) = [d for d in docstrings.read_corpus(("json",)) if d.summary.startswith("Serialize")][
+        :1
+    ]
+    words = docstrings.words_of(f"{first.summary} {first.body}")
+    assert words[:3] == ["serialize", "obj", "as"]
+    rows = np.concatenate([data.train.x, data.val.x, data.test.x])
+    texts = {vocab.decode(row, separator=" ") for row in rows}
+    # Rows hold BOS + 10 words + EOS at most; a longer docstring is cut and loses its EOS.
+    assert " ".join(words[:11]) in texts
+    assert data.info.labels == ("json",) and set(np.unique(data.train.y)) == {0}
+    assert all(word == word.lower() for word in data.info.vocab[4:])
+
+
 def test_unknown_standard_library_module_is_refused():
     with pytest.raises(PipelineError, match=r"data.modules names \['no_such_module'\]"):
         docstrings.read_corpus(("no_such_module",))

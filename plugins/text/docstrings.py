@@ -1,11 +1,13 @@
-"""Datasets ``docstrings`` and ``docstring_titles``: the docstrings of the Python standard library,
-read with :mod:`ast` from the interpreter's own source files (nothing is imported or downloaded).
+"""Datasets ``docstrings``, ``docstring_titles`` and ``docstring_words``: the docstrings of the
+Python standard library, read with :mod:`ast` from the interpreter's own source files (nothing is
+imported or downloaded).
 
 Each documented function, class and method gives a triple (body, summary line, top-level module):
 ``docstrings`` is the summary line labelled by its module, for conditional language models and
-classifiers; ``docstring_titles`` is body → summary line, an article → title task. The same Python
-version gives the same corpus; its fingerprint (version and a digest of the triples) is saved with
-the prepared data.
+classifiers; ``docstring_titles`` is body → summary line, an article → title task;
+``docstring_words`` is the whole docstring as lowercased words labelled by its module: documents for
+word and document embeddings. The same Python version gives the same corpus; its fingerprint
+(version and a digest of the triples) is saved with the prepared data.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import platform
+import re
 import sysconfig
 from dataclasses import dataclass
 from functools import lru_cache
@@ -135,6 +138,35 @@ def load_docstring_titles(settings):
     x = vocab.encode([d.body for d in items], settings["length"])
     y = vocab.encode([d.summary for d in items], settings["title_length"])
     return Examples(x, y, vocab.symbols, (), fingerprint(items))
+
+
+WORD = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def words_of(text: str) -> list[str]:
+    """The lowercased words of ``text``: runs of letters, digits and underscores that start with a
+    letter (so identifiers stay whole and numbers and punctuation fall away)."""
+    return WORD.findall(text.lower())
+
+
+def load_docstring_words(settings):
+    """Whole docstrings (summary line and body) as word ids, labelled by their module: documents for
+    word and document embeddings."""
+    import numpy as np
+
+    from pipeline.data import Examples
+    from pipeline.text import Vocab
+
+    modules = tuple(settings["modules"])
+    items = [d for d in read_corpus(modules) if words_of(d.summary)]
+    items = _capped(items, settings["examples"])
+    documents = [words_of(f"{d.summary} {d.body}") for d in items]
+    vocab = Vocab.build(documents, settings["min_count"])
+    labels = modules or tuple(sorted({d.module for d in items}))
+    index = {name: i for i, name in enumerate(labels)}
+    x = vocab.encode(documents, settings["length"])
+    y = np.array([index[d.module] for d in items], dtype=np.int64)
+    return Examples(x, y, vocab.symbols, labels, fingerprint(items))
 
 
 def _capped(items: list, examples: int) -> list:
