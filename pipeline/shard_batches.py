@@ -113,24 +113,23 @@ class ShardBatches:
     def _epoch(self) -> int:
         return 0 if self.sampler is None else self.sampler.epoch
 
-    def _plan(self, rank: int) -> list[Piece]:
-        return rank_pieces(self.split.blocks, rank, self.world, self._seed(), self._epoch())
+    def _rows(self, rank: int) -> int:
+        """Rows of ``rank``'s share, as :func:`rank_pieces` cuts it (the same every epoch)."""
+        total = self.split.rows
+        return (rank + 1) * total // self.world - rank * total // self.world
 
     def __len__(self) -> int:
         """Batches per epoch: the fewest of any rank, so ranks step together."""
-        return min(
-            math.ceil(sum(p.stop - p.start for p in self._plan(rank)) / self.batch_size)
-            for rank in range(self.world)
-        )
+        return min(math.ceil(self._rows(rank) / self.batch_size) for rank in range(self.world))
 
     @property
     def examples(self) -> int:
         """How many examples this rank serves in an epoch (what ``grad_accum`` weighs by)."""
-        rows = sum(p.stop - p.start for p in self._plan(self.rank))
-        return min(rows, len(self) * self.batch_size)
+        return min(self._rows(self.rank), len(self) * self.batch_size)
 
     def _pieces(self) -> Iterator[tuple[Any, Any]]:
-        reader = _BlockReader(self.split.folder, self._plan(self.rank), self._seed(), self._epoch())
+        plan = rank_pieces(self.split.blocks, self.rank, self.world, self._seed(), self._epoch())
+        reader = _BlockReader(self.split.folder, plan, self._seed(), self._epoch())
         if not self.num_workers:
             return iter(reader)
         loader = DataLoader(

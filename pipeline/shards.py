@@ -67,13 +67,10 @@ class ShardSplit:
     def __init__(self, folder: Path, blocks: list[Block]):
         self.folder, self.blocks = folder, blocks
 
-    @property
+    @cached_property
     def rows(self) -> int:
         """Examples in the split."""
         return sum(block.rows for block in self.blocks)
-
-    def __len__(self) -> int:
-        return self.rows
 
     @cached_property
     def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
