@@ -37,14 +37,22 @@ class EpochOrder:
 
 class TensorBatches:
     """Iterates ``(x, y)`` batches of ``batch_size`` (the last one may be smaller), in the order
-    ``sampler`` gives, or in storage order when ``sampler`` is None (validation and test)."""
+    ``sampler`` gives, or in storage order when ``sampler`` is None (validation and test).
+
+    ``indexed`` adds each row's position in ``x`` as a third tensor, ``(x, y, index)``, for models
+    that keep a parameter per training example (GLO's latent codes)."""
 
     def __init__(
-        self, x: torch.Tensor, y: torch.Tensor, batch_size: int, sampler: EpochOrder | None = None
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_size: int,
+        sampler: EpochOrder | None = None,
+        indexed: bool = False,
     ):
         if len(x) != len(y):
             raise ValueError(f"{len(x)} inputs but {len(y)} labels")
-        self.x, self.y, self.batch_size = x, y, batch_size
+        self.x, self.y, self.batch_size, self.indexed = x, y, batch_size, indexed
         # Where Lightning looks for a sampler to call set_epoch on (and, finding no batch
         # sampler, learns that evaluation batches are not shuffled).
         self.sampler, self.batch_sampler = sampler, None
@@ -57,13 +65,16 @@ class TensorBatches:
     def __len__(self) -> int:
         return math.ceil(len(self.x) / self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
         size, step = len(self.x), self.batch_size
         if self.sampler is None:
             for start in range(0, size, step):  # views, no copy
-                yield self.x[start : start + step], self.y[start : start + step]
+                end = min(start + step, size)
+                index = (torch.arange(start, end),) if self.indexed else ()
+                yield self.x[start:end], self.y[start:end], *index
             return
         order = self.sampler.indices()
         for start in range(0, size, step):
             picked = order[start : start + step]
-            yield self.x.index_select(0, picked), self.y.index_select(0, picked)
+            index = (picked,) if self.indexed else ()
+            yield self.x.index_select(0, picked), self.y.index_select(0, picked), *index

@@ -21,6 +21,8 @@ class DataInfo:
     ``vocab`` is set when ``x`` holds token ids (a :class:`pipeline.text.Vocab`'s symbols, id →
     symbol); ``labels`` names the classes when the dataset has names for them; ``fingerprint``
     identifies the source data (e.g. a corpus read from the interpreter's own files).
+    ``train_examples`` counts the rows of the in-memory training split, which a model keeping a
+    parameter per training example sizes its table by; 0 for data streamed from shards.
     """
 
     input_shape: tuple[int, ...]
@@ -29,6 +31,18 @@ class DataInfo:
     vocab: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
     fingerprint: str = ""
+    train_examples: int = 0
+
+    def examples_to_keep(self, keeper: str) -> int:
+        """``train_examples``, for ``keeper`` (e.g. "family glann keeps a code per training
+        example"); a clear error where the data gives none (streamed, or prepared before the count
+        was recorded)."""
+        if self.train_examples < 1:
+            raise PipelineError(
+                f"{keeper}, but the prepared data of {self.dataset} gives no in-memory training "
+                "split size; rerun the prepare stage on a dataset that loads into memory."
+            )
+        return self.train_examples
 
 
 @dataclass(frozen=True)
@@ -113,6 +127,7 @@ class PreparedData:
             tuple(raw.get("vocab", ())),
             tuple(raw.get("labels", ())),
             raw.get("fingerprint", ""),
+            int(raw.get("train_examples", 0)),
         )
         if raw.get("storage") == "shards":
             from pipeline.shards import ShardSplit, load_index
@@ -163,6 +178,7 @@ def split_examples(
         tuple(loaded.vocab),
         labels,
         loaded.fingerprint,
+        len(x_train),
     )
     return PreparedData(info, Split(x_train, y_train), Split(x_val, y_val), Split(x_test, y_test))
 

@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
 from pipeline.batches import EpochOrder, TensorBatches
 from pipeline.data import PreparedData, Split
+from pipeline.errors import PipelineError
 
 EVAL_BATCH = 256  # validation and test batches hold at least this many examples
 
@@ -21,9 +22,10 @@ def tensors(split: Split) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(split.x), torch.from_numpy(split.y)
 
 
-def tensor_dataset(split: Split) -> TensorDataset:
-    """The split as a map-style dataset of ``(x, y)``."""
-    return TensorDataset(*tensors(split))
+def tensor_dataset(split: Split, indexed: bool = False) -> TensorDataset:
+    """The split as a map-style dataset of ``(x, y)``, or ``(x, y, index)`` when ``indexed``."""
+    x, y = tensors(split)
+    return TensorDataset(x, y, torch.arange(len(x))) if indexed else TensorDataset(x, y)
 
 
 class PreparedDataModule(pl.LightningDataModule):
@@ -40,19 +42,32 @@ class PreparedDataModule(pl.LightningDataModule):
     def _distributed(self) -> bool:
         return self.trainer is not None and self.trainer.world_size > 1
 
+    def _indexed(self) -> bool:
+        """Whether the module asks for ``(x, y, index)`` training batches
+        (:attr:`pipeline.module.ModelModule.batch_indices`)."""
+        module = self.trainer.lightning_module if self.trainer is not None else None
+        return bool(getattr(module, "batch_indices", False))
+
     def train_dataloader(self) -> Iterable:
+        indexed = self._indexed()
         if self.data.sharded:
+            if indexed:
+                raise PipelineError(
+                    f"model {type(self.trainer.lightning_module).__name__} needs each training "
+                    f"row's index, which data streamed from shards ({self.data.info.dataset}) "
+                    "does not give; train it on a dataset that loads into memory."
+                )
             return self._streamed(self.data.train, self.batch_size, self.seed)
         workers = self.num_workers
         if self._distributed():  # Lightning swaps in a DistributedSampler seeded from the seed
-            dataset = tensor_dataset(self.data.train)
+            dataset = tensor_dataset(self.data.train, indexed)
             return DataLoader(dataset, self.batch_size, shuffle=True, num_workers=workers)
         if workers:  # the order EpochOrder draws, so workers change no result
-            dataset = tensor_dataset(self.data.train)
+            dataset = tensor_dataset(self.data.train, indexed)
             sampler = DistributedSampler(dataset, num_replicas=1, rank=0, seed=self.seed)
             return DataLoader(dataset, self.batch_size, sampler=sampler, num_workers=workers)
         x, y = tensors(self.data.train)
-        return TensorBatches(x, y, self.batch_size, EpochOrder(len(x), self.seed))
+        return TensorBatches(x, y, self.batch_size, EpochOrder(len(x), self.seed), indexed)
 
     def _streamed(self, split, batch_size: int, seed: int | None) -> Iterable:
         from pipeline.shard_batches import ShardBatches

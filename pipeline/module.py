@@ -20,10 +20,15 @@ class ModelModule(pl.LightningModule):
     ``accumulate_grad_batches``); the logged loss is untouched. It stays 1.0 unless a trick's
     callback sets it for the coming batch, as ``grad_accum`` does to weight each micro-batch by its
     share of the examples of its accumulation group.
+
+    :attr:`batch_indices` True asks the data module for training batches ``(x, y, index)``, where
+    ``index`` holds each row's position in the training split (``info.train_examples`` rows), for a
+    model with a parameter per training example; data streamed from shards cannot give it.
     """
 
     optimization: Callable[["ModelModule"], Any] | None = None
     loss_weight: float = 1.0
+    batch_indices: bool = False
 
     def configure_optimizers(self) -> Any:
         if self.optimization is None:

@@ -120,6 +120,27 @@ FAMILIES = [
         },
     ),
     FamilySpec(
+        "glann",
+        "GLANN: GLO codes and generator G, then IMLE maps noise to the codes; samples G(T(e))",
+        load="plugins.glann.family:GLANNFamily",
+        settings={
+            "hidden": Setting(128, "units of each hidden ReLU layer of G and of T", low=1),
+            "latent": Setting(16, "dimensions of the GLO codes z, kept in the unit ball", low=1),
+            "noise": Setting(16, "dimensions of the Gaussian noise e that T maps to codes", low=1),
+            "glo_epochs": Setting(
+                100,
+                "epochs of GLO (G and codes) before IMLE trains T on the frozen codes; "
+                "trainer.max_epochs counts both phases",
+                low=0,
+            ),
+            "imle_samples": Setting(
+                640,
+                "samples T(e) drawn per IMLE batch, among which each code finds its nearest",
+                low=1,
+            ),
+        },
+    ),
+    FamilySpec(
         "on_lstm",
         "ON-LSTM language model: cumax master gates order the neurons; trees from their distances",
         load="plugins.on_lstm.family:OnLstmFamily",

@@ -75,9 +75,11 @@ def fit(
     optimizer: Mapping[str, Any] = ADAM,
     batch_size: int = 64,
     callbacks: list[pl.Callback] = (),
+    ckpt_path: str | None = None,
     **trainer_args: Any,
 ) -> pl.Trainer:
-    """Train with the core's optimizer (and ``tricks``) through the train stage's wiring."""
+    """Train with the core's optimizer (and ``tricks``) through the train stage's wiring, resuming
+    from ``ckpt_path`` when given (as the train stage resumes from ``last.ckpt``)."""
     recorders = [EpochHistory(history)] if history else []
     trainer = build_training(
         module,
@@ -87,7 +89,8 @@ def fit(
         {**TEST_TRAINER, **trainer_args},
         extra_callbacks=[*recorders, *callbacks],
     ).trainer
-    trainer.fit(module, datamodule=PreparedDataModule(data, batch_size, seed=0))
+    datamodule = PreparedDataModule(data, batch_size, seed=0)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     return trainer
 
 
