@@ -105,16 +105,18 @@ def test_exported_generative_path_decodes_the_noise_of_every_group():
 
 
 def test_short_run_of_the_recipe_learns_digits_with_every_group(tmp_path):
-    """The recipe's settings for 15 of its epochs (full run: −23.2 nats)."""
+    """The recipe for 25 of its 100 epochs, with weaker floors than the full run's figures: it
+    reaches ELBO −25.35, every group's KL ≥ 0.18 and 9 of 10 digits (the full run: see
+    docs/families.md)."""
     data = prepared("digits")
     settings, tricks = recipe("nvae")
     family, module = build("nvae", data, **settings)
-    fit(module.train(), data, tricks=tricks, max_epochs=15)
+    fit(module.train(), data, tricks=tricks, max_epochs=25)
     metrics = family.evaluate(module.eval(), data, tmp_path)
-    assert metrics["elbo"] >= -27.5, metrics
+    assert metrics["elbo"] >= -26.0, metrics
     kls = [metrics[f"test_kl_group_{i}"] for i in range(1, settings["groups"] + 1)]
     assert min(kls) >= 0.1, kls
     assert metrics["test_kl"] == pytest.approx(sum(kls), rel=1e-5)
-    assert metrics["mode_coverage"] >= 0.9, metrics
+    assert metrics["mode_coverage"] >= 0.8, metrics
     for picture in ("samples", "real_and_samples", "hierarchy", "reconstructions"):
         assert (tmp_path / f"{picture}.png").stat().st_size > 5000, picture
