@@ -67,12 +67,12 @@ def context_pairs(
     probabilities ``keep`` (none dropped when None)."""
     kept = rows >= FIRST_WORD
     if keep is not None:
-        kept &= torch.rand(rows.shape) < keep[rows]
+        kept &= torch.rand(rows.shape, device=rows.device) < keep[rows]
     # Kept words first, in their order: a stable sort on "dropped".
     order = torch.argsort((~kept).to(torch.int8), dim=1, stable=True)
     words, count = rows.gather(1, order), kept.sum(1, keepdim=True)
-    position = torch.arange(rows.shape[1]).expand_as(rows)
-    reach = torch.randint(1, window + 1, rows.shape)
+    position = torch.arange(rows.shape[1], device=rows.device).expand_as(rows)
+    reach = torch.randint(1, window + 1, rows.shape, device=rows.device)
     found = []
     for offset in (*range(-window, 0), *range(1, window + 1)):
         other = position + offset
