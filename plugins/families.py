@@ -197,6 +197,45 @@ FAMILIES = [
             "dropout": Setting(0.1, "dropout on embeddings and decoder outputs", low=0, high=0.9),
         },
     ),
+    FamilySpec(
+        "jose",
+        "JoSE: word, context and document vectors on the unit sphere, max-margin loss, "
+        "Riemannian SGD",
+        load="plugins.jose.family:JoSEFamily",
+        reads=("tokens",),
+        settings={
+            "dim": Setting(100, "dimensions of every word, context and document vector", low=2),
+            "window": Setting(
+                5, "context words on each side of a center word (shrunk at random per word)", low=1
+            ),
+            "negatives": Setting(2, "negative words drawn per (center, context) pair", low=1),
+            "margin": Setting(
+                0.15, "margin m of max(0, m − v·u − u·d + v·u' + u'·d)", low=0, low_open=True
+            ),
+            "subsample": Setting(
+                1e-3,
+                "word2vec's subsampling threshold t: a word of share f is kept with chance "
+                "(√(f/t) + 1)·t/f; 0 keeps every word",
+                low=0,
+            ),
+        },
+    ),
+    FamilySpec(
+        "bioword",
+        "BioWord (FlyVec): Kenyon cells learn word contexts by a winner-take-all Hebbian rule; "
+        "binary k-of-K hashes",
+        load="plugins.bioword.family:BioWordFamily",
+        reads=("tokens",),
+        settings={
+            "cells": Setting(400, "Kenyon cells K, the bits of every hash", low=1),
+            "hash_length": Setting(
+                32, "k: the most active cells a hash keeps (its ones); at most cells", low=1
+            ),
+            "context": Setting(
+                5, "words on each side of the target word in a training window", low=1, high=64
+            ),
+        },
+    ),
 ]
 
 

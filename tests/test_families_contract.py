@@ -34,6 +34,21 @@ STANDARD_LAYERS = (
 # Every trick at its defaults, all at once (lazy_embedding on every parameter keeps rows without
 # gradient).
 ALL_TRICKS = {name: {} for name in REGISTRY.tricks}
+# Where a trick's defaults name parts a family does not have: the settings that fit it instead, or
+# None to leave the trick out (the family's check refuses it with a clear error).
+FITTED_TRICKS = {
+    # Three embedding tables: no bias for param_lr's default '*.bias', no Linear kernel.
+    "jose": {"param_lr": {"multipliers": [["documents", 2.0]]}, "orthogonal_reg": None},
+    # One bias-free Linear: the fly's synapses.
+    "bioword": {"param_lr": {"multipliers": [["fly.synapses.weight", 2.0]]}},
+}
+
+
+def tricks_for(name: str) -> dict:
+    """Every trick at its defaults, or at the settings that fit family ``name``."""
+    fitted = {**ALL_TRICKS, **FITTED_TRICKS.get(name, {})}
+    return {trick: settings for trick, settings in fitted.items() if settings is not None}
+
 # Small data of each kind a family may read.
 DATA_OF_KIND = {
     "features": ("digits", {}),
@@ -58,7 +73,7 @@ def test_family_meets_the_contract(name, tmp_path):
     trainer = fit(
         module,
         data,
-        tricks=ALL_TRICKS,
+        tricks=tricks_for(name),
         batch_size=16,
         max_epochs=1,
         limit_train_batches=8,
