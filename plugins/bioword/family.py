@@ -32,9 +32,10 @@ from pipeline.hookspecs import Family
 from pipeline.module import ModelModule
 from plugins.bioword.network import FlyHash
 from plugins.bioword.report import draw_report, write_neighbours
-from plugins.bioword.retrieval import overlap, precision_at, simhash_precision
+from plugins.bioword.retrieval import overlap, simhash_precision
 from plugins.bioword.rule import energy, surrogate
 from plugins.bioword.windows import FIRST_WORD, bag_inputs, dense, is_word, windows
+from plugins.text.retrieval import cosines, precision_at
 
 CHUNK = 128  # rows hashed at once: the tie-exact top-k compares every pair of cells of a row
 LSH_SEEDS = 5  # random-projection draws the baseline's precision is averaged over
@@ -124,13 +125,12 @@ class BioWordFamily(Family):
         docs = module.document_inputs(data.test.x)
         codes, labels = module.hash_inputs(docs), data.test.y
         bags = docs[:, : module.vocab].numpy()
-        unit = bags / np.maximum(np.linalg.norm(bags, axis=1, keepdims=True), 1e-12)
         shares = np.bincount(labels) / len(labels)
         ids = module.windows(torch.from_numpy(data.test.x))
         metrics = {
             "retrieval_p10": precision_at(overlap(codes), labels),
             "lsh_retrieval_p10": simhash_precision(bags, labels, codes.shape[1], LSH_SEEDS),
-            "bow_retrieval_p10": precision_at(unit @ unit.T, labels),
+            "bow_retrieval_p10": precision_at(cosines(bags), labels),
             "chance_p10": float(shares @ shares),
             "test_energy": float(energy(module.synapses, ids, module.inverse_p())),
         }

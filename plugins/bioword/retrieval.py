@@ -1,22 +1,16 @@
 """Nearest-neighbour retrieval of documents by their codes, and the random-projection baseline.
 
-Precision@n: for each document, the share of its n most similar other documents that carry its
-label. Similarity is hash overlap for the fly's k-of-K codes (Hamming distance is 2(k − overlap)),
-and agreeing bits for SimHash's sign codes (K − Hamming distance); ties go to the earlier document,
-the same for every method, so no method gains from the order.
+Precision@n (:func:`plugins.text.retrieval.precision_at`): for each document, the share of its n
+most similar other documents that carry its label. Similarity is hash overlap for the fly's k-of-K
+codes (Hamming distance is 2(k − overlap)), and agreeing bits for SimHash's sign codes (K − Hamming
+distance).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-
-def precision_at(similarity: np.ndarray, labels: np.ndarray, n: int = 10) -> float:
-    """Mean share of same-label documents among each document's ``n`` most similar others."""
-    similarity = np.asarray(similarity, dtype=np.float64).copy()
-    np.fill_diagonal(similarity, -np.inf)
-    nearest = np.argsort(-similarity, axis=1, kind="stable")[:, :n]
-    return float((labels[nearest] == labels[:, None]).mean())
+from plugins.text.retrieval import precision_at
 
 
 def overlap(codes: np.ndarray) -> np.ndarray:
