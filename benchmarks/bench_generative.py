@@ -31,7 +31,7 @@ PICTURES = {
     "ebm": "energy",
     "iresnet": "density",
     "glann": "real_and_samples",
-    "nvae": "hierarchy",
+    "nvae": "real_and_samples",
 }
 # family → (metric, comparison, bound); a bound given as a name is that metric of the same run.
 TARGETS: dict[str, list[tuple[str, str, float | str]]] = {

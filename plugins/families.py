@@ -53,6 +53,33 @@ FAMILIES = [
         },
     ),
     FamilySpec(
+        "nvae",
+        "hierarchical VAE (NVAE): latent groups top-down, residual normal posteriors, Bernoulli x",
+        load="plugins.nvae.family:NVAEFamily",
+        settings={
+            "hidden": Setting(128, "units of every residual cell and of the top-down state", low=1),
+            "latent": Setting(8, "latent dimensions of each group", low=1),
+            "groups": Setting(
+                3,
+                "latent groups z_1 … z_L, each conditioned on those above; 1 is a plain VAE",
+                low=1,
+                high=8,
+            ),
+            "cells": Setting(
+                1,
+                "residual cells (BN, Swish, Linear, twice, then squeeze-excite) per group, "
+                "on the bottom-up and the top-down path",
+                low=0,
+                high=8,
+            ),
+            "warmup": Setting(
+                0,
+                "KL warm-up: epochs over which the KL's weight rises linearly to 1; 0 is none",
+                low=0,
+            ),
+        },
+    ),
+    FamilySpec(
         "gan",
         "GAN in one loss: L_D(x, sg(G(z))) + lambda * L_G with D's parameters cut",
         load="plugins.gan.family:GANFamily",

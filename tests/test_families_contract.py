@@ -49,6 +49,7 @@ def tricks_for(name: str) -> dict:
     fitted = {**ALL_TRICKS, **FITTED_TRICKS.get(name, {})}
     return {trick: settings for trick, settings in fitted.items() if settings is not None}
 
+
 # Small data of each kind a family may read.
 DATA_OF_KIND = {
     "features": ("digits", {}),
