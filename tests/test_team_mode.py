@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -42,16 +44,22 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def postgres(tmp_path_factory):
+def postgres():
     """A private PostgreSQL server (the pgserver wheel's own binaries) with two databases; yields
     the folder of its socket."""
     import pgserver
 
-    server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
+    # Run as root, pgserver starts PostgreSQL as a user of its own, which must be able to enter the
+    # folders above the data. pytest keeps its temporary folders private and makes them so again
+    # whenever a test session starts, so the data lives in a folder of its own.
+    home = Path(tempfile.mkdtemp(prefix="pipeline-postgres-"))
+    home.chmod(0o711)
+    server = pgserver.get_server(home / "data", cleanup_mode="stop")
     for database in ("optuna", "mlflow"):
         server.psql(f"CREATE DATABASE {database};")
     yield server.get_uri().split("host=")[1]
     server.cleanup()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def database_url(socket_folder: str, database: str, driver: str = "postgresql") -> str:
