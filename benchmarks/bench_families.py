@@ -1,16 +1,14 @@
 """Training samples per second of every model family: the pipeline's train stage against a
-hand-written
-PyTorch loop of the same model, loss and data (one run each, on one thread, validating once per
-epoch).
+hand-written PyTorch loop of the same model, loss and data (one run each, on one thread, validating
+once per epoch).
 
 The pipeline run is the real train stage (MLflow logging, a checkpoint every epoch, the history CSV,
-the
-core's optimizer) with each family's defaults from conf/model/; the hand loop builds the same module
-and
-steps Adam on the family's own ``objective`` (the loss its training_step logs and returns). A bare
-Lightning fit of the same module (no logger, checkpoints or callbacks) sits between the two, so the
-ratio splits into what Lightning and the family's logging cost and what the stage adds per epoch.
-Run: ``python benchmarks/bench_families.py`` (``--epochs N``, ``--families vae gan``).
+the core's optimizer) with each family's defaults from conf/model/; the hand loop builds the same
+module and steps Adam on the family's own ``objective`` (the loss its training_step logs and
+returns). A bare Lightning fit of the same module (no logger, checkpoints or callbacks) sits between
+the two, so the ratio splits into what Lightning and the family's logging cost and what the stage
+adds per epoch. Run: ``python benchmarks/bench_families.py`` (``--epochs N``, ``--families vae
+gan``).
 """
 
 from __future__ import annotations

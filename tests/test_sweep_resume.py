@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import optuna
+import pytest
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
@@ -89,7 +90,11 @@ def test_killed_and_interrupted_trials_are_retried_with_their_params_and_resume(
         sweep.send_signal(
             signal.SIGTERM
         )  # and the sweep itself is stopped, as by Ctrl-C or a scheduler
-        assert sweep.wait(timeout=120) == 130, log.read_text()[-3000:]
+        try:  # a loaded machine (the suite runs two test workers) may take minutes to wind down
+            code = sweep.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the stopped sweep did not exit:\n" + log.read_text()[-3000:])
+        assert code == 130, log.read_text()[-3000:]
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(sweep.pid, signal.SIGKILL)
