@@ -1,11 +1,12 @@
-"""The base class of every family's LightningModule: the family writes the steps, the core the
-optimizers."""
+"""The base classes of a family's LightningModule: the family writes the steps, the core the
+optimizers. :class:`EpochPartsModule` adds logging a loss's parts once per epoch."""
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
 import lightning.pytorch as pl
+import torch
 
 
 class ModelModule(pl.LightningModule):
@@ -43,3 +44,54 @@ class ModelModule(pl.LightningModule):
         super().backward(
             loss if self.loss_weight == 1.0 else loss * self.loss_weight, *args, **kwargs
         )
+
+
+class EpochPartsModule(ModelModule):
+    """A module whose loss has parts (reconstruction, KL, each player's loss, ...). Lightning's
+    ``self.log`` costs about a millisecond a call, as much as a whole training step of a small
+    model, so it logs ``{stage}_loss`` every step and the batch-weighted epoch mean of every part
+    once per epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self._sums: dict[str, dict[str, torch.Tensor]] = {"train": {}, "val": {}}
+        self._counts = {"train": 0, "val": 0}
+
+    def log_step(
+        self, stage: str, loss: torch.Tensor, parts: dict[str, torch.Tensor], batch_size: int
+    ) -> None:
+        """Log the loss now and add the parts to the epoch's sums (flushed at the end of the
+        epoch)."""
+        val = stage == "val"
+        self.log(
+            f"{stage}_loss",
+            loss.detach(),
+            on_step=False,
+            on_epoch=True,
+            prog_bar=True,
+            sync_dist=val,
+            batch_size=batch_size,
+        )
+        sums = self._sums[stage]
+        for name, value in parts.items():
+            sums[name] = sums.get(name, 0.0) + value.detach() * batch_size
+        self._counts[stage] += batch_size
+        # The epoch's history row is written by a callback at on_train_epoch_end, before this
+        # module's own hook runs, so the training parts are flushed with the epoch's last batch.
+        if not val and self.trainer.is_last_batch:
+            self._flush("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self._flush("val")
+
+    def _flush(self, stage: str) -> None:
+        count = self._counts[stage]
+        for name, total in self._sums[stage].items():
+            self.log(
+                f"{stage}_{name}",
+                total / count,
+                on_step=False,
+                on_epoch=True,
+                sync_dist=stage == "val",
+            )
+        self._sums[stage], self._counts[stage] = {}, 0

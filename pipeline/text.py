@@ -20,6 +20,7 @@ import numpy as np
 
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
 SPECIALS = ("<pad>", "<s>", "</s>", "<unk>")
+FIRST_WORD = len(SPECIALS)  # the first id of a real token: ids below are PAD, BOS, EOS and UNK
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,13 @@ class Vocab:
     @cached_property
     def _index(self) -> dict[str, int]:
         return {s: i for i, s in enumerate(self.symbols) if i >= len(SPECIALS)}
+
+
+def word_counts(rows: np.ndarray, vocab_size: int) -> np.ndarray:
+    """How often each id occurs among the tokens of ``rows`` (float64, 0 for the reserved ids)."""
+    counts = np.bincount(np.asarray(rows).ravel(), minlength=vocab_size).astype(np.float64)
+    counts[:FIRST_WORD] = 0
+    return counts
 
 
 def lengths(rows: np.ndarray) -> np.ndarray:

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from plugins.jose.pairs import context_pairs, keep_probability, triples, word_counts
+from pipeline.text import word_counts
+from plugins.jose.pairs import context_pairs, keep_probability, triples
 from plugins.jose.sphere import max_margin_loss, mean_direction, retract, tangent
 from plugins.text.retrieval import cosine_gap, precision_at
 from tests.family_kit import ADAM, CONF, build, fit, prepared, recipe

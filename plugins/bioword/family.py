@@ -30,11 +30,12 @@ import torch
 from pipeline.errors import PipelineError
 from pipeline.hookspecs import Family
 from pipeline.module import ModelModule
+from pipeline.text import FIRST_WORD, word_counts
 from plugins.bioword.network import FlyHash
 from plugins.bioword.report import draw_report, write_neighbours
 from plugins.bioword.retrieval import overlap, simhash_precision
 from plugins.bioword.rule import energy, surrogate
-from plugins.bioword.windows import FIRST_WORD, bag_inputs, dense, is_word, windows
+from plugins.bioword.windows import bag_inputs, dense, windows
 from plugins.text.retrieval import cosines, precision_at
 
 CHUNK = 128  # rows hashed at once: the tie-exact top-k compares every pair of cells of a row
@@ -70,7 +71,7 @@ class BioWordModule(ModelModule):
         counts = torch.zeros_like(self.word_counts)
         for batch in self.trainer.train_dataloader:
             rows = batch[0]
-            counts += torch.bincount(rows[is_word(rows)], minlength=self.vocab).to(counts)
+            counts += torch.from_numpy(word_counts(rows.cpu().numpy(), self.vocab)).to(counts)
         self.word_counts.copy_(self.trainer.strategy.reduce(counts, reduce_op="sum"))
 
     def windows(self, rows: torch.Tensor) -> torch.Tensor:

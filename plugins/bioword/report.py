@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.plots import pyplot
+from pipeline.text import FIRST_WORD
 from plugins.bioword.retrieval import overlap
-from plugins.bioword.windows import FIRST_WORD
 
 QUERIES = 12  # frequent words shown
 NEAREST = 8  # neighbours listed for each

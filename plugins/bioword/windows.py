@@ -12,9 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from pipeline.text import SPECIALS
+from pipeline.text import FIRST_WORD
 
-FIRST_WORD = len(SPECIALS)  # ids below are PAD, BOS, EOS and UNK
 NONE = -1  # an empty slot of a sparse input
 
 

@@ -13,7 +13,7 @@ from torch import nn
 
 from pipeline.hookspecs import Family
 from plugins.ebm.langevin import langevin, restart_mask
-from plugins.generative.epoch_log import InputGradientModule
+from plugins.generative.input_gradient import InputGradientModule
 from plugins.generative.judge import Judge
 from plugins.generative.nets import mlp
 from plugins.generative.report import (

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from plugins.generative.epoch_log import EpochPartsModule
+from pipeline.module import EpochPartsModule
 from plugins.generative.nets import mlp
 
 

@@ -23,8 +23,8 @@ import torch
 from torch import nn
 
 from pipeline.hookspecs import Family
+from pipeline.module import EpochPartsModule
 from pipeline.plots import save_image_grid
-from plugins.generative.epoch_log import EpochPartsModule
 from plugins.generative.judge import Judge
 from plugins.generative.nets import mlp
 from plugins.generative.report import (

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from pipeline.hookspecs import Family
-from plugins.generative.epoch_log import InputGradientModule
+from plugins.generative.input_gradient import InputGradientModule
 from plugins.generative.judge import Judge
 from plugins.generative.report import (
     latent_generator,

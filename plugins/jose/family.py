@@ -34,13 +34,12 @@ from torch import nn
 
 from pipeline.errors import PipelineError
 from pipeline.hookspecs import Family
-from plugins.generative.epoch_log import EpochPartsModule
+from pipeline.module import EpochPartsModule
+from pipeline.text import FIRST_WORD, word_counts
 from plugins.jose.pairs import (
-    FIRST_WORD,
     keep_probability,
     negative_weights,
     triples,
-    word_counts,
 )
 from plugins.jose.retrieval import embedding_report
 from plugins.jose.sphere import max_margin_loss, mean_direction, random_sphere, retract, tangent

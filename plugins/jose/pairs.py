@@ -18,9 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pipeline.text import SPECIALS
-
-FIRST_WORD = len(SPECIALS)  # ids below are PAD, BOS, EOS and UNK
+from pipeline.text import FIRST_WORD
 
 
 @dataclass(frozen=True)
@@ -32,13 +30,6 @@ class Triples:
     center: torch.Tensor
     context: torch.Tensor
     negative: torch.Tensor
-
-
-def word_counts(rows: np.ndarray, vocab_size: int) -> np.ndarray:
-    """How often each id occurs among the words of ``rows`` (0 for the reserved ids)."""
-    counts = np.bincount(np.asarray(rows).ravel(), minlength=vocab_size).astype(np.float64)
-    counts[:FIRST_WORD] = 0
-    return counts
 
 
 def keep_probability(counts: np.ndarray, threshold: float) -> np.ndarray:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from pipeline.plots import save_scatter
-from plugins.jose.pairs import FIRST_WORD, word_counts
+from pipeline.text import FIRST_WORD, word_counts
 from plugins.text.retrieval import cosine_gap, cosines, precision_at
 
 SHOWN_NEIGHBOURS = 8  # nearest words written beside each chosen word
