@@ -12,8 +12,8 @@ import lightning.pytorch as pl
 
 class EpochHistory(pl.Callback):
     """After each epoch, records the logged epoch metrics (exact values, under the names the logger
-    received) and rewrites ``path`` with every epoch so far, and ``curves/METRIC.csv`` beside it
-    with each metric's own column.
+    received); whenever a checkpoint is saved, and when training ends, rewrites ``path`` with every
+    epoch so far, and ``curves/METRIC.csv`` beside it with each metric's own column.
 
     Each family logs different metrics; ``dvc plots`` draws whatever the ``curves`` folder holds,
     whereas a curve named in ``dvc.yaml`` is an error for a family without that column.
@@ -41,7 +41,21 @@ class EpochHistory(pl.Callback):
             for key, value in trainer.callback_metrics.items()
             if not key.endswith("_step")
         }
-        self._write()
+
+    def on_save_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        if trainer.is_global_zero and self.logged:
+            self._write()
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.is_global_zero and self.logged:
+            self._write()
+
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
+        self.on_train_end(trainer, pl_module)
 
     @property
     def rows(self) -> list[dict[str, float]]:

@@ -11,9 +11,9 @@ from pipeline.context import RunContext
 def run(ctx: RunContext) -> dict[str, float]:
     """Fit the model, write ``models/model.pt`` and the train metrics; return those metrics."""
     import lightning.pytorch as pl
-    from lightning.pytorch.callbacks import ModelCheckpoint
 
     from pipeline import resume, tracking
+    from pipeline.checkpoint import LastCheckpoint
     from pipeline.data import PreparedData
     from pipeline.datamodule import PreparedDataModule
     from pipeline.divergence import DivergenceGuard
@@ -32,15 +32,7 @@ def run(ctx: RunContext) -> dict[str, float]:
     pl.seed_everything(params["seed"], workers=True, verbose=False)
     module = family.build(params["model"], data.info)
     callbacks = [
-        # last.ckpt after every epoch. (save_last with save_top_k=0 writes it only when fit ends in
-        # Lightning 2.6, so a killed training would start over.)
-        ModelCheckpoint(
-            dirpath=paths.checkpoints,
-            filename="last",
-            save_top_k=1,
-            every_n_epochs=1,
-            enable_version_counter=False,
-        ),
+        LastCheckpoint(paths.checkpoints),  # resumable state, every few seconds of training
         # The checkpointed record of every epoch: the CSVs, and what a resumed run writes to MLflow.
         EpochHistory(paths.plots / "history.csv"),
         DivergenceGuard(params["optimizer"]["lr"]),  # a diverged run fails instead of passing
