@@ -25,6 +25,7 @@ from pathlib import Path
 import commands
 import compute_bound
 import contenders
+import lightning.pytorch as pl
 import targets
 import torch
 
@@ -57,7 +58,9 @@ def measure(args, work: Path, params: dict) -> tuple[dict[str, list[dict]], obje
         return conn.recv()
 
     def pipeline(_data, epochs):
-        result, last["trainer"] = contenders.pipeline_train(work, params, epochs)
+        saves = SaveCounter()
+        result, last["trainer"] = contenders.pipeline_train(work, params, epochs, [saves])
+        last["saves per epoch"] = saves.count / epochs
         return result
 
     runs = {
@@ -74,7 +77,18 @@ def measure(args, work: Path, params: dict) -> tuple[dict[str, list[dict]], obje
             results[name].append(run(data, args.epochs))
     conn.send(None)
     worker.join(timeout=30)
+    last["trainer"].saves_per_epoch = last["saves per epoch"]
     return results, last["trainer"]
+
+
+class SaveCounter(pl.Callback):
+    """Counts the checkpoints a fit saves (the stage saves at most every few seconds)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint) -> None:
+        self.count += 1
 
 
 def timed(call, repeats: int) -> float:
@@ -110,19 +124,17 @@ def per_epoch_costs(work: Path, trainer) -> dict[str, tuple[float, float]]:
     epochs = trainer.current_epoch
     run_id = json.loads((work / "models" / "run.json").read_text())["run_id"]
     client = MlflowClient(tracking.tracking_uri(work))
-    log_calls = (
-        len(client.get_metric_history(run_id, "epoch")) / epochs
-    )  # Lightning adds "epoch" to every call
+    # Lightning adds "epoch" to every call
+    log_calls = len(client.get_metric_history(run_id, "epoch")) / epochs
     history = EpochHistory(work / "probe" / "history.csv")
     history.load_state_dict(
-        {"rows": [{"epoch": e, "train_loss": 0.5, "val_loss": 0.5} for e in range(epochs)]}
+        {"logged": {e: {"train_loss": 0.5, "val_loss": 0.5} for e in range(epochs)}}
     )
+    saves = trainer.saves_per_epoch
+    module = trainer.lightning_module
     costs = {
-        CKPT: (timed(lambda: trainer.save_checkpoint(work / "probe" / "last.ckpt"), PROBES), 1),
-        CSV: (
-            timed(lambda: history.on_train_epoch_end(trainer, trainer.lightning_module), PROBES),
-            1,
-        ),
+        CKPT: (timed(lambda: trainer.save_checkpoint(work / "probe" / "last.ckpt"), PROBES), saves),
+        CSV: (timed(lambda: history.on_train_end(trainer, module), PROBES), saves),
     }
     metrics = {"train_loss": 0.5, "train_acc": 0.9, "epoch": 3.0}
     for synchronous in (True, False):
@@ -138,9 +150,7 @@ def per_epoch_costs(work: Path, trainer) -> dict[str, tuple[float, float]]:
             log_calls,
         )
         logger.finalize("success")  # waits for the queued writes
-        if (
-            not synchronous
-        ):  # the write still runs, in a thread that contends with training for the GIL
+        if not synchronous:  # the write still runs, in a thread contending for the GIL
             costs[QUEUED] = ((time.process_time() - cpu) / PROBES, log_calls)
     return costs
 
@@ -315,6 +325,14 @@ def main() -> None:
             f"thread): cold {walls['cold']:.1f} s (load1 {walls['cold load1']:.2f}), "
             f"no-op {walls['no-op']:.1f} s (load1 {walls['no-op load1']:.2f})"
         )
+        stages = ", ".join(f"{name} {walls[f'stage {name}']:.1f}" for name in commands.STAGES)
+        print(
+            f"  each stage's command alone (s): {stages}; dvc status {walls['dvc status']:.1f}; "
+            f"the rest of the cold repro (DVC's runs, hashing, caching) "
+            f"{walls['cold'] - sum(walls[f'stage {name}'] for name in commands.STAGES):.1f}"
+        )
+        for name in commands.STAGES:
+            figures[f"stage {name} alone, s"] = walls[f"stage {name}"]
         figures["cold dvc repro, s"] = walls["cold"]
         figures["no-op dvc repro, s"] = walls["no-op"]
     targets.report(figures, args.json)

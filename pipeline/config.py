@@ -71,6 +71,12 @@ CORE_SCHEMA: dict[str, dict[str, Setting]] = {
         "max_epochs": Setting(20, "epochs to train", low=1),
         "deterministic": Setting(True, "use deterministic algorithms"),
         "log_every_n_steps": Setting(10, "how often step metrics are logged", low=1),
+        # The pipeline's own, not a Trainer argument (pipeline.trainer_check.PIPELINE_SETTINGS).
+        "checkpoint_seconds": Setting(
+            2.0,
+            "least seconds of training between two saves of checkpoints/last.ckpt (0: every epoch)",
+            low=0,
+        ),
     },
     "export": {
         "tolerance": Setting(

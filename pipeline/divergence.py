@@ -13,10 +13,8 @@ from typing_extensions import override
 from pipeline.errors import PipelineError
 
 # A loss this many times its first value (or 1, when that is smaller) has left any useful region.
-# Learning
-# rates that train slowly or noisily, and GAN losses, stay far below it; the learning rates that
-# ruin the
-# default classifier (adam 1e3 and above) cross it at their second step.
+# Learning rates that train slowly or noisily, and GAN losses, stay far below it; the learning rates
+# that ruin the default classifier (adam 1e3 and above) cross it at their second step.
 EXPLOSION = 1e6
 FULL_PRECISION = ("32-true", "64-true")
 
@@ -27,25 +25,22 @@ class TrainingDiverged(PipelineError):
 
 class DivergenceGuard(pl.Callback):
     """Raises :class:`TrainingDiverged` at the end of the first batch whose loss is not finite (the
-    ``training_step`` output, and every loss a manually optimized family backpropagates), after
-    whose
-    optimizer step a weight is not finite, or whose loss exceeds :data:`EXPLOSION` times the run's
-    first.
+    ``training_step`` output, and every loss a manually optimized family backpropagates) or exceeds
+    :data:`EXPLOSION` times the run's first, and at the end of an epoch after whose last optimizer
+    step a weight is not finite.
 
-    A batch costs three small operations: one foreach norm over its losses and (after an optimizer
-    step)
-    the weights, a stack, and one read of the norms from the device. Gradients need no pass of their
-    own:
-    a non-finite gradient makes the weights non-finite at its step (a gradient scaler skips such
-    steps
-    instead, as it should), and the message then names the gradient.
+    A batch costs one foreach norm over its losses, a stack, and one read from the device. The
+    weights are summed once per epoch only: over a large model that sum costs as much as a few
+    percent of a step, and a weight that stops being finite makes the next batch's loss non-finite
+    anyway (a table row no batch reads until the epoch ends is caught then). Gradients need no pass
+    of their own: a non-finite gradient makes the weights non-finite at its step (a gradient scaler
+    skips such steps instead, as it should), and the message then names the gradient.
     """
 
     def __init__(self, lr: float):
         self.lr = lr
-        self.first_loss: float | None = (
-            None  # |loss| of the run's first batch; checkpointed, so a resume keeps it
-        )
+        # |loss| of the run's first batch; checkpointed, so a resume keeps it
+        self.first_loss: float | None = None
         self._names: list[str] = []
         self._params: list[torch.Tensor] = []
         self._weights: list[torch.Tensor] = []
@@ -59,8 +54,7 @@ class DivergenceGuard(pl.Callback):
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         named = [(n, p) for n, p in pl_module.named_parameters() if p.requires_grad]
         # Detached views share the weights' storage, so they see every in-place optimizer step, and
-        # norms
-        # of them build no autograd graph (cheaper than entering no_grad at every batch).
+        # norms of them build no autograd graph (cheaper than entering no_grad at every batch).
         self._names, self._params = [n for n, _ in named], [p for _, p in named]
         self._weights = [p.detach() for p in self._params]
         # A half-precision sum of |w| overflows on healthy weights; accumulate it in float32.
@@ -95,13 +89,12 @@ class DivergenceGuard(pl.Callback):
     ) -> None:
         loss = _step_loss(outputs)
         tensors = ([loss] if loss is not None else []) + self._backward_losses
-        if self._stepped:
+        if trainer.is_last_batch:
             tensors += self._weights
         if not tensors:
             return
         # The sum of |x| of each tensor: finite exactly when all its values are (float32 sums cannot
-        # overflow
-        # the float64 total), and for the step loss its magnitude.
+        # overflow the float64 total), and for the step loss its magnitude.
         sizes = torch.stack(torch._foreach_norm(tensors, 1, dtype=self._norm_dtype)).tolist()
         ok = math.isfinite(sum(sizes))
         if ok and loss is not None and self._automatic:

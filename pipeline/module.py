@@ -47,10 +47,13 @@ class ModelModule(pl.LightningModule):
 
 
 class EpochPartsModule(ModelModule):
-    """A module whose loss has parts (reconstruction, KL, each player's loss, ...). Lightning's
-    ``self.log`` costs about a millisecond a call, as much as a whole training step of a small
-    model, so it logs ``{stage}_loss`` every step and the batch-weighted epoch mean of every part
-    once per epoch."""
+    """A module that logs its loss and the loss's parts (reconstruction, KL, accuracy, each
+    player's loss, ...) once per epoch, as their batch-weighted means over the epoch.
+
+    Lightning's ``self.log`` costs about a millisecond a call, as much as a whole training step of
+    a small model; here a step only adds its values to the epoch's sums (on the device, without a
+    synchronisation), and ``{stage}_loss`` and ``{stage}_{part}`` are logged when the epoch ends.
+    """
 
     def __init__(self):
         super().__init__()
@@ -60,25 +63,15 @@ class EpochPartsModule(ModelModule):
     def log_step(
         self, stage: str, loss: torch.Tensor, parts: dict[str, torch.Tensor], batch_size: int
     ) -> None:
-        """Log the loss now and add the parts to the epoch's sums (flushed at the end of the
-        epoch)."""
-        val = stage == "val"
-        self.log(
-            f"{stage}_loss",
-            loss.detach(),
-            on_step=False,
-            on_epoch=True,
-            prog_bar=True,
-            sync_dist=val,
-            batch_size=batch_size,
-        )
+        """Add the loss and its parts to the epoch's sums (``stage`` is ``train`` or ``val``)."""
         sums = self._sums[stage]
-        for name, value in parts.items():
+        for name, value in {"loss": loss, **parts}.items():
             sums[name] = sums.get(name, 0.0) + value.detach() * batch_size
         self._counts[stage] += batch_size
         # The epoch's history row is written by a callback at on_train_epoch_end, before this
-        # module's own hook runs, so the training parts are flushed with the epoch's last batch.
-        if not val and self.trainer.is_last_batch:
+        # module's own hook runs, so the training sums are logged with the epoch's last batch.
+        trainer = self._trainer  # None when a step is called by hand, outside a fit
+        if stage == "train" and trainer is not None and trainer.is_last_batch:
             self._flush("train")
 
     def on_validation_epoch_end(self) -> None:
@@ -92,6 +85,7 @@ class EpochPartsModule(ModelModule):
                 total / count,
                 on_step=False,
                 on_epoch=True,
+                prog_bar=name == "loss",
                 sync_dist=stage == "val",
             )
         self._sums[stage], self._counts[stage] = {}, 0

@@ -60,6 +60,8 @@ TRAINER_ARGUMENTS = (
     "model_registry",
 )
 OWNED_BY_PIPELINE = ("callbacks", "logger", "default_root_dir", "enable_checkpointing")
+# Keys of the trainer section that the pipeline reads itself and does not hand to the Trainer.
+PIPELINE_SETTINGS = ("checkpoint_seconds",)
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
 PRECISIONS = (
     64,
@@ -117,7 +119,7 @@ def check_trainer(settings: Mapping[str, Any]) -> None:
             raise PipelineError(
                 f"trainer.{key} is set by the pipeline and cannot be given in params.yaml."
             )
-        if key not in TRAINER_ARGUMENTS:
+        if key not in TRAINER_ARGUMENTS and key not in PIPELINE_SETTINGS:
             raise PipelineError(
                 f"trainer.{key} is not an argument of Lightning's "
                 f"Trainer{did_you_mean(key, TRAINER_ARGUMENTS)}; "

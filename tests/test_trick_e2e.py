@@ -63,7 +63,9 @@ def kill_after_epoch(project: Path, epoch: int) -> None:
 
 
 def test_all_tricks_through_dvc_repro_then_kill_and_resume(project: Path):
-    edit_params(project, tricks=ALL_TRICKS, optimizer={"lr": 0.01}, trainer={"max_epochs": EPOCHS})
+    # A checkpoint every epoch, so the kill below finds one in the middle of training.
+    trainer = {"max_epochs": EPOCHS, "checkpoint_seconds": 0}
+    edit_params(project, tricks=ALL_TRICKS, optimizer={"lr": 0.01}, trainer=trainer)
     repro = run(["dvc", "repro"], project, **THREADS)
     assert "Running stage 'export'" in repro.stdout
     assert json.loads((project / "metrics" / "evaluate.json").read_text())["accuracy"] >= 0.9

@@ -21,6 +21,7 @@ def run(ctx: RunContext) -> dict[str, float]:
     from pipeline.history import EpochHistory
     from pipeline.mlflow_logger import CheckpointBatchedMLFlowLogger, EpochEnds
     from pipeline.outputs import save_weights, write_json
+    from pipeline.trainer_check import PIPELINE_SETTINGS
     from pipeline.training import build_training
 
     params, paths = ctx.params, ctx.paths
@@ -32,7 +33,8 @@ def run(ctx: RunContext) -> dict[str, float]:
     pl.seed_everything(params["seed"], workers=True, verbose=False)
     module = family.build(params["model"], data.info)
     callbacks = [
-        LastCheckpoint(paths.checkpoints),  # resumable state, every few seconds of training
+        # resumable state, every few seconds of training
+        LastCheckpoint(paths.checkpoints, params["trainer"]["checkpoint_seconds"]),
         # The checkpointed record of every epoch: the CSVs, and what a resumed run writes to MLflow.
         EpochHistory(paths.plots / "history.csv"),
         DivergenceGuard(params["optimizer"]["lr"]),  # a diverged run fails instead of passing
@@ -45,7 +47,7 @@ def run(ctx: RunContext) -> dict[str, float]:
         params["optimizer"],
         params["tricks"],
         ctx.registry,
-        params["trainer"],
+        {k: v for k, v in params["trainer"].items() if k not in PIPELINE_SETTINGS},
         callbacks,
         ctx.extra_callbacks,
         root_dir=str(paths.root / "lightning_logs"),

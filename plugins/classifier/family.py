@@ -10,12 +10,12 @@ from sklearn.metrics import f1_score
 from torch import nn
 
 from pipeline.hookspecs import Family
-from pipeline.module import ModelModule
+from pipeline.module import EpochPartsModule
 from pipeline.plots import save_confusion
 from plugins.classifier.soft import LOSSES
 
 
-class ClassifierModule(ModelModule):
+class ClassifierModule(EpochPartsModule):
     """Dense(hidden, relu) → Dense(classes); the softmax is applied in the loss and at export.
 
     ``loss`` names the training loss (:data:`plugins.classifier.soft.LOSSES`); validation reports
@@ -34,21 +34,14 @@ class ClassifierModule(ModelModule):
         x, y = batch
         logits = self(x)
         loss = self.loss(logits, y)
-        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True)
-        self.log(
-            "train_acc",
-            (logits.argmax(1) == y).float().mean(),
-            on_step=False,
-            on_epoch=True,
-            prog_bar=True,
-        )
+        self.log_step("train", loss, {"acc": (logits.argmax(1) == y).float().mean()}, len(y))
         return loss
 
     def validation_step(self, batch, batch_idx):
         x, y = batch
         logits = self(x)
-        self.log("val_loss", self.loss(logits, y), prog_bar=True, sync_dist=True)
-        self.log("val_acc", (logits.argmax(1) == y).float().mean(), prog_bar=True, sync_dist=True)
+        accuracy = (logits.argmax(1) == y).float().mean()
+        self.log_step("val", self.loss(logits, y), {"acc": accuracy}, len(y))
 
 
 class ClassifierFamily(Family):
