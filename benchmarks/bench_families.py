@@ -116,7 +116,7 @@ def samples_per_second(result: dict[str, float], train_examples: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument(
         "--repeats", type=int, default=3, help="runs of each contender, in turn; medians shown"
     )
