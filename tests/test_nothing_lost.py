@@ -212,7 +212,8 @@ def checkpoint_epoch(path: Path) -> int:
 
 
 def test_refused_fix_keeps_the_checkpoint_and_the_rerun_resumes(workspace: Path):
-    edit_params(workspace, trainer={"max_epochs": 40})
+    # A checkpoint every epoch, so the kill below finds one in the middle of training.
+    edit_params(workspace, trainer={"max_epochs": 40, "checkpoint_seconds": 0})
     process = subprocess.Popen(
         ["dvc", "repro", "train"],
         cwd=workspace,
