@@ -41,10 +41,11 @@ QUEUED = "  its CPU incl. the background write"
 AS_CONFIGURED = (CKPT, CSV, ASYNC)  # what the train stage's thread pays per epoch
 
 
-def measure(args, work: Path, params: dict) -> tuple[dict[str, list[dict]], object]:
+def measure(args, work: Path, params: dict) -> tuple[dict[str, list[dict]], object, float]:
     """Run every contender ``args.repeats`` times, interleaved so load changes hit them alike.
 
-    Returns the results and the Trainer of the last pipeline run (for the per-epoch cost probes).
+    Returns the results, and the Trainer of the last pipeline run with the checkpoints it saved
+    per epoch (for the per-epoch cost probes).
     """
     data = contenders.prepare(work, params)
     spawn = multiprocessing.get_context("spawn")
@@ -77,8 +78,7 @@ def measure(args, work: Path, params: dict) -> tuple[dict[str, list[dict]], obje
             results[name].append(run(data, args.epochs))
     conn.send(None)
     worker.join(timeout=30)
-    last["trainer"].saves_per_epoch = last["saves per epoch"]
-    return results, last["trainer"]
+    return results, last["trainer"], last["saves per epoch"]
 
 
 class SaveCounter(pl.Callback):
@@ -106,7 +106,7 @@ def log_next(logger, metrics: dict, steps) -> None:
     logger.log_metrics(metrics, step=next(steps))
 
 
-def per_epoch_costs(work: Path, trainer) -> dict[str, tuple[float, float]]:
+def per_epoch_costs(work: Path, trainer, saves: float) -> dict[str, tuple[float, float]]:
     """Seconds per call and calls per epoch of each thing the train stage does per epoch that a bare
     Trainer does not.
 
@@ -130,7 +130,6 @@ def per_epoch_costs(work: Path, trainer) -> dict[str, tuple[float, float]]:
     history.load_state_dict(
         {"logged": {e: {"train_loss": 0.5, "val_loss": 0.5} for e in range(epochs)}}
     )
-    saves = trainer.saves_per_epoch
     module = trainer.lightning_module
     costs = {
         CKPT: (timed(lambda: trainer.save_checkpoint(work / "probe" / "last.ckpt"), PROBES), saves),
@@ -310,8 +309,8 @@ def main() -> None:
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"
         if args.profile:
             return profile(work, params, args.epochs)
-        results, trainer = measure(args, work, params)
-        figures = report(results, per_epoch_costs(work, trainer))
+        results, trainer, saves = measure(args, work, params)
+        figures = report(results, per_epoch_costs(work, trainer, saves))
         figures["pipeline run evaluate, s"] = commands.time_evaluate(
             work, params, os.environ["MLFLOW_TRACKING_URI"], args.repeats
         )

@@ -61,21 +61,21 @@ class LastCheckpoint(ModelCheckpoint):
             if trainer.world_size > 1:
                 due = trainer.strategy.broadcast(due, src=0)
             self._decision = (epoch, due)
+            if due:
+                self._saved_at = time.monotonic()
         return self._decision[1]
 
     @override
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.sanity_checking and self._due(trainer):
             super().on_train_epoch_end(trainer, pl_module)
-            self._saved_at = time.monotonic()
 
     @override
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.sanity_checking and self._due(trainer):
             super().on_validation_end(trainer, pl_module)
-            self._saved_at = time.monotonic()
 
     @override
     def on_train_batch_end(self, *args, **kwargs) -> None:
-        """Nothing: saves happen only at an epoch's end (Lightning's own check here costs more
-        than the guard against divergence on small steps)."""
+        """Nothing: saves happen only at an epoch's end, so Lightning's per-batch check is
+        skipped."""

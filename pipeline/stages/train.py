@@ -21,7 +21,6 @@ def run(ctx: RunContext) -> dict[str, float]:
     from pipeline.history import EpochHistory
     from pipeline.mlflow_logger import CheckpointBatchedMLFlowLogger, EpochEnds
     from pipeline.outputs import save_weights, write_json
-    from pipeline.trainer_check import PIPELINE_SETTINGS
     from pipeline.training import build_training
 
     params, paths = ctx.params, ctx.paths
@@ -47,7 +46,7 @@ def run(ctx: RunContext) -> dict[str, float]:
         params["optimizer"],
         params["tricks"],
         ctx.registry,
-        {k: v for k, v in params["trainer"].items() if k not in PIPELINE_SETTINGS},
+        params["trainer"],
         callbacks,
         ctx.extra_callbacks,
         root_dir=str(paths.root / "lightning_logs"),
