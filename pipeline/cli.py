@@ -104,9 +104,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from pipeline import console
     from pipeline.context import build_context
-    from pipeline.stages import run_stage
+    from pipeline.stages import SCORING, run_stage
 
     started = time.perf_counter()
+    if args.stage in SCORING:
+        from pipeline.module_base import without_lightning
+
+        without_lightning()
     ctx = build_context(Path.cwd(), args.params)
     print(console.describe(args.stage, ctx.params), flush=True)  # before the heavy imports
     # TensorFlow's runtime writes to the file descriptor, past Python's warnings and logging.

@@ -59,6 +59,11 @@ class Family:
     The module returned by :meth:`build` subclasses :class:`pipeline.module.ModelModule`: its
     ``training_step`` returns the loss, and the core owns ``configure_optimizers`` so that every
     trick composes with every family.
+
+    :meth:`evaluate` and :meth:`export_target` use only the module's own methods and torch's: the
+    ``evaluate`` and ``export`` commands load no Lightning, and there ``ModelModule`` derives from
+    a plain torch module with a LightningModule's ``device`` and ``current_epoch`` but no
+    ``trainer`` or ``log`` (:mod:`pipeline.module_base`).
     """
 
     def build(self, settings: Mapping[str, Any], info: DataInfo) -> LightningModule:

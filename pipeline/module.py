@@ -1,15 +1,19 @@
 """The base classes of a family's LightningModule: the family writes the steps, the core the
-optimizers. :class:`EpochPartsModule` adds logging a loss's parts once per epoch."""
+optimizers. :class:`EpochPartsModule` adds logging a loss's parts once per epoch.
+
+In a command that only scores or exports, they derive from a plain torch module instead
+(:mod:`pipeline.module_base`)."""
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
-import lightning.pytorch as pl
 import torch
 
+from pipeline.module_base import base
 
-class ModelModule(pl.LightningModule):
+
+class ModelModule(base()):
     """A LightningModule whose optimizers come from the run's params and tricks.
 
     Families implement ``training_step`` (returning the loss) and usually ``validation_step``

@@ -75,10 +75,10 @@ def artifact_location(uri: str) -> str | None:
 
 
 def is_rank_zero() -> bool:
-    """True in the process that records runs (the only process outside distributed training)."""
-    from lightning.fabric.utilities.rank_zero import rank_zero_only
-
-    return rank_zero_only.rank == 0
+    """True in the process that records runs (the only process outside distributed training, and
+    in a process without Lightning, which trains nothing)."""
+    rank_zero = sys.modules.get("lightning.fabric.utilities.rank_zero")
+    return rank_zero is None or rank_zero.rank_zero_only.rank == 0
 
 
 def check_reachable(uri: str) -> None:

@@ -5,57 +5,28 @@ from __future__ import annotations
 
 import csv
 import logging
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
 import lightning.pytorch as pl
-import numpy as np
 
-from pipeline.config import CORE_SCHEMA
-from pipeline.data import Examples, PreparedData, Stream, split_examples
+from pipeline.data import PreparedData
 from pipeline.datamodule import PreparedDataModule
 from pipeline.history import EpochHistory
-from pipeline.registry import Registry, create_plugin_manager
-from pipeline.settings import validate_section
 from pipeline.training import TEST_TRAINER, build_training
+from tests.data_kit import REGISTRY, build_unseeded, prepared
 
-REGISTRY = Registry(create_plugin_manager())
+__all__ = ["ADAM", "CONF", "REGISTRY", "build", "fit", "prepared", "read_history", "recipe"]
+
 CONF = Path(__file__).resolve().parents[1] / "conf"
 ADAM = {"name": "adam", "lr": 1e-3, "momentum": 0.9, "weight_decay": 0.0}
 logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
 
 
-@lru_cache(maxsize=None)
-def prepared(dataset: str = "digits", **settings: Any) -> PreparedData:
-    """The dataset split in memory as the prepare stage splits a dataset that loads arrays (seed 0,
-    default fractions). A streamed dataset's examples are gathered into arrays and split the same
-    way, so a family's tests keep their data in memory; ``tests.stream_kit.prepare_in`` writes
-    the shards the prepare stage writes for it. A list setting is given as a tuple (the arguments
-    are the cache's key)."""
-    spec = REGISTRY.dataset(dataset)
-    schema = {**CORE_SCHEMA["data"], **spec.settings}
-    listed = {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()}
-    values = validate_section("data", {"name": dataset, **listed}, schema)
-    loaded = spec.load(values) if spec.load else gathered(spec.stream(values))
-    return split_examples(loaded, values["val_fraction"], values["test_fraction"], 0, dataset)
-
-
-def gathered(stream: Stream) -> Examples:
-    """Every example of ``stream`` as arrays, in the order it yields them."""
-    examples = list(stream.examples)
-    x, y = (np.stack([example[i] for example in examples]) for i in (1, 2))
-    return Examples(x, y, stream.vocab, stream.labels, stream.fingerprint)
-
-
 def build(family: str, data: PreparedData, seed: int = 0, **settings: Any):
     """A fresh module of ``family`` with its validated defaults overridden by ``settings``."""
-    spec = REGISTRY.family(family)
-    schema = {**CORE_SCHEMA["model"], **spec.settings}
-    values = validate_section("model", {"family": family, **settings}, schema)
     pl.seed_everything(seed, verbose=False)
-    family = spec.load()
-    return family, family.build(values, data.info)
+    return build_unseeded(family, data, **settings)
 
 
 def recipe(family: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -14,7 +14,8 @@ from torch import nn
 
 from pipeline import Family
 from pipeline.export.exporter import parts_of
-from tests.family_kit import REGISTRY, build, fit, prepared
+from tests.data_kit import contract_data
+from tests.family_kit import REGISTRY, build, fit
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -48,19 +49,6 @@ def tricks_for(name: str) -> dict:
     """Every trick at its defaults, or at the settings that fit family ``name``."""
     fitted = {**ALL_TRICKS, **FITTED_TRICKS.get(name, {})}
     return {trick: settings for trick, settings in fitted.items() if settings is not None}
-
-
-# Small data of each kind a family may read.
-DATA_OF_KIND = {
-    "features": ("digits", {}),
-    "tokens": ("cond_strings", {"examples": 400}),
-    "token_pairs": ("docstring_titles", {"examples": 300}),
-}
-
-
-def contract_data(name: str):
-    dataset, settings = DATA_OF_KIND[REGISTRY.families[name].spec.reads[0]]
-    return prepared(dataset, **settings)
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY.families))

@@ -1,11 +1,10 @@
 """Each command imports only what it uses, and a stage's process skips the collector's walk over
 its heap at exit without losing what the stage wrote.
 
-The families' modules are LightningModules (:class:`pipeline.module.ModelModule`), so evaluate and
-export, which rebuild the trained module, load Lightning (and the scipy, sympy and matplotlib it
-brings); MLflow brings pandas wherever a run is logged. What no stage should pay for is what it
-does not use: the listing commands and the check stage load no numerical library, prepare none of
-torch, Lightning or MLflow, and only export loads TensorFlow.
+What no stage should pay for is what it does not use: the listing commands and the check stage
+load no numerical library, prepare none of torch, Lightning or MLflow, evaluate and export (which
+rebuild the trained module on a plain torch base, :mod:`pipeline.module_base`) no Lightning, and
+only export loads TensorFlow. MLflow brings pandas wherever a run is logged.
 """
 
 from __future__ import annotations
@@ -41,7 +40,8 @@ COMMANDS = {  # what each command must not import
     "run check": NUMERICAL + DEEP + EXPORT_ONLY,  # validates params.yaml first
     "run prepare": ("sympy", "matplotlib") + DEEP + EXPORT_ONLY,
     "run train": EXPORT_ONLY,
-    "run evaluate": EXPORT_ONLY,
+    "run evaluate": ("lightning", "torchmetrics") + EXPORT_ONLY,
+    "run export": ("lightning", "torchmetrics"),
 }
 
 
@@ -75,7 +75,8 @@ def test_stages_that_need_them_load_their_libraries(imported):
     """The lists above would pass vacuously if the probe saw no imports at all."""
     assert "sklearn" in imported["run prepare"]["modules"]
     assert {"lightning", "mlflow"} <= set(imported["run train"]["modules"])
-    assert {"lightning", "mlflow"} <= set(imported["run evaluate"]["modules"])
+    assert {"torch", "mlflow"} <= set(imported["run evaluate"]["modules"])
+    assert {"torch", "mlflow", "tensorflow", "onnx"} <= set(imported["run export"]["modules"])
 
 
 @pytest.mark.parametrize("stage", ["run check", "run prepare", "run train", "run evaluate"])

@@ -9,10 +9,14 @@ if TYPE_CHECKING:  # `pipeline --help` lists the stages without reading params o
     from pipeline.context import RunContext
 
 STAGES = ("check", "prepare", "train", "evaluate", "export")
+# Stages that only score or export the trained model: run as commands, they build the family's
+# module without Lightning (pipeline.module_base).
+SCORING = ("evaluate", "export")
 # The libraries a stage always uses, loaded before it runs with the collector paused
 # (pipeline.collector). MLflow loads the same way when a stage opens its store (tracking.Tracker),
 # after the train stage's quick check that the store is reachable; TensorFlow only in export.
-LIBRARIES = {stage: ("torch", "lightning.pytorch") for stage in ("train", "evaluate", "export")}
+# The export stage loads its exporters itself, once it knows which formats the family writes.
+LIBRARIES = {"train": ("torch", "lightning.pytorch"), **{stage: ("torch",) for stage in SCORING}}
 
 
 def run_stage(name: str, ctx: RunContext) -> Mapping[str, float]:

@@ -9,7 +9,7 @@ from pipeline.context import RunContext
 def run(ctx: RunContext) -> dict[str, float]:
     """Write ``exported/`` and ``metrics/export.json``; add the diffs, the files, the formats and
     the ONNX models (MLflow Logged Models) to the pipeline's MLflow run."""
-    from pipeline import tracking
+    from pipeline import collector, tracking
     from pipeline.outputs import load_trained, read_run_id, write_json
 
     run_id = read_run_id(ctx.paths.run_record)
@@ -31,6 +31,8 @@ def run(ctx: RunContext) -> dict[str, float]:
         settings = ctx.params["export"]
         name = ctx.params["model"]["family"]
         formats = export_formats(family)
+        with collector.paused():  # ONNX's and TensorFlow's exporters stay out of later collections
+            import_exporters(formats)
         tracker.set_tag(run_id, "export.formats", ", ".join(formats))
         skipped = [fmt for fmt in ALL_FORMATS if fmt not in formats]
         if skipped:
@@ -56,3 +58,15 @@ def run(ctx: RunContext) -> dict[str, float]:
                 name if part.name == SINGLE else f"{name}-{part.name}",
             )
     return diffs
+
+
+def import_exporters(formats: tuple[str, ...]) -> None:
+    """Import the libraries that write ``formats``: torch's ONNX exporter always, TensorFlow
+    (configured first) for SavedModel and TFLite."""
+    import onnxscript  # noqa: F401
+    import torch.export  # noqa: F401
+
+    from pipeline.export.backend import load_keras
+
+    if set(formats) - {"ONNX"}:
+        load_keras()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.metrics import f1_score
 from torch import nn
 
 from pipeline.hookspecs import Family
@@ -67,6 +66,8 @@ class ClassifierFamily(Family):
             "nll": float(-picked.clamp_min(1e-12).log().mean()),
         }
         if data.info.num_classes == 2:  # class 1 is the positive one; argmax is threshold 0.5
+            from sklearn.metrics import f1_score
+
             metrics["f1"] = float(f1_score(y_true, y_pred, zero_division=0))
         return metrics
 

@@ -1,0 +1,102 @@
+"""Every registered family scores and exports in a process without Lightning, as ``pipeline run
+evaluate`` and ``pipeline run export`` do (their modules derive from
+:class:`pipeline.inference_module.InferenceModule` there), from the weights a Lightning-based module
+of the same family saved after training."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from pipeline.inference_module import InferenceModule
+from tests.data_kit import REGISTRY
+
+REPO = Path(__file__).resolve().parents[1]
+# For each family: build on its contract data, load the weights a Lightning-based module saved,
+# evaluate, run each exported network; record what was seen, and whether Lightning got loaded.
+SCRIPT = """
+import json, math, sys, tempfile
+from pathlib import Path
+
+from pipeline.module_base import without_lightning
+
+without_lightning()
+import torch
+
+from pipeline.export.exporter import parts_of
+from pipeline.inference_module import InferenceModule
+from tests.data_kit import build_unseeded, contract_data
+
+found = {}
+for name in sys.argv[2:]:
+    data = contract_data(name)
+    family, module = build_unseeded(name, data)
+    module.load_state_dict(torch.load(f"{sys.argv[1]}/{name}.pt", weights_only=True))
+    module.eval()
+    with tempfile.TemporaryDirectory() as out:
+        metrics = family.evaluate(module, data, Path(out))
+        pictures = len(list(Path(out).glob("*.png")))
+    shapes = []
+    for part in parts_of(family.export_target(module, data), 8):
+        with torch.no_grad():
+            outputs = part.network(*part.inputs)
+        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+        shapes += [bool(torch.isfinite(o).all()) and o.shape[0] == 8 for o in outputs]
+    found[name] = {
+        "base": isinstance(module, InferenceModule),
+        "finite": all(math.isfinite(v) for v in metrics.values()) and bool(metrics),
+        "pictures": pictures,
+        "outputs": shapes,
+    }
+found["lightning"] = sorted(m for m in sys.modules if m.split(".")[0] == "lightning")
+print(json.dumps(found))
+"""
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory) -> dict:
+    """The script's findings for every family, run once."""
+    from tests.data_kit import contract_data
+    from tests.family_kit import build, fit
+
+    weights = tmp_path_factory.mktemp("weights")
+    for name in REGISTRY.families:  # two steps: what training sets (counts, statistics) is set
+        data = contract_data(name)
+        _, module = build(name, data, seed=1)
+        fit(module, data, batch_size=16, max_epochs=1, limit_train_batches=2, limit_val_batches=1)
+        torch.save(module.state_dict(), weights / f"{name}.pt")
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(weights), *sorted(REGISTRY.families)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_the_process_never_loads_lightning(scored):
+    assert scored["lightning"] == []
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY.families))
+def test_family_scores_and_exports_without_lightning(scored, name):
+    assert scored[name]["base"] is True
+    assert scored[name]["finite"] is True
+    assert scored[name]["pictures"] > 0
+    assert scored[name]["outputs"] and all(scored[name]["outputs"])
+
+
+def test_modules_built_in_tests_keep_lightning():
+    from lightning.pytorch import LightningModule
+
+    from pipeline.module import ModelModule
+
+    assert issubclass(ModelModule, LightningModule)
+    assert not issubclass(ModelModule, InferenceModule)
