@@ -27,7 +27,23 @@ from pipeline.sweep.space import MISSING, Space, load_space, put
 
 RUN, WAIT, DONE = "run", "wait", "done"
 CLAIM_TIMEOUT_S = 60  # counting the trials and creating one takes seconds
+FIRST_WAIT_S = 0.25  # a worker waiting on others' trials looks again after this, then twice as long
 BASE_ATTR = "sweep.base_params"  # study user attr: params.yaml minus the space's keys
+# What a local worker imports while the command checks the space: a trial's libraries, and what
+# opening Optuna's and MLflow's SQL stores imports (their migrations' alembic, MLflow's store).
+WORKER_IMPORTS = (
+    "lightning.pytorch",
+    "mlflow",
+    "optuna_integration",
+    "pipeline.stages.train",
+    "pipeline.stages.evaluate",
+    "pipeline.sweep.objective",
+    "pipeline.registry",
+    "optuna.storages._rdb.storage",
+    "alembic.command",
+    "alembic.migration",
+    "mlflow.store.tracking.sqlalchemy_store",
+)
 
 
 @dataclass(frozen=True)
@@ -471,10 +487,12 @@ def run_worker(sweep: Sweep, index: int, lock) -> int:
     )
     objective = Objective(sweep)
     logging.getLogger("optuna.study._optimize").addFilter(QuietSurplus())
+    wait = FIRST_WAIT_S
     while sweep.deadline is None or time.time() < sweep.deadline:
         with Claim(lock) as claim:
             step = plan(study, sweep.n_trials)
             if step == RUN:
+                wait = FIRST_WAIT_S
                 objective.on_start = claim.release
                 left = None if sweep.deadline is None else sweep.deadline - time.time()
                 try:
@@ -485,8 +503,11 @@ def run_worker(sweep: Sweep, index: int, lock) -> int:
                     pass  # another machine took the last slot; plan() now waits or ends
         if step == DONE:
             break
-        if step == WAIT:
-            time.sleep(space.heartbeat_interval)
+        if step == WAIT:  # for the last running trials to end, or to be found dead and queued
+            # The first looks come soon, so the sweep ends right after its last trial; later ones
+            # slow down to one a heartbeat interval, the pace at which a dead trial shows.
+            time.sleep(wait)
+            wait = min(2 * wait, space.heartbeat_interval)
     return 0
 
 
@@ -500,7 +521,7 @@ def worker_process(index: int, inbox, lock) -> None:
     try:
         from pipeline.collector import import_all
 
-        import_all(("lightning.pytorch", "mlflow", "optuna_integration", "pipeline.stages.train"))
+        import_all(WORKER_IMPORTS)
         code = run_worker(inbox.recv(), index, lock)
     except PipelineError as error:
         print(f"error: worker {index}: {error}", file=sys.stderr)
