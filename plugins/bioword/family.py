@@ -29,7 +29,7 @@ import torch
 
 from pipeline.errors import PipelineError
 from pipeline.hookspecs import Family
-from pipeline.module import ModelModule
+from pipeline.module import EpochPartsModule
 from pipeline.text import FIRST_WORD, word_counts
 from plugins.bioword.network import FlyHash
 from plugins.bioword.report import draw_report, write_neighbours
@@ -42,7 +42,7 @@ CHUNK = 128  # rows hashed at once: the tie-exact top-k compares every pair of c
 LSH_SEEDS = 5  # random-projection draws the baseline's precision is averaged over
 
 
-class BioWordModule(ModelModule):
+class BioWordModule(EpochPartsModule):
     """The fly network, the training split's word counts, and the learning rule as a loss."""
 
     def __init__(self, vocab: int, cells: int, hash_length: int, context: int):
@@ -80,14 +80,13 @@ class BioWordModule(ModelModule):
 
     def training_step(self, batch, batch_idx):
         ids = self.windows(batch[0])
-        self.log(
-            "train_loss", energy(self.synapses, ids, self.inverse_p()), on_step=False, on_epoch=True
-        )
+        with torch.no_grad():  # the logged energy; the surrogate below is what trains
+            self.log_step("train", energy(self.synapses, ids, self.inverse_p()), {}, len(batch[0]))
         return surrogate(self.synapses, ids, self.inverse_p())
 
     def validation_step(self, batch, batch_idx):
         ids = self.windows(batch[0])
-        self.log("val_loss", energy(self.synapses, ids, self.inverse_p()), prog_bar=True)
+        self.log_step("val", energy(self.synapses, ids, self.inverse_p()), {}, len(batch[0]))
 
     @torch.no_grad()
     def hash_inputs(self, inputs: torch.Tensor) -> np.ndarray:

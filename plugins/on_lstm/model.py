@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from pipeline.module import ModelModule
+from pipeline.module import EpochPartsModule
 from pipeline.text import PAD
 from plugins.on_lstm.cell import OnLstm
 from plugins.sequence.nll import Scored, next_token_nll
@@ -103,7 +103,7 @@ def net_loss(net: nn.Module, ids: torch.Tensor) -> torch.Tensor:
     return total / count.clamp_min(1)
 
 
-class OnLstmModule(ModelModule):
+class OnLstmModule(EpochPartsModule):
     """Trains :class:`OnLstmNet` and, when ``baseline`` is set, :class:`LstmNet` beside it."""
 
     def __init__(
@@ -125,13 +125,11 @@ class OnLstmModule(ModelModule):
 
     def _losses(self, ids: torch.Tensor, stage: str) -> torch.Tensor:
         loss = net_loss(self.net, ids)
-        train = stage == "train"
-        logged = {"on_step": False, "on_epoch": True, "sync_dist": not train}
-        self.log(f"{stage}_loss", loss, prog_bar=True, **logged)
         if self.baseline is None:
+            self.log_step(stage, loss, {}, len(ids))
             return loss
         lstm_loss = net_loss(self.baseline, ids)
-        self.log(f"{stage}_lstm_loss", lstm_loss, prog_bar=not train, **logged)
+        self.log_step(stage, loss, {"lstm_loss": lstm_loss}, len(ids))
         return loss + lstm_loss
 
     def training_step(self, batch, batch_idx):

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pipeline.module import ModelModule
+from pipeline.module import EpochPartsModule
 from pipeline.text import PAD
 
 Scored = tuple[torch.Tensor, torch.Tensor]
@@ -22,7 +22,7 @@ def next_token_nll(log_probs: torch.Tensor, targets: torch.Tensor) -> Scored:
     return nll, (targets != PAD).sum()
 
 
-class NextTokenModule(ModelModule):
+class NextTokenModule(EpochPartsModule):
     """A module trained on the mean next-token negative log-likelihood of :meth:`nll`;
     ``train_loss`` and ``val_loss`` are nats per token."""
 
@@ -36,11 +36,11 @@ class NextTokenModule(ModelModule):
 
     def training_step(self, batch, batch_idx):
         loss = self._loss(batch)
-        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True)
+        self.log_step("train", loss, {}, len(batch[0]))
         return loss
 
     def validation_step(self, batch, batch_idx):
-        self.log("val_loss", self._loss(batch), prog_bar=True, sync_dist=True)
+        self.log_step("val", self._loss(batch), {}, len(batch[0]))
 
 
 @torch.no_grad()
