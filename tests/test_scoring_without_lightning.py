@@ -100,3 +100,11 @@ def test_modules_built_in_tests_keep_lightning():
 
     assert issubclass(ModelModule, LightningModule)
     assert not issubclass(ModelModule, InferenceModule)
+
+
+def test_switching_once_the_modules_exist_is_refused():
+    import pipeline.module  # noqa: F401  (its classes already derive from Lightning's)
+    from pipeline.module_base import without_lightning
+
+    with pytest.raises(RuntimeError, match="before pipeline.module is imported"):
+        without_lightning()
