@@ -1,12 +1,12 @@
 """The class a family's module derives from: Lightning's in a process that trains, a plain torch
 module in a command that only scores or exports a trained model.
 
-Importing Lightning costs about two seconds here (it imports torchmetrics, which imports
-scipy.signal and matplotlib, to read torchmetrics' version), which was half of ``pipeline run
-evaluate``. Evaluate and export call nothing of Lightning's: they load ``models/model.pt`` into the
-family's module and call its own methods. :func:`without_lightning` makes such a command's families
-derive from :class:`pipeline.inference_module.InferenceModule`, which has what those methods use of
-a LightningModule (``device``, ``current_epoch``, ...). Everything else, tests and sweeps included,
+Importing Lightning costs 1.5–2 s here (it imports torchmetrics, which imports scipy.signal and
+matplotlib, to read torchmetrics' version), a third of ``pipeline run evaluate`` before. Evaluate
+and export call nothing of Lightning's: they load ``models/model.pt`` into the family's module and
+call its own methods. :func:`without_lightning` makes such a command's families derive from
+:class:`pipeline.inference_module.InferenceModule`, which has what those methods use of a
+LightningModule (``device``, ``current_epoch``, ...). Everything else, tests and sweeps included,
 keeps Lightning's base.
 """
 

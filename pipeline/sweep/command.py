@@ -39,7 +39,7 @@ WORKER_IMPORTS = (
     "pipeline.stages.evaluate",
     "pipeline.sweep.objective",
     "pipeline.registry",
-    "optuna.storages._rdb.storage",
+    "optuna.storages",
     "alembic.command",
     "alembic.migration",
     "mlflow.store.tracking.sqlalchemy_store",

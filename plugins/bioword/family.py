@@ -79,10 +79,10 @@ class BioWordModule(EpochPartsModule):
         return windows(rows, self.context, self.vocab)
 
     def training_step(self, batch, batch_idx):
-        ids = self.windows(batch[0])
+        ids, inverse_p = self.windows(batch[0]), self.inverse_p()
         with torch.no_grad():  # the logged energy; the surrogate below is what trains
-            self.log_step("train", energy(self.synapses, ids, self.inverse_p()), {}, len(batch[0]))
-        return surrogate(self.synapses, ids, self.inverse_p())
+            self.log_step("train", energy(self.synapses, ids, inverse_p), {}, len(batch[0]))
+        return surrogate(self.synapses, ids, inverse_p)
 
     def validation_step(self, batch, batch_idx):
         ids = self.windows(batch[0])

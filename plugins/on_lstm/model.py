@@ -125,12 +125,9 @@ class OnLstmModule(EpochPartsModule):
 
     def _losses(self, ids: torch.Tensor, stage: str) -> torch.Tensor:
         loss = net_loss(self.net, ids)
-        if self.baseline is None:
-            self.log_step(stage, loss, {}, len(ids))
-            return loss
-        lstm_loss = net_loss(self.baseline, ids)
-        self.log_step(stage, loss, {"lstm_loss": lstm_loss}, len(ids))
-        return loss + lstm_loss
+        parts = {} if self.baseline is None else {"lstm_loss": net_loss(self.baseline, ids)}
+        self.log_step(stage, loss, parts, len(ids))
+        return loss + sum(parts.values())
 
     def training_step(self, batch, batch_idx):
         return self._losses(batch[0], "train")
