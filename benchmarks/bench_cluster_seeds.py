@@ -24,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_generative import composed_params
+from bench_generative import default_run
 
 TARGET = 0.85
 COLUMNS = ("cluster_accuracy", "nmi", "kmeans_accuracy", "gmm_pca_accuracy")
@@ -33,17 +33,14 @@ COLUMNS = ("cluster_accuracy", "nmi", "kmeans_accuracy", "gmm_pca_accuracy")
 def seeded_run(seed: int, root: Path) -> dict[str, float]:
     """prepare → train → evaluate of the recipe with ``seed``; evaluate's metrics and the
     reference mixture's accuracy on the same split."""
-    from pipeline.context import build_context
     from pipeline.data import PreparedData
-    from pipeline.stages import run_stage
+    from pipeline.paths import Paths
 
-    ctx = build_context(root, raw_params=composed_params("cluster_vae", (f"seed={seed}",)))
-    for stage in ("prepare", "train"):
-        run_stage(stage, ctx)
-    metrics = dict(run_stage("evaluate", ctx))
-    data = PreparedData.load(ctx.paths.prepared)
-    metrics["gmm_pca_accuracy"] = gmm_pca_accuracy(data, seed)
-    return metrics
+    metrics, _ = default_run("cluster_vae", root, (f"seed={seed}",))
+    return {
+        **metrics,
+        "gmm_pca_accuracy": gmm_pca_accuracy(PreparedData.load(Paths(root).prepared), seed),
+    }
 
 
 def gmm_pca_accuracy(data, seed: int) -> float:

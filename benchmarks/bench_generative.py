@@ -67,13 +67,16 @@ def composed_params(family: str, overrides: tuple[str, ...] = ()) -> dict:
     return compose_params(REPO / "conf", [f"model={family}", *overrides])
 
 
-def default_run(family: str, root: Path) -> tuple[dict[str, float], float]:
-    """prepare → train → evaluate in ``root``; the evaluate metrics and the seconds it took."""
+def default_run(
+    family: str, root: Path, overrides: tuple[str, ...] = ()
+) -> tuple[dict[str, float], float]:
+    """prepare → train → evaluate of the recipe (with ``overrides``) in ``root``; the evaluate
+    metrics and the seconds it took."""
     from pipeline.context import build_context
     from pipeline.stages import run_stage
 
     start = time.perf_counter()
-    ctx = build_context(root, raw_params=composed_params(family))
+    ctx = build_context(root, raw_params=composed_params(family, overrides))
     for stage in ("prepare", "train"):
         run_stage(stage, ctx)
     metrics = dict(run_stage("evaluate", ctx))

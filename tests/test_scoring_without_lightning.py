@@ -58,20 +58,31 @@ print(json.dumps(found))
 """
 
 
+def selected_families(session) -> list[str]:
+    """The families whose test below this session runs (``-k`` may pick a few), or all."""
+    names = {
+        item.callspec.params["name"]
+        for item in session.items
+        if item.originalname == test_family_scores_and_exports_without_lightning.__name__
+    }
+    return sorted(names or REGISTRY.families)
+
+
 @pytest.fixture(scope="module")
-def scored(tmp_path_factory) -> dict:
-    """The script's findings for every family, run once."""
+def scored(request, tmp_path_factory) -> dict:
+    """The script's findings for the selected families, run once."""
     from tests.data_kit import contract_data
     from tests.family_kit import build, fit
 
+    names = selected_families(request.session)
     weights = tmp_path_factory.mktemp("weights")
-    for name in REGISTRY.families:  # two steps: what training sets (counts, statistics) is set
+    for name in names:  # two steps: what training sets (counts, statistics) is set
         data = contract_data(name)
         _, module = build(name, data, seed=1)
         fit(module, data, batch_size=16, max_epochs=1, limit_train_batches=2, limit_val_batches=1)
         torch.save(module.state_dict(), weights / f"{name}.pt")
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(weights), *sorted(REGISTRY.families)],
+        [sys.executable, "-c", SCRIPT, str(weights), *names],
         cwd=REPO,
         capture_output=True,
         text=True,
