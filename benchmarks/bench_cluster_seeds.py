@@ -33,7 +33,7 @@ COLUMNS = ("cluster_accuracy", "nmi", "kmeans_accuracy", "gmm_pca_accuracy")
 def seeded_run(seed: int, root: Path) -> dict[str, float]:
     """prepare → train → evaluate of the recipe with ``seed``; evaluate's metrics and the
     reference mixture's accuracy on the same split."""
-    from pipeline.data import PreparedData
+    from pipeline.data.prepared import PreparedData
     from pipeline.paths import Paths
 
     metrics, _ = default_run("cluster_vae", root, (f"seed={seed}",))

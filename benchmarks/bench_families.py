@@ -34,7 +34,7 @@ def family_params(name: str, epochs: int) -> dict:
     """The family's default params, composed from conf/ as ``dvc exp run -S model=<name>`` composes
     them, for ``epochs`` epochs at batch :data:`BATCH` and without tricks, so the three contenders
     do the same work."""
-    from pipeline.hydra_conf import compose_params
+    from pipeline.params.hydra_groups import compose_params
 
     params = compose_params(REPO / "conf", [f"model={name}"])
     params["trainer"]["max_epochs"] = epochs
@@ -47,7 +47,7 @@ def family_params(name: str, epochs: int) -> dict:
 def hand_loop(root: Path, params: dict, data, epochs: int) -> dict[str, float]:
     """The family's module trained by a plain loop: shuffled batches, Adam, one validation pass per
     epoch."""
-    from pipeline.context import build_context
+    from pipeline.stages.context import build_context
 
     ctx = build_context(root, raw_params=params)
     torch.manual_seed(params["seed"])
@@ -82,9 +82,9 @@ def bare_lightning(root: Path, params: dict, data, epochs: int) -> dict[str, flo
     """The same module fitted by a Trainer without logger, checkpoints or the stage's callbacks."""
     import lightning.pytorch as pl
 
-    from pipeline.context import build_context
-    from pipeline.datamodule import PreparedDataModule
-    from pipeline.training import build_training
+    from pipeline.data.datamodule import PreparedDataModule
+    from pipeline.stages.context import build_context
+    from pipeline.training.builder import build_training
 
     ctx = build_context(root, raw_params=params)
     pl.seed_everything(params["seed"], verbose=False)

@@ -62,7 +62,7 @@ HEADER = f"{'family':12} {'metric':32} {'figure':>8}  {'target':24} met"
 
 def composed_params(family: str, overrides: tuple[str, ...] = ()) -> dict:
     """params.yaml as ``dvc exp run -S model=<family> [-S override ...]`` writes it."""
-    from pipeline.hydra_conf import compose_params
+    from pipeline.params.hydra_groups import compose_params
 
     return compose_params(REPO / "conf", [f"model={family}", *overrides])
 
@@ -72,8 +72,8 @@ def default_run(
 ) -> tuple[dict[str, float], float]:
     """prepare → train → evaluate of the recipe (with ``overrides``) in ``root``; the evaluate
     metrics and the seconds it took."""
-    from pipeline.context import build_context
     from pipeline.stages import run_stage
+    from pipeline.stages.context import build_context
 
     start = time.perf_counter()
     ctx = build_context(root, raw_params=composed_params(family, overrides))

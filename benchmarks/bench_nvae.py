@@ -26,8 +26,8 @@ from bench_generative import GALLERY, composed_params  # noqa: E402
 
 def timed_run(family: str, root: Path, overrides: tuple[str, ...] = ()) -> dict[str, float]:
     """The evaluate metrics of the recipe with ``overrides``, and its train stage's seconds."""
-    from pipeline.context import build_context
     from pipeline.stages import run_stage
+    from pipeline.stages.context import build_context
 
     ctx = build_context(root, raw_params=composed_params(family, overrides))
     run_stage("prepare", ctx)

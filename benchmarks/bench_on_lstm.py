@@ -25,9 +25,9 @@ BUDGET_S = 300
 def main(overrides: list[str], keep: Path | None) -> None:
     import torch
 
-    from pipeline.context import build_context
-    from pipeline.hydra_conf import compose_params
+    from pipeline.params.hydra_groups import compose_params
     from pipeline.stages import run_stage
+    from pipeline.stages.context import build_context
 
     torch.set_num_threads(1)
     params = compose_params(REPO / "conf", ["model=on_lstm", *overrides])

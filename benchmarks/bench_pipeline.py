@@ -118,8 +118,8 @@ def per_epoch_costs(work: Path, trainer, saves: float) -> dict[str, tuple[float,
     from lightning.pytorch.loggers import MLFlowLogger
     from mlflow.tracking import MlflowClient
 
-    from pipeline import tracking
-    from pipeline.history import EpochHistory
+    from pipeline.tracking import runs as tracking
+    from pipeline.training.callbacks.history import EpochHistory
 
     epochs = trainer.current_epoch
     run_id = json.loads((work / "models" / "run.json").read_text())["run_id"]
@@ -282,7 +282,7 @@ def main() -> None:
         "--profile", action="store_true", help="profile one pipeline train run instead"
     )
     args = parser.parse_args()
-    from pipeline.config import read_yaml
+    from pipeline.params.validate import read_yaml
 
     # One thread everywhere (TensorFlow's are set in its worker), and deterministic kernels for the
     # hand

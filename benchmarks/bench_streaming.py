@@ -63,7 +63,8 @@ def train(root: Path, params: dict) -> tuple[float, int]:
 def prepare_both(root: Path, base: dict) -> tuple[Path, int]:
     """Prepare the shards in ``root``; write the same splits as arrays into ``root/arrays``.
     Returns the arrays project and the training rows."""
-    from pipeline.data import PreparedData, Split
+    from pipeline.data.prepared import PreparedData
+    from pipeline.data.types import Split
 
     params = {**base, "data": {"name": "gaussian_blobs", "examples": ROWS, "features": FEATURES}}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

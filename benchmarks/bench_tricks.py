@@ -38,10 +38,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from pipeline.data import DataInfo
-from pipeline.module import ModelModule
-from pipeline.registry import Registry, create_plugin_manager
-from pipeline.training import build_training
+from pipeline.data.types import DataInfo
+from pipeline.plugin.registry import Registry, create_plugin_manager
+from pipeline.training.builder import build_training
+from pipeline.training.module import ModelModule
 
 REGISTRY = Registry(create_plugin_manager())
 ADAM = {"name": "adam", "lr": 1e-3, "momentum": 0.9, "weight_decay": 0.0}

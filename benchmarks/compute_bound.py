@@ -25,7 +25,8 @@ EPOCHS = (1, 3)
 
 def write_prepared(root: Path) -> None:
     """Write the prepared split the train stage reads (as the prepare stage would)."""
-    from pipeline.data import DataInfo, PreparedData, Split
+    from pipeline.data.prepared import PreparedData
+    from pipeline.data.types import DataInfo, Split
     from pipeline.paths import Paths
 
     rng = np.random.default_rng(0)
@@ -50,7 +51,7 @@ def params(base: dict) -> dict:
 def hand_loop(root: Path, epochs: int) -> dict[str, float]:
     """Wall and CPU seconds a plain loop takes for ``epochs`` epochs (training, then validation
     each epoch)."""
-    from pipeline.data import PreparedData
+    from pipeline.data.prepared import PreparedData
     from pipeline.paths import Paths
 
     data = PreparedData.load(Paths(root).prepared)

@@ -179,8 +179,8 @@ def pipeline_train(
 ) -> tuple[dict[str, float], pl.Trainer]:
     """The real train stage (MLflow logging, last.ckpt every epoch, history CSV, plugins) with a
     timing callback and ``callbacks``; returns the timings and the finished Trainer."""
-    from pipeline.context import build_context
     from pipeline.stages import run_stage
+    from pipeline.stages.context import build_context
 
     ctx = build_context(
         root, raw_params={**params, "trainer": {**params["trainer"], "max_epochs": epochs}}
@@ -196,9 +196,9 @@ def pipeline_train(
 
 def prepare(root: Path, params: dict):
     """Run the prepare stage in ``root`` and return the split it wrote."""
-    from pipeline.context import build_context
-    from pipeline.data import PreparedData
+    from pipeline.data.prepared import PreparedData
     from pipeline.stages import run_stage
+    from pipeline.stages.context import build_context
 
     ctx = build_context(root, raw_params=params)
     run_stage("prepare", ctx)

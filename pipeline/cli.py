@@ -8,8 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
+from pipeline._runtime.gc_exit import skip_collection_at_exit
 from pipeline.errors import PipelineError
-from pipeline.fast_exit import skip_collection_at_exit
 from pipeline.stages import STAGES
 
 
@@ -63,8 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_plugins(_: argparse.Namespace) -> int:
     """Print every registered family, dataset and trick with its package, then any plugin that
     failed to load (exit 1)."""
-    from pipeline.config import OPTIMIZERS
-    from pipeline.registry import Registry, create_plugin_manager
+    from pipeline.params.validate import OPTIMIZERS
+    from pipeline.plugin.registry import Registry, create_plugin_manager
 
     registry = Registry(create_plugin_manager(report_broken=False))
     for title, entries in (
@@ -102,13 +102,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     import contextlib
     import time
 
-    from pipeline import console
-    from pipeline.context import build_context
-    from pipeline.stages import SCORING, run_stage
+    from pipeline.stages import SCORING, console, run_stage
+    from pipeline.stages.context import build_context
 
     started = time.perf_counter()
     if args.stage in SCORING:
-        from pipeline.module_base import without_lightning
+        from pipeline.training.module_base import without_lightning
 
         without_lightning()
     ctx = build_context(Path.cwd(), args.params)
@@ -165,7 +164,7 @@ def _keep_last_results(args: argparse.Namespace) -> None:
     """After a stage that DVC runs failed, put back the last good outputs DVC removed before it."""
     if args.command != "run":
         return
-    from pipeline.restore import restore_failed_stage
+    from pipeline.stages.restore import restore_failed_stage
 
     try:
         restored = restore_failed_stage()

@@ -9,7 +9,7 @@ size (``examples * features * 4`` bytes).
 
 from __future__ import annotations
 
-from pipeline.data import Stream
+from pipeline.data.types import Stream
 
 
 def stream_blobs(settings) -> Stream:

@@ -8,10 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.config import CORE_SCHEMA
-from pipeline.data import Examples, PreparedData, Stream, split_examples
-from pipeline.registry import Registry, create_plugin_manager
-from pipeline.settings import validate_section
+from pipeline.data.prepared import PreparedData, split_examples
+from pipeline.data.types import Examples, Stream
+from pipeline.params.validate import CORE_SCHEMA
+from pipeline.plugin.registry import Registry, create_plugin_manager
+from pipeline.plugin.schema import validate_section
 
 REGISTRY = Registry(create_plugin_manager())
 

@@ -10,10 +10,10 @@ from typing import Any, Mapping
 
 import lightning.pytorch as pl
 
-from pipeline.data import PreparedData
-from pipeline.datamodule import PreparedDataModule
-from pipeline.history import EpochHistory
-from pipeline.training import TEST_TRAINER, build_training
+from pipeline.data.datamodule import PreparedDataModule
+from pipeline.data.prepared import PreparedData
+from pipeline.training.builder import TEST_TRAINER, build_training
+from pipeline.training.callbacks.history import EpochHistory
 from tests.data_kit import REGISTRY, build_unseeded, prepared
 
 __all__ = ["ADAM", "CONF", "REGISTRY", "build", "fit", "prepared", "read_history", "recipe"]
@@ -31,7 +31,7 @@ def build(family: str, data: PreparedData, seed: int = 0, **settings: Any):
 
 def recipe(family: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The model settings and tricks ``dvc exp run -S model=<family>`` composes from conf/."""
-    from pipeline.hydra_conf import compose_params
+    from pipeline.params.hydra_groups import compose_params
 
     params = compose_params(CONF, [f"model={family}"])
     settings = {k: v for k, v in params["model"].items() if k != "family"}

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pipeline.context import build_context
-from pipeline.data import PreparedData
+from pipeline.data.prepared import PreparedData
 from pipeline.stages import prepare
+from pipeline.stages.context import build_context
 from tests.family_kit import REGISTRY
 
 

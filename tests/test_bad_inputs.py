@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 
-from pipeline import resume
-from pipeline.config import validate
-from pipeline.registry import Registry, create_plugin_manager
+from pipeline.params.validate import validate
+from pipeline.plugin.registry import Registry, create_plugin_manager
+from pipeline.training import resume
 from tests.conftest import fast_params, run
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
-from pipeline.batches import EpochOrder, TensorBatches
+from pipeline.data.batches import EpochOrder, TensorBatches
 
 
 def test_each_epoch_draws_the_batches_of_a_seeded_distributed_sampler():

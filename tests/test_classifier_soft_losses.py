@@ -12,9 +12,9 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import f1_score
 
-from pipeline.config import validate
 from pipeline.errors import PipelineError
-from pipeline.hydra_conf import compose_params
+from pipeline.params.hydra_groups import compose_params
+from pipeline.params.validate import validate
 from plugins.classifier.soft import LOSSES, soft_accuracy, soft_f1, soft_max
 from tests.family_kit import CONF, REGISTRY, build, fit, prepared
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from pipeline.collector import import_all, paused
+from pipeline._runtime.gc_pause import import_all, paused
 
 
 def test_paused_freezes_what_exists_and_restores_the_collector():

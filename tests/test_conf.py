@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from pipeline.config import validate
-from pipeline.hydra_conf import compose_params
-from pipeline.registry import Registry, create_plugin_manager
+from pipeline.params.hydra_groups import compose_params
+from pipeline.params.validate import validate
+from pipeline.plugin.registry import Registry, create_plugin_manager
 from tests.conftest import REPO
 
 CONF = REPO / "conf"

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.config import validate
 from pipeline.errors import PipelineError
-from pipeline.registry import Registry, create_plugin_manager
+from pipeline.params.validate import validate
+from pipeline.plugin.registry import Registry, create_plugin_manager
 from tests.conftest import REPO, edit_params, run
 
 DEFAULT = yaml.safe_load((REPO / "params.yaml").read_text())
@@ -123,7 +123,7 @@ def test_bad_params_name_the_key(registry, sections, message):
 
 
 def test_infinite_bound_is_printed_open_and_refused():
-    from pipeline.config import CORE_SCHEMA
+    from pipeline.params.validate import CORE_SCHEMA
 
     lr = CORE_SCHEMA["optimizer"]["lr"]
     assert lr.describe() == "a number in (0, inf)"
@@ -144,7 +144,7 @@ def test_only_the_settings_an_optimizer_uses_are_kept(registry):
 
 
 def test_nan_written_in_yaml_is_refused(registry, tmp_path: Path):
-    from pipeline.config import load_params
+    from pipeline.params.validate import load_params
 
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(DEFAULT).replace("lr: 0.001", "lr: .nan"))
@@ -190,7 +190,7 @@ def test_cli_rejects_bad_params_before_heavy_imports(project: Path):
 
 def test_validation_imports_no_torch(project: Path):
     code = (
-        "import sys; from pathlib import Path; from pipeline.context import build_context; "
+        "import sys; from pathlib import Path; from pipeline.stages.context import build_context; "
         "build_context(Path('.')); print(sorted(m for m in ('torch', 'lightning', 'mlflow', "
         "'tensorflow') if m in sys.modules))"
     )

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from pipeline.context import build_context
 from pipeline.stages import run_stage
+from pipeline.stages.context import build_context
 from tests.conftest import REPO, edit_params, make_project, run
 
 QUEUE_TIMEOUT_S = 420

@@ -13,9 +13,9 @@ from mlflow.tracking import MlflowClient
 from torch import nn
 
 from pipeline import Family, PipelineError
-from pipeline.context import build_context
-from pipeline.data import PreparedData
-from pipeline.outputs import load_trained
+from pipeline.data.prepared import PreparedData
+from pipeline.stages.context import build_context
+from pipeline.stages.outputs import load_trained
 from tests.conftest import edit_params, fast_params, run
 
 DIFFS = ("onnx_max_abs_diff", "savedmodel_max_abs_diff", "tflite_max_abs_diff")

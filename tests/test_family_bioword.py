@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.data import DataInfo, PreparedData, Split
-from pipeline.text import BOS, EOS, PAD, UNK
+from pipeline.data.prepared import PreparedData
+from pipeline.data.types import DataInfo, Split
+from pipeline.data.vocab import BOS, EOS, PAD, UNK
 from plugins.bioword.family import BioWordModule
 from plugins.bioword.rule import hash_codes
 from plugins.bioword.windows import NONE, windows
@@ -104,7 +105,7 @@ def test_training_counts_the_words_of_the_training_split():
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """The recipe (SGD at its rate, annealed to 0) for 10 epochs on four modules' docstrings."""
-    from pipeline.hydra_conf import compose_params
+    from pipeline.params.hydra_groups import compose_params
     from tests.family_kit import CONF
 
     data = prepared("docstring_words", modules=SMALL)

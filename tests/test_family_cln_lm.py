@@ -183,7 +183,7 @@ def test_export_writes_onnx_that_computes_what_torch_computes(strings, tmp_path)
 
 
 def test_the_sweep_space_fits_the_project_and_its_objective_is_produced(tmp_path):
-    from pipeline.hydra_conf import compose_params
+    from pipeline.params.hydra_groups import compose_params
     from pipeline.sweep.command import check_metrics, check_params, sampler_and_pruner
     from pipeline.sweep.space import load_space
     from tests.conftest import REPO

@@ -11,8 +11,8 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from scipy.spatial.distance import cdist
 
-from pipeline.batches import EpochOrder, TensorBatches
-from pipeline.datamodule import PreparedDataModule
+from pipeline.data.batches import EpochOrder, TensorBatches
+from pipeline.data.datamodule import PreparedDataModule
 from pipeline.errors import PipelineError
 from plugins.glann import family as glann_family
 from plugins.glann.imle import imle_loss, nearest, project_to_ball

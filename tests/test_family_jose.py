@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.text import word_counts
+from pipeline.data.vocab import word_counts
 from plugins.jose.pairs import context_pairs, keep_probability, triples
 from plugins.jose.sphere import max_margin_loss, mean_direction, retract, tangent
 from plugins.text.retrieval import cosine_gap, precision_at
@@ -146,7 +146,7 @@ def test_one_sgd_step_of_the_pipeline_is_the_riemannian_step_of_the_loss():
 def trained(tmp_path_factory):
     """The recipe's settings, optimizer and tricks for 4 of its epochs on the docstring words,
     then evaluate."""
-    from pipeline.hydra_conf import compose_params
+    from pipeline.params.hydra_groups import compose_params
 
     data = prepared("docstring_words")
     settings, tricks = recipe("jose")

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from pipeline.export.onnx_format import export_onnx, run_onnx_outputs
-from pipeline.hydra_conf import compose_params
+from pipeline.params.hydra_groups import compose_params
 from plugins.on_lstm.cell import OnLstmCell
 from plugins.on_lstm.parse import distance_tree, nontrivial, right_branching, span_f1
 from plugins.text.generated import bracket_spans

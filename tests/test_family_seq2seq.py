@@ -9,8 +9,8 @@ import onnxruntime
 import pytest
 import torch
 
-from pipeline.config import validate
-from pipeline.registry import Registry, create_plugin_manager
+from pipeline.params.validate import validate
+from pipeline.plugin.registry import Registry, create_plugin_manager
 from plugins.seq2seq.network import DecoderStepPart, Encoded, EncoderPart
 from plugins.seq2seq.search import beam_search, greedy, teacher_forced_score
 from plugins.sequence.norm import ConditionalLayerNorm
@@ -160,7 +160,7 @@ def test_evaluate_scores_titles_and_writes_them_beside_the_references(trained, d
 
 
 def test_the_recipe_trains_on_docstring_titles_unless_data_names_another():
-    from pipeline.hydra_conf import compose_params
+    from pipeline.params.hydra_groups import compose_params
 
     registry = Registry(create_plugin_manager())
     params = compose_params(CONF, ["model=seq2seq"])

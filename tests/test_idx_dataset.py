@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.data import PreparedData
+from pipeline.data.prepared import PreparedData
 from pipeline.errors import PipelineError
 from plugins.idx import read_idx, stream_idx
 from tests.conftest import edit_params, run

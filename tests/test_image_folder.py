@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from pipeline.errors import PipelineError
-from pipeline.sources import source_fingerprint
+from pipeline.stages.fingerprints import source_fingerprint
 from plugins.image_folder import image_folder_sources, stream_image_folder
 from tests.family_kit import REGISTRY
 from tests.stream_kit import prepare_in, sizes_in

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from pipeline import hookimpl
-from pipeline.config import read_yaml
-from pipeline.context import build_context
 from pipeline.errors import PipelineError
+from pipeline.params.validate import read_yaml
 from pipeline.stages import run_stage
+from pipeline.stages.context import build_context
 
 REPO = Path(__file__).resolve().parents[1]
 

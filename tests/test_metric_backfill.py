@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from pipeline.metric_writer import BackgroundWriter
-from pipeline.mlflow_logger import CheckpointBatchedMLFlowLogger, EpochEnds
+from pipeline.tracking.metric_writer import BackgroundWriter
+from pipeline.tracking.mlflow_logger import CheckpointBatchedMLFlowLogger, EpochEnds
 
 
 def test_backfill_writes_only_the_epochs_the_run_lacks(tmp_path: Path, monkeypatch):

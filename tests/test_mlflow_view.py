@@ -11,7 +11,7 @@ import numpy as np
 import onnxruntime
 from mlflow.tracking import MlflowClient
 
-from pipeline.tracking import Tracker, default_run_name
+from pipeline.tracking.runs import Tracker, default_run_name
 
 
 def assert_mlflow_view(client: MlflowClient, mlrun, project: Path) -> None:

@@ -9,8 +9,8 @@ import pytest
 
 from pipeline import DatasetSpec, Family, FamilySpec, Trick, TrickSpec, hookimpl
 from pipeline.errors import PipelineError
-from pipeline.hookspecs import LazyReference
-from pipeline.registry import Registry, create_plugin_manager
+from pipeline.plugin.hookspecs import LazyReference
+from pipeline.plugin.registry import Registry, create_plugin_manager
 from tests.conftest import run
 
 
@@ -33,8 +33,8 @@ def test_every_builtin_component_comes_from_the_pipeline_package_through_a_lazy_
 
 
 def test_a_lazy_reference_resolves_on_first_call_to_an_instance_or_a_result():
-    trick = TrickSpec("t", "x", load="pipeline.hookspecs:Trick")
-    assert trick.load.__module__ == "pipeline.hookspecs" and trick.load._target is None
+    trick = TrickSpec("t", "x", load="pipeline.plugin.hookspecs:Trick")
+    assert trick.load.__module__ == "pipeline.plugin.hookspecs" and trick.load._target is None
     assert type(trick.load()) is Trick and trick.load() is not trick.load()
     dataset = DatasetSpec("d", "x", load="builtins:len", sources="builtins:list")
     assert dataset.load([1, 2, 3]) == 3 and dataset.sources("ab") == ["a", "b"]
@@ -59,16 +59,16 @@ def test_a_reference_that_does_not_resolve_names_plugin_reference_and_error():
         "'pipeline_no_such_module.tricks:Typo' does not resolve (ModuleNotFoundError: No module "
         "named 'pipeline_no_such_module'); "
     )
-    missing = FamilySpec("f", "x", load="pipeline.hookspecs:NoSuchFamily")
+    missing = FamilySpec("f", "x", load="pipeline.plugin.hookspecs:NoSuchFamily")
     with pytest.raises(
         PipelineError,
         match=r"model family 'f': load reference "
-        r"'pipeline.hookspecs:NoSuchFamily' does not resolve \(AttributeError: ",
+        r"'pipeline.plugin.hookspecs:NoSuchFamily' does not resolve \(AttributeError: ",
     ):
         missing.load()
 
 
-@pytest.mark.parametrize("bad", ["pipeline.hookspecs", "not a reference", 3])
+@pytest.mark.parametrize("bad", ["pipeline.plugin.hookspecs", "not a reference", 3])
 def test_a_load_that_is_neither_callable_nor_a_reference_is_an_error(bad):
     with pytest.raises(
         PipelineError,

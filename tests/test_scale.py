@@ -39,8 +39,8 @@ PEAK = (
 COUNT_EPOCH = """
 import sys
 from pathlib import Path
-from pipeline.data import PreparedData
-from pipeline.datamodule import PreparedDataModule
+from pipeline.data.prepared import PreparedData
+from pipeline.data.datamodule import PreparedDataModule
 data = PreparedData.load(Path("data/prepared"))
 loader = PreparedDataModule(data, int(sys.argv[1]), seed=0).train_dataloader()
 loader.sampler.set_epoch(0)

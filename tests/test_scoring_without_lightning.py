@@ -1,6 +1,7 @@
 """Every registered family scores and exports in a process without Lightning, as ``pipeline run
 evaluate`` and ``pipeline run export`` do (their modules derive from
-:class:`pipeline.inference_module.InferenceModule` there), from the weights a Lightning-based module
+:class:`pipeline.training.inference_module.InferenceModule` there), from the weights a
+Lightning-based module
 of the same family saved after training."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pipeline.inference_module import InferenceModule
+from pipeline.training.inference_module import InferenceModule
 from tests.data_kit import REGISTRY
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,13 +24,13 @@ SCRIPT = """
 import json, math, sys, tempfile
 from pathlib import Path
 
-from pipeline.module_base import without_lightning
+from pipeline.training.module_base import without_lightning
 
 without_lightning()
 import torch
 
 from pipeline.export.exporter import parts_of
-from pipeline.inference_module import InferenceModule
+from pipeline.training.inference_module import InferenceModule
 from tests.data_kit import build_unseeded, contract_data
 
 found = {}
@@ -107,15 +108,15 @@ def test_family_scores_and_exports_without_lightning(scored, name):
 def test_modules_built_in_tests_keep_lightning():
     from lightning.pytorch import LightningModule
 
-    from pipeline.module import ModelModule
+    from pipeline.training.module import ModelModule
 
     assert issubclass(ModelModule, LightningModule)
     assert not issubclass(ModelModule, InferenceModule)
 
 
 def test_switching_once_the_modules_exist_is_refused():
-    import pipeline.module  # noqa: F401  (its classes already derive from Lightning's)
-    from pipeline.module_base import without_lightning
+    import pipeline.training.module  # noqa: F401  (its classes already derive from Lightning's)
+    from pipeline.training.module_base import without_lightning
 
-    with pytest.raises(RuntimeError, match="before pipeline.module is imported"):
+    with pytest.raises(RuntimeError, match="before pipeline.training.module is imported"):
         without_lightning()

@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.batches import EpochOrder, TensorBatches
-from pipeline.data import PreparedData, Split, Stream
-from pipeline.datamodule import PreparedDataModule
+from pipeline.data.batches import EpochOrder, TensorBatches
+from pipeline.data.datamodule import PreparedDataModule
+from pipeline.data.prepared import PreparedData
+from pipeline.data.shard_batches import ShardBatches
+from pipeline.data.shards import ShardSplit, load_index, write_shards
+from pipeline.data.types import Split, Stream
 from pipeline.errors import PipelineError
-from pipeline.shard_batches import ShardBatches
-from pipeline.shards import ShardSplit, load_index, write_shards
 
 ROWS, FEATURES = 3000, 300  # 1,204 bytes a row: 870 rows a block
 

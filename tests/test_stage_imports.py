@@ -3,7 +3,8 @@ its heap at exit without losing what the stage wrote.
 
 What no stage should pay for is what it does not use: the listing commands and the check stage
 load no numerical library, prepare none of torch, Lightning or MLflow, evaluate and export (which
-rebuild the trained module on a plain torch base, :mod:`pipeline.module_base`) no Lightning, and
+rebuild the trained module on a plain torch base, :mod:`pipeline.training.module_base`) no
+Lightning, and
 only export loads TensorFlow. MLflow brings pandas wherever a run is logged.
 """
 

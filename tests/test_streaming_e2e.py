@@ -9,8 +9,8 @@ from pathlib import Path
 
 import torch
 
-from pipeline.data import PreparedData
-from pipeline.shard_batches import ShardBatches
+from pipeline.data.prepared import PreparedData
+from pipeline.data.shard_batches import ShardBatches
 from tests.conftest import edit_params, fast_params, run
 from tests.test_resume_and_ddp import kill_after_first_checkpoint, runs, weights
 

@@ -12,9 +12,9 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
-from pipeline.config import read_yaml
 from pipeline.errors import PipelineError
-from pipeline.registry import Registry, create_plugin_manager
+from pipeline.params.validate import read_yaml
+from pipeline.plugin.registry import Registry, create_plugin_manager
 from pipeline.sweep.command import (
     DONE,
     RUN,
@@ -317,10 +317,10 @@ def test_unreachable_or_malformed_storage_is_one_clear_error(tmp_path):
 
 
 def test_objective_and_monitor_must_be_what_the_family_produces(tmp_path, registry):
-    from pipeline.config import validate
-    from pipeline.context import RunContext
+    from pipeline.params.validate import validate
     from pipeline.paths import Paths
     from pipeline.stages import run_stage
+    from pipeline.stages.context import RunContext
 
     params = validate(BASE, registry)
     run_stage("prepare", RunContext(params=params, registry=registry, paths=Paths(tmp_path)))

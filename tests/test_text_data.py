@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from pipeline import PipelineError
-from pipeline.data import PreparedData, split_examples
-from pipeline.text import BOS, EOS, PAD, UNK, Vocab
+from pipeline.data.prepared import PreparedData, split_examples
+from pipeline.data.vocab import BOS, EOS, PAD, UNK, Vocab
 from plugins.text import docstrings, generated, tsv
 from tests.family_kit import prepared
 from tests.stream_kit import prepare_in
@@ -173,7 +173,7 @@ def test_malformed_or_too_few_tsv_lines_are_named(tmp_path):
 
 
 def test_a_family_paired_with_data_of_another_kind_is_refused():
-    from pipeline.config import validate
+    from pipeline.params.validate import validate
     from tests.family_kit import REGISTRY
 
     with pytest.raises(PipelineError) as refused:
@@ -186,7 +186,7 @@ def test_a_family_paired_with_data_of_another_kind_is_refused():
 
 
 def test_evaluate_moves_text_samples_out_of_the_plots_and_lists_them(tmp_path):
-    from pipeline.outputs import move_text_samples
+    from pipeline.stages.outputs import move_text_samples
 
     plots, samples = tmp_path / "plots" / "evaluate", tmp_path / "samples"
     plots.mkdir(parents=True)

@@ -12,8 +12,8 @@ from lightning.fabric.connector import _PRECISION_INPUT
 from lightning.pytorch.strategies import StrategyRegistry
 
 from pipeline.errors import PipelineError
-from pipeline.trainer import build_trainer
-from pipeline.trainer_check import PRECISIONS, STRATEGIES, TRAINER_ARGUMENTS, check_trainer
+from pipeline.params.trainer_section import PRECISIONS, STRATEGIES, TRAINER_ARGUMENTS, check_trainer
+from pipeline.training.trainer import build_trainer
 
 
 def test_names_match_the_installed_lightning():

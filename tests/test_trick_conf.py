@@ -11,8 +11,8 @@ from dvc.utils.hydra import compose_and_dump
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from pipeline.config import validate
-from pipeline.settings import defaults_of
+from pipeline.params.validate import validate
+from pipeline.plugin.schema import defaults_of
 from tests.conftest import REPO
 from tests.trick_kit import REGISTRY
 

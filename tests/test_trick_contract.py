@@ -19,10 +19,10 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from torch.utils.data import TensorDataset
 
 from pipeline import Trick
-from pipeline.config import validate_tricks
-from pipeline.data import DataInfo
-from pipeline.registry import Registry, create_plugin_manager
-from pipeline.settings import defaults_of
+from pipeline.data.types import DataInfo
+from pipeline.params.validate import validate_tricks
+from pipeline.plugin.registry import Registry, create_plugin_manager
+from pipeline.plugin.schema import defaults_of
 from tests.conftest import REPO
 from tests.trick_kit import REGISTRY, assert_bitwise_equal, fit, weights
 

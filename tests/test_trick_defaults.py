@@ -11,8 +11,8 @@ from pathlib import Path
 import torch
 import yaml
 
-from pipeline.context import build_context
 from pipeline.stages import run_stage
+from pipeline.stages.context import build_context
 from tests.conftest import REPO
 from tests.trick_kit import REGISTRY
 

@@ -13,8 +13,8 @@ import yaml
 
 from pipeline import PipelineError, Setting, TrickSpec, hookimpl
 from pipeline.cli import main
-from pipeline.config import validate_tricks
-from pipeline.registry import Registry, create_plugin_manager
+from pipeline.params.validate import validate_tricks
+from pipeline.plugin.registry import Registry, create_plugin_manager
 from tests.conftest import REPO, run
 
 BAD = [

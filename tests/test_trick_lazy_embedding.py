@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from pipeline.module import ModelModule
+from pipeline.training.module import ModelModule
 from tests.trick_kit import StepRecorder, fit
 
 VOCAB, BATCH, STEPS = 20, 4, 6

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.module import ModelModule
+from pipeline.training.module import ModelModule
 from tests.trick_kit import classification_data, fit, weights
 
 # Powers of two scale floating-point numbers exactly, so "exactly" means bit for bit.

@@ -9,7 +9,7 @@ import math
 import pytest
 
 from pipeline import PipelineError
-from pipeline.config import validate_tricks
+from pipeline.params.validate import validate_tricks
 from plugins.tricks.piecewise_lr import PiecewiseLinear, PiecewiseLr, in_steps
 from plugins.tricks.points import as_points, check_points
 from tests.trick_kit import REGISTRY, StepRecorder, Tiny, classification_data, fit

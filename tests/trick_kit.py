@@ -12,9 +12,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from pipeline.module import ModelModule
-from pipeline.registry import Registry, create_plugin_manager
-from pipeline.training import TEST_TRAINER, build_training
+from pipeline.plugin.registry import Registry, create_plugin_manager
+from pipeline.training.builder import TEST_TRAINER, build_training
+from pipeline.training.module import ModelModule
 
 REGISTRY = Registry(create_plugin_manager())
 OPTIMIZERS = {

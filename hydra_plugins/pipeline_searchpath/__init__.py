@@ -9,6 +9,6 @@ class PipelinePluginsSearchPath(SearchPathPlugin):
     """Appends the generated folder of every installed component's defaults."""
 
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
-        from pipeline.hydra_conf import plugin_conf_dir
+        from pipeline.params.hydra_groups import plugin_conf_dir
 
         search_path.append("pipeline-plugins", f"file://{plugin_conf_dir()}")

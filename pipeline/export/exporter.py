@@ -20,7 +20,7 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 import torch
 
-from pipeline.atomic import recover_dir, replace_dir
+from pipeline._runtime.atomic_folder import recover_dir, replace_dir
 from pipeline.errors import PipelineError
 from pipeline.export import parity
 from pipeline.export.backend import load_keras

@@ -1,4 +1,5 @@
-"""The four stages dvc.yaml runs, each a thin function of a :class:`pipeline.context.RunContext`."""
+"""The four stages dvc.yaml runs, each a thin function of a
+:class:`pipeline.stages.context.RunContext`."""
 
 from __future__ import annotations
 
@@ -6,14 +7,15 @@ import importlib
 from typing import TYPE_CHECKING, Any, Mapping
 
 if TYPE_CHECKING:  # `pipeline --help` lists the stages without reading params or plugins
-    from pipeline.context import RunContext
+    from pipeline.stages.context import RunContext
 
 STAGES = ("check", "prepare", "train", "evaluate", "export")
 # Stages that only score or export the trained model: run as commands, they build the family's
-# module without Lightning (pipeline.module_base).
+# module without Lightning (pipeline.training.module_base).
 SCORING = ("evaluate", "export")
 # The libraries a stage always uses, loaded before it runs with the collector paused
-# (pipeline.collector). MLflow loads the same way when a stage opens its store (tracking.Tracker),
+# (pipeline._runtime.gc_pause). MLflow loads the same way when a stage opens its store
+# (tracking.Tracker),
 # after the train stage's quick check that the store is reachable; TensorFlow only in export.
 # The export stage loads its exporters itself, once it knows which formats the family writes.
 LIBRARIES = {"train": ("torch", "lightning.pytorch"), **{stage: ("torch",) for stage in SCORING}}
@@ -21,8 +23,8 @@ LIBRARIES = {"train": ("torch", "lightning.pytorch"), **{stage: ("torch",) for s
 
 def run_stage(name: str, ctx: RunContext) -> Mapping[str, float]:
     """Run one stage with the lifecycle hooks around it; return the metrics it recorded."""
-    from pipeline.collector import import_all
-    from pipeline.console import quiet_known_noise
+    from pipeline._runtime.gc_pause import import_all
+    from pipeline.stages.console import quiet_known_noise
 
     quiet_known_noise(ctx.paths.checkpoints)
     import_all(LIBRARIES.get(name, ()))

@@ -13,15 +13,15 @@ and export depend on: editing an installed plugin reruns what uses it.
 
 from __future__ import annotations
 
-from pipeline.context import RunContext
+from pipeline.stages.context import RunContext
 
 
 def run(ctx: RunContext) -> dict[str, float]:
     """Check what later stages need; write the data source and plugin fingerprints."""
-    from pipeline.outputs import write_json
-    from pipeline.sources import plugin_fingerprint, source_fingerprint
-    from pipeline.tracking import check_reachable, tracking_uri
-    from pipeline.trainer_check import check_accelerator_available
+    from pipeline.params.trainer_section import check_accelerator_available
+    from pipeline.stages.fingerprints import plugin_fingerprint, source_fingerprint
+    from pipeline.stages.outputs import write_json
+    from pipeline.tracking.runs import check_reachable, tracking_uri
 
     params = ctx.params
     check_accelerator_available(params["trainer"]["accelerator"])

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from pipeline.context import RunContext
+from pipeline.stages.context import RunContext
 
 
 def run(ctx: RunContext) -> dict[str, float]:
     """Write ``metrics/evaluate.json`` and the family's plots; add both to the pipeline's MLflow
     run."""
-    from pipeline import tracking
-    from pipeline.outputs import load_trained, move_text_samples, read_run_id, write_json
+    from pipeline.stages.outputs import load_trained, move_text_samples, read_run_id, write_json
+    from pipeline.tracking import runs as tracking
 
     run_id = read_run_id(ctx.paths.run_record)
     tracker = tracking.Tracker(ctx.paths.root)

@@ -3,14 +3,15 @@ torch."""
 
 from __future__ import annotations
 
-from pipeline.context import RunContext
+from pipeline.stages.context import RunContext
 
 
 def run(ctx: RunContext) -> dict[str, float]:
     """Write ``exported/`` and ``metrics/export.json``; add the diffs, the files, the formats and
     the ONNX models (MLflow Logged Models) to the pipeline's MLflow run."""
-    from pipeline import collector, tracking
-    from pipeline.outputs import load_trained, read_run_id, write_json
+    from pipeline._runtime import gc_pause as collector
+    from pipeline.stages.outputs import load_trained, read_run_id, write_json
+    from pipeline.tracking import runs as tracking
 
     run_id = read_run_id(ctx.paths.run_record)
     tracker = tracking.Tracker(ctx.paths.root)

@@ -13,9 +13,9 @@ import shutil
 from dataclasses import asdict
 from pathlib import Path
 
-from pipeline.atomic import recover_dir, replace_dir
-from pipeline.context import RunContext
-from pipeline.data import split_examples
+from pipeline._runtime.atomic_folder import recover_dir, replace_dir
+from pipeline.data.prepared import split_examples
+from pipeline.stages.context import RunContext
 
 
 def run(ctx: RunContext) -> dict[str, float]:
@@ -57,7 +57,7 @@ def _write_arrays(ctx: RunContext, spec, folder: Path) -> dict[str, float]:
 
 
 def _write_shards(ctx: RunContext, dataset: str, source, folder: Path) -> dict[str, float]:
-    from pipeline.shards import load_index, write_shards
+    from pipeline.data.shards import load_index, write_shards
 
     settings = ctx.params["data"]
     info = write_shards(

@@ -5,23 +5,24 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from pipeline.context import RunContext
+from pipeline.stages.context import RunContext
 
 
 def run(ctx: RunContext) -> dict[str, float]:
     """Fit the model, write ``models/model.pt`` and the train metrics; return those metrics."""
     import lightning.pytorch as pl
 
-    from pipeline import resume, tracking
-    from pipeline.checkpoint import LastCheckpoint
-    from pipeline.data import PreparedData
-    from pipeline.datamodule import PreparedDataModule
-    from pipeline.divergence import DivergenceGuard
+    from pipeline.data.datamodule import PreparedDataModule
+    from pipeline.data.prepared import PreparedData
     from pipeline.errors import PipelineError
-    from pipeline.history import EpochHistory
-    from pipeline.mlflow_logger import CheckpointBatchedMLFlowLogger, EpochEnds
-    from pipeline.outputs import save_weights, write_json
-    from pipeline.training import build_training
+    from pipeline.stages.outputs import save_weights, write_json
+    from pipeline.tracking import runs as tracking
+    from pipeline.tracking.mlflow_logger import CheckpointBatchedMLFlowLogger, EpochEnds
+    from pipeline.training import resume
+    from pipeline.training.builder import build_training
+    from pipeline.training.callbacks.checkpoint import LastCheckpoint
+    from pipeline.training.callbacks.divergence import DivergenceGuard
+    from pipeline.training.callbacks.history import EpochHistory
 
     params, paths = ctx.params, ctx.paths
     if tracking.is_rank_zero():  # a quick refusal before the model and data load
@@ -115,7 +116,7 @@ def run(ctx: RunContext) -> dict[str, float]:
 
 
 def _last(paths) -> Path | None:
-    from pipeline.resume import LAST
+    from pipeline.training.resume import LAST
 
     last = paths.checkpoints / LAST
     return last if last.is_file() else None

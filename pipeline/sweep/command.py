@@ -38,7 +38,7 @@ WORKER_IMPORTS = (
     "pipeline.stages.train",
     "pipeline.stages.evaluate",
     "pipeline.sweep.objective",
-    "pipeline.registry",
+    "pipeline.plugin.registry",
     "optuna.storages",
     "alembic.command",
     "alembic.migration",
@@ -97,11 +97,11 @@ def run_sweep(request: Request, root: Path) -> int:
 
 def _check_and_open(request: Request, root: Path, space: Space):
     """Every check that can fail, cheapest first; then the study and its MLflow parent run."""
-    from pipeline import tracking
-    from pipeline.config import read_yaml
-    from pipeline.registry import Registry, create_plugin_manager
+    from pipeline.params.validate import read_yaml
+    from pipeline.plugin.registry import Registry, create_plugin_manager
     from pipeline.sweep import report
     from pipeline.sweep.objective import quiet
+    from pipeline.tracking import runs as tracking
 
     registry = Registry(create_plugin_manager())
     base = read_yaml(root / "params.yaml")
@@ -141,7 +141,7 @@ def _check_and_open(request: Request, root: Path, space: Space):
 
 def check_params(space: Space, base: Mapping[str, Any], registry) -> list[dict[str, Any]]:
     """Validate params at every corner of the space; return them, validated."""
-    from pipeline.config import validate
+    from pipeline.params.validate import validate
 
     try:
         return [validate(raw, registry) for raw in space.corners(base)]
@@ -155,10 +155,10 @@ def check_metrics(space: Space, corners: list[Mapping[str, Any]], registry, prep
     An untrained model is scored by the family's own ``evaluate`` and validated for one batch by
     Lightning: names declared by hand would drift from what the code logs; this cannot.
     """
-    from pipeline.data import PreparedData
-    from pipeline.datamodule import PreparedDataModule
-    from pipeline.trainer import build_trainer
-    from pipeline.training import TEST_TRAINER
+    from pipeline.data.datamodule import PreparedDataModule
+    from pipeline.data.prepared import PreparedData
+    from pipeline.training.builder import TEST_TRAINER
+    from pipeline.training.trainer import build_trainer
 
     data = PreparedData.load(prepared)
     for family_name, params in {p["model"]["family"]: p for p in reversed(corners)}.items():
@@ -342,9 +342,9 @@ def open_study(storage: Any, name: str, space: Space) -> Any:
 
 def prepare_once(folder: Path, params: Mapping[str, Any], registry) -> Path:
     """Run the prepare stage into ``folder/prepared`` unless the same seed and data are there."""
-    from pipeline.context import RunContext
     from pipeline.paths import Paths
     from pipeline.stages import run_stage
+    from pipeline.stages.context import RunContext
 
     prepared = folder / "prepared"
     wanted = {"seed": params["seed"], "data": params["data"]}
@@ -378,7 +378,7 @@ def existing_study(storage: Any, name: str) -> Any | None:
 
 def check_base(study, space: Space, base: Mapping[str, Any]) -> None:
     """Refuse to continue a study whose trials started from other params than params.yaml's."""
-    from pipeline.tracking import flatten
+    from pipeline.tracking.runs import flatten
 
     stripped = json.loads(json.dumps(base, default=str))  # as the storage gives it back
     for key in space.touched():
@@ -519,7 +519,7 @@ def worker_process(index: int, inbox, lock) -> None:
     """
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        from pipeline.collector import import_all
+        from pipeline._runtime.gc_pause import import_all
 
         import_all(WORKER_IMPORTS)
         code = run_worker(inbox.recv(), index, lock)

@@ -127,8 +127,8 @@ class Objective:
     """Optuna's objective: train and evaluate one trial in its own folder, return the metric."""
 
     def __init__(self, sweep: Sweep):
-        from pipeline import tracking
-        from pipeline.registry import Registry, create_plugin_manager
+        from pipeline.plugin.registry import Registry, create_plugin_manager
+        from pipeline.tracking import runs as tracking
 
         self.sweep = sweep
         self.registry = Registry(create_plugin_manager())
@@ -157,13 +157,13 @@ class Objective:
     def _run(self, trial) -> float:
         import optuna
 
-        from pipeline.config import validate
-        from pipeline.context import RunContext
-        from pipeline.divergence import TrainingDiverged
-        from pipeline.outputs import read_run_id, write_json
+        from pipeline.params.validate import validate
         from pipeline.paths import Paths
         from pipeline.stages import run_stage
-        from pipeline.tracking import RUN_NAME_TAG
+        from pipeline.stages.context import RunContext
+        from pipeline.stages.outputs import read_run_id, write_json
+        from pipeline.tracking.runs import RUN_NAME_TAG
+        from pipeline.training.callbacks.divergence import TrainingDiverged
 
         sweep, metric = self.sweep, self.sweep.space.metric
         folder = trial.user_attrs.get(FOLDER_ATTR, trial.number)
@@ -256,7 +256,7 @@ def quiet() -> None:
     """Keep Optuna's one line per trial: no Lightning banner, no warning every trial repeats."""
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    from pipeline.console import quiet_known_noise
+    from pipeline.stages.console import quiet_known_noise
 
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     quiet_known_noise()  # and run_stage drops each trial's own checkpoint-folder warning

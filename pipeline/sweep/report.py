@@ -255,8 +255,8 @@ def finish(sweep, study, tracker, codes: list[int], complete: bool, apply: bool,
 def apply_best(study, space: Space, params_file: Path, registry, best: Any | None) -> list[str]:
     """Write the ``best`` trial's (and the fixed) values into ``params_file``; return -S
     overrides."""
-    from pipeline.config import read_yaml, validate
-    from pipeline.yaml_io import dump_yaml
+    from pipeline.params.validate import read_yaml, validate
+    from pipeline.params.yaml_io import dump_yaml
 
     if best is None:
         raise PipelineError(
@@ -299,7 +299,7 @@ def _diff(path: str, before: Any, after: Any, out: list[str]) -> None:
 
 def hydra_value(value: Any) -> str:
     """``value`` in Hydra's override grammar."""
-    from pipeline.yaml_io import load_yaml_text
+    from pipeline.params.yaml_io import load_yaml_text
 
     if isinstance(value, bool):
         return "true" if value else "false"

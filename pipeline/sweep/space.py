@@ -188,7 +188,7 @@ def find_space(spec: str, root: Path) -> Path:
 
 def load_space(spec: str, root: Path) -> Space:
     """Read and check the space file ``spec`` (its structure; the project checks come later)."""
-    from pipeline.yaml_io import read_yaml_file
+    from pipeline.params.yaml_io import read_yaml_file
 
     path = find_space(spec, root)
     try:

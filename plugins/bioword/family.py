@@ -27,10 +27,10 @@ import copy
 import numpy as np
 import torch
 
+from pipeline.data.vocab import FIRST_WORD, word_counts
 from pipeline.errors import PipelineError
-from pipeline.hookspecs import Family
-from pipeline.module import EpochPartsModule
-from pipeline.text import FIRST_WORD, word_counts
+from pipeline.plugin.hookspecs import Family
+from pipeline.training.module import EpochPartsModule
 from plugins.bioword.network import FlyHash
 from plugins.bioword.report import draw_report, write_neighbours
 from plugins.bioword.retrieval import overlap, simhash_precision

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.data.vocab import FIRST_WORD
 from pipeline.plots import pyplot
-from pipeline.text import FIRST_WORD
 from plugins.bioword.retrieval import overlap
 
 QUERIES = 12  # frequent words shown

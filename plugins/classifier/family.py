@@ -8,9 +8,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipeline.hookspecs import Family
-from pipeline.module import EpochPartsModule
 from pipeline.plots import save_confusion
+from pipeline.plugin.hookspecs import Family
+from pipeline.training.module import EpochPartsModule
 from plugins.classifier.soft import LOSSES
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline.data import PreparedData
+from pipeline.data.prepared import PreparedData
+from pipeline.data.vocab import Vocab
 from pipeline.errors import PipelineError
-from pipeline.hookspecs import Family
 from pipeline.plots import pyplot
-from pipeline.text import Vocab
+from pipeline.plugin.hookspecs import Family
 from plugins.cln_lm.model import ConditionalLM
 from plugins.cln_lm.referee import Referee, bigram_perplexity, unigram_perplexity
 from plugins.sequence.nll import NextTokenModule, mean_nll, next_token_nll

@@ -13,8 +13,8 @@ import math
 
 import numpy as np
 
-from pipeline.data import PreparedData
-from pipeline.text import PAD, Vocab
+from pipeline.data.prepared import PreparedData
+from pipeline.data.vocab import PAD, Vocab
 
 
 class Referee:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline.data import PreparedData
+from pipeline.data.prepared import PreparedData
 from pipeline.plots import save_histograms, save_image_grid, save_scatter
 from plugins.generative.judge import Judge
 

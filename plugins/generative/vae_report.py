@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipeline.data import PreparedData
+from pipeline.data.prepared import PreparedData
 from pipeline.plots import save_image_grid
 from plugins.generative.judge import Judge
 from plugins.generative.report import (

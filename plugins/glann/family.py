@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipeline.hookspecs import Family
-from pipeline.module import EpochPartsModule
 from pipeline.plots import save_image_grid
+from pipeline.plugin.hookspecs import Family
+from pipeline.training.module import EpochPartsModule
 from plugins.generative.judge import Judge
 from plugins.generative.nets import mlp
 from plugins.generative.report import (

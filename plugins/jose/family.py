@@ -17,7 +17,8 @@ Evaluation normalises the rows anyway, as averaging tricks (``ema``, ``lookahead
 inside the ball.
 
 Each training document owns a row of the document table, picked by the batch's row indices
-(:attr:`pipeline.module.ModelModule.batch_indices`). Held-out documents get the mean direction of
+(:attr:`pipeline.training.module.ModelModule.batch_indices`). Held-out documents get the mean
+direction of
 their words' vectors u weighted by the chance subsampling keeps each word
 (:func:`plugins.jose.sphere.mean_direction`): the d that the training pull toward the words
 maximises, in closed form, so no optimisation runs at evaluation or in the exported encoder. On one
@@ -32,10 +33,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from pipeline.data.vocab import FIRST_WORD, word_counts
 from pipeline.errors import PipelineError
-from pipeline.hookspecs import Family
-from pipeline.module import EpochPartsModule
-from pipeline.text import FIRST_WORD, word_counts
+from pipeline.plugin.hookspecs import Family
+from pipeline.training.module import EpochPartsModule
 from plugins.jose.pairs import (
     keep_probability,
     negative_weights,

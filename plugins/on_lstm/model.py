@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from pipeline.module import EpochPartsModule
-from pipeline.text import PAD
+from pipeline.data.vocab import PAD
+from pipeline.training.module import EpochPartsModule
 from plugins.on_lstm.cell import OnLstm
 from plugins.sequence.nll import Scored, next_token_nll
 

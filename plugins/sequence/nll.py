@@ -9,8 +9,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pipeline.module import EpochPartsModule
-from pipeline.text import PAD
+from pipeline.data.vocab import PAD
+from pipeline.training.module import EpochPartsModule
 
 Scored = tuple[torch.Tensor, torch.Tensor]
 

@@ -16,7 +16,7 @@ import lightning.pytorch as pl
 from torch.utils.data import BatchSampler, DataLoader
 
 from pipeline import PipelineError, Trick
-from pipeline.module import ModelModule
+from pipeline.training.module import ModelModule
 
 
 def batch_sizes(loader: object, batches: int) -> list[int]:
@@ -91,8 +91,7 @@ class GradAccum(Trick):
             )
         if not isinstance(module, ModelModule):
             raise PipelineError(
-                "tricks.grad_accum needs a module subclassing pipeline.module.ModelModule (which "
-                "applies "
+                "tricks.grad_accum needs a module subclassing pipeline.ModelModule (which applies "
                 f"its loss weight), but this family built a {type(module).__name__}."
             )
 

@@ -5,8 +5,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from pipeline import Family
-from pipeline.module import ModelModule
 from pipeline.plots import save_confusion
+from pipeline.training.module import ModelModule
 
 
 class LogisticModule(ModelModule):

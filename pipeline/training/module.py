@@ -2,7 +2,7 @@
 optimizers. :class:`EpochPartsModule` adds logging a loss's parts once per epoch.
 
 In a command that only scores or exports, they derive from a plain torch module instead
-(:mod:`pipeline.module_base`)."""
+(:mod:`pipeline.training.module_base`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import torch
 
-from pipeline.module_base import base
+from pipeline.training.module_base import base
 
 
 class ModelModule(base()):

@@ -39,7 +39,7 @@ def load_trained(ctx) -> tuple[Any, Any, Any]:
     """Rebuild the trained module from ``models/model.pt``; return ``(family, module, data)``."""
     import torch
 
-    from pipeline.data import PreparedData
+    from pipeline.data.prepared import PreparedData
 
     data = PreparedData.load(ctx.paths.prepared)
     path = ctx.paths.model

@@ -14,7 +14,7 @@ import importlib.util
 from typing import Any, Mapping
 
 from pipeline.errors import PipelineError
-from pipeline.settings import did_you_mean
+from pipeline.plugin.schema import did_you_mean
 
 TRAINER_ARGUMENTS = (
     "accelerator",

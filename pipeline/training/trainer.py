@@ -9,7 +9,7 @@ import lightning.pytorch as pl
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 
 from pipeline.errors import PipelineError
-from pipeline.trainer_check import PIPELINE_SETTINGS
+from pipeline.params.trainer_section import PIPELINE_SETTINGS
 
 
 def build_trainer(
@@ -31,11 +31,11 @@ def build_trainer(
     summary = kwargs.pop("enable_model_summary", show_bar)
     every = list(callbacks)
     if show_bar and terminal:
-        from pipeline.progress import FitProgressBar
+        from pipeline.training.callbacks.progress import FitProgressBar
 
         every.append(FitProgressBar())
     if summary and show_bar:
-        from pipeline.progress import QuietModelSummary
+        from pipeline.training.callbacks.progress import QuietModelSummary
 
         every.append(QuietModelSummary())
         summary = False  # Lightning's own would be a second summary

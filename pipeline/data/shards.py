@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.data import SPLITS, DataInfo, Stream
+from pipeline.data.types import SPLITS, DataInfo, Stream
 from pipeline.errors import PipelineError
 
 INDEX = "shards.json"

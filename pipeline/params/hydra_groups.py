@@ -8,8 +8,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from pipeline.settings import defaults_of
-from pipeline.yaml_io import dump_yaml
+from pipeline.params.yaml_io import dump_yaml
+from pipeline.plugin.schema import defaults_of
 
 
 def group_files(registry) -> dict[str, str]:
@@ -40,7 +40,7 @@ def compose_params(conf_dir: Path, overrides: list[str]) -> dict:
 def plugin_conf_dir() -> Path:
     """A folder holding :func:`group_files` of the installed plugins; one per distinct content,
     so concurrent runs never write over a folder another one reads."""
-    from pipeline.registry import Registry, create_plugin_manager
+    from pipeline.plugin.registry import Registry, create_plugin_manager
 
     files = group_files(Registry(create_plugin_manager(report_broken=False)))
     digest = hashlib.sha256(repr(sorted(files.items())).encode()).hexdigest()[:16]

@@ -1,5 +1,5 @@
 """A torch module with the part of a LightningModule's face that scoring and exporting a trained
-model use, for commands that do not load Lightning (see :mod:`pipeline.module_base`)."""
+model use, for commands that do not load Lightning (see :mod:`pipeline.training.module_base`)."""
 
 from __future__ import annotations
 

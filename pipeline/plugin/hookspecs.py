@@ -3,11 +3,13 @@
 A plugin is a module (or an object) registered under the entry-point group ``pipeline.plugins``.
 The built-in families, datasets and tricks under ``plugins/`` are registered exactly that way, so a
 third-party package has every power a built-in has. A plugin implements any of the hooks below with
-``@hookimpl`` from :mod:`pipeline.markers`; a misspelled hook name is an error when the plugin
+``@hookimpl`` from :mod:`pipeline.plugin.markers`; a misspelled hook name is an error when the
+plugin
 loads.
 
 Registration hooks return *specs*: small frozen dataclasses holding a name, a description, the
-component's settings with their defaults (:class:`pipeline.settings.Setting`) and ``load``, which
+component's settings with their defaults (:class:`pipeline.plugin.schema.Setting`) and ``load``,
+which
 reaches the heavy implementation (torch, Lightning) only when a stage needs it. That keeps
 ``pipeline plugins`` and params validation fast, and lets bad params fail before any heavy import.
 
@@ -36,7 +38,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from pipeline.errors import PipelineError
-from pipeline.markers import hookspec
+from pipeline.plugin.markers import hookspec
 
 if TYPE_CHECKING:  # the heavy types stay out of plugin imports
     from pathlib import Path
@@ -46,8 +48,9 @@ if TYPE_CHECKING:  # the heavy types stay out of plugin imports
     import torch
     from lightning.pytorch import Callback, LightningModule
 
-    from pipeline.data import DataInfo, Examples, PreparedData, Stream
-    from pipeline.settings import Setting
+    from pipeline.data.prepared import PreparedData
+    from pipeline.data.types import DataInfo, Examples, Stream
+    from pipeline.plugin.schema import Setting
 
 
 # --- The interfaces a spec's ``load()`` returns -------------------------------------------------
@@ -56,14 +59,15 @@ if TYPE_CHECKING:  # the heavy types stay out of plugin imports
 class Family:
     """A model family's implementation: builds the model, evaluates it and names what to export.
 
-    The module returned by :meth:`build` subclasses :class:`pipeline.module.ModelModule`: its
+    The module returned by :meth:`build` subclasses :class:`pipeline.training.module.ModelModule`:
+    its
     ``training_step`` returns the loss, and the core owns ``configure_optimizers`` so that every
     trick composes with every family.
 
     :meth:`evaluate` and :meth:`export_target` use only the module's own methods and torch's: the
     ``evaluate`` and ``export`` commands load no Lightning, and there ``ModelModule`` derives from
     a plain torch module with a LightningModule's ``device`` and ``current_epoch`` but no
-    ``trainer`` or ``log`` (:mod:`pipeline.module_base`).
+    ``trainer`` or ``log`` (:mod:`pipeline.training.module_base`).
     """
 
     def build(self, settings: Mapping[str, Any], info: DataInfo) -> LightningModule:
@@ -152,7 +156,7 @@ class Trick:
 
     def callbacks(self, settings: Mapping[str, Any]) -> list[Callback]:
         """Return Lightning callbacks (their state is checkpointed with the run). A callback may
-        set the module's ``loss_weight`` (:class:`pipeline.module.ModelModule`) in
+        set the module's ``loss_weight`` (:class:`pipeline.training.module.ModelModule`) in
         ``on_train_batch_start`` to scale that batch's loss before its backward pass, as
         ``grad_accum`` does."""
         return []
@@ -260,8 +264,9 @@ class FamilySpec:
 class DatasetSpec:
     """A dataset: selected by ``data.name``. ``load(settings)`` returns ``(x, y)`` numpy arrays,
     ``x`` float32 scaled to [0, 1] with one row per example, ``y`` int64 labels (or zeros); give it
-    as ``"package.module:function"``. A text dataset returns :class:`pipeline.data.Examples`
-    instead: ``x`` int64 token ids of a :class:`pipeline.text.Vocab` (built in ``load``, so in the
+    as ``"package.module:function"``. A text dataset returns :class:`pipeline.data.types.Examples`
+    instead: ``x`` int64 token ids of a :class:`pipeline.data.vocab.Vocab` (built in ``load``, so
+    in the
     prepare stage, and saved with the prepared data), ``y`` labels or target token ids, with the
     vocabulary, label names and a fingerprint of the source.
 
@@ -275,9 +280,11 @@ class DatasetSpec:
     row, e.g. article and title).
 
     Data bigger than memory gives ``stream(settings)`` instead of ``load``: it returns a
-    :class:`pipeline.data.Stream` that yields ``(example_id, x, y)`` one example at a time. The
+    :class:`pipeline.data.types.Stream` that yields ``(example_id, x, y)`` one example at a time.
+    The
     prepare stage writes the examples into shards (split by a hash of seed and id), and training
-    streams them block by block (:mod:`pipeline.shards`, :mod:`pipeline.shard_batches`). A dataset
+    streams them block by block (:mod:`pipeline.data.shards`, :mod:`pipeline.data.shard_batches`).
+    A dataset
     gives exactly one of ``load`` and ``stream``.
     """
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from pipeline.config import load_params, validate
+from pipeline.params.validate import load_params, validate
 from pipeline.paths import Paths
-from pipeline.registry import Registry, create_plugin_manager
+from pipeline.plugin.registry import Registry, create_plugin_manager
 
 
 @dataclass

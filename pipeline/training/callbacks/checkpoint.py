@@ -3,8 +3,10 @@ of training (default 2), so that on small epochs the bookkeeping that comes with
 stays small next to the training.
 
 A save writes the checkpoint (model, optimizer and trick state), and with it the history CSVs
-(:class:`pipeline.history.EpochHistory`) and the MLflow metrics gathered since the last one
-(:class:`pipeline.mlflow_logger.CheckpointBatchedMLFlowLogger`): together some 25 ms for the
+(:class:`pipeline.training.callbacks.history.EpochHistory`) and the MLflow metrics gathered since
+the last one
+(:class:`pipeline.tracking.mlflow_logger.CheckpointBatchedMLFlowLogger`): together some 25 ms for
+the
 default classifier, whose whole epoch takes about 100 ms. An epoch of a second or more is saved
 every time; shorter ones are grouped, and a kill loses at most that many seconds of training on
 top of the interrupted epoch. The first epoch and the last are always saved; 0 saves every epoch.

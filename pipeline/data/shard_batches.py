@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from pipeline.shards import Block, ShardSplit, read_block
+from pipeline.data.shards import Block, ShardSplit, read_block
 
 
 class EpochSeed:

@@ -11,15 +11,15 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from pipeline import optimization
-from pipeline.config import validate_tricks
-from pipeline.optimization import EnabledTrick
-from pipeline.trainer import build_trainer
+from pipeline.params.validate import validate_tricks
+from pipeline.training import optimization
+from pipeline.training.optimization import EnabledTrick
+from pipeline.training.trainer import build_trainer
 
 if TYPE_CHECKING:
     import lightning.pytorch as pl
 
-    from pipeline.registry import Registry
+    from pipeline.plugin.registry import Registry
 
 # Trainer settings for a plugin's tests: one quiet, deterministic CPU epoch that writes nothing.
 TEST_TRAINER: Mapping[str, Any] = MappingProxyType(

@@ -4,7 +4,8 @@ the store.
 A write is a database transaction (or an HTTP request) of milliseconds; on small epochs one per
 epoch cost several percent of the training. Here the training thread only enqueues. Points still in
 the queue when the process is killed are not lost: the checkpoint keeps every epoch's metrics and a
-resumed run writes the ones the store lacks (:class:`pipeline.history.EpochHistory`).
+resumed run writes the ones the store lacks
+(:class:`pipeline.training.callbacks.history.EpochHistory`).
 """
 
 from __future__ import annotations

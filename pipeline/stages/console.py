@@ -114,8 +114,8 @@ def summary(stage: str, metrics: Mapping[str, float], paths: Any, seconds: float
 
 
 def _run_lines(paths: Any) -> list[str]:
-    from pipeline.outputs import read_run_id
-    from pipeline.tracking import Tracker, is_rank_zero
+    from pipeline.stages.outputs import read_run_id
+    from pipeline.tracking.runs import Tracker, is_rank_zero
 
     if not is_rank_zero():  # the other processes of a distributed training record no run
         return []

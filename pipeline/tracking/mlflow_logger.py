@@ -12,7 +12,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import MLFlowLogger
 from typing_extensions import override
 
-from pipeline.metric_writer import BackgroundWriter
+from pipeline.tracking.metric_writer import BackgroundWriter
 
 _INVALID_KEY_CHARS = re.compile("[^a-zA-Z0-9_/. -]+")  # what MLflow accepts in a metric name
 

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from pipeline.errors import PipelineError
-from pipeline.registry import Registry
-from pipeline.settings import Setting, did_you_mean, non_finite_numbers, validate_section
-from pipeline.trainer_check import check_trainer
-from pipeline.yaml_io import read_yaml_file
+from pipeline.params.trainer_section import check_trainer
+from pipeline.params.yaml_io import read_yaml_file
+from pipeline.plugin.registry import Registry
+from pipeline.plugin.schema import Setting, did_you_mean, non_finite_numbers, validate_section
 
 # Each base optimizer, what it is, and the optimizer settings beyond name, lr, batch_size and
 # weight_decay that it uses; a setting the chosen optimizer would ignore is refused, not recorded.
@@ -71,7 +71,8 @@ CORE_SCHEMA: dict[str, dict[str, Setting]] = {
         "max_epochs": Setting(20, "epochs to train", low=1),
         "deterministic": Setting(True, "use deterministic algorithms"),
         "log_every_n_steps": Setting(10, "how often step metrics are logged", low=1),
-        # The pipeline's own, not a Trainer argument (pipeline.trainer_check.PIPELINE_SETTINGS).
+        # The pipeline's own, not a Trainer argument
+        # (pipeline.params.trainer_section.PIPELINE_SETTINGS).
         "checkpoint_seconds": Setting(
             2.0,
             "least seconds of training between two saves of checkpoints/last.ckpt (0: every epoch)",

@@ -12,11 +12,11 @@ from typing import Any, Iterable, Mapping
 
 import pluggy
 
-from pipeline import hookspecs
 from pipeline.errors import PipelineError
-from pipeline.hookspecs import DatasetSpec, FamilySpec, TrickSpec, lazy_references
-from pipeline.markers import PROJECT
-from pipeline.settings import did_you_mean
+from pipeline.plugin import hookspecs
+from pipeline.plugin.hookspecs import DatasetSpec, FamilySpec, TrickSpec, lazy_references
+from pipeline.plugin.markers import PROJECT
+from pipeline.plugin.schema import did_you_mean
 
 ENTRY_POINT_GROUP = "pipeline.plugins"
 STRICT_ENV = "PIPELINE_STRICT_PLUGINS"

@@ -5,7 +5,7 @@ Importing Lightning costs 1.5–2 s here (it imports torchmetrics, which imports
 matplotlib, to read torchmetrics' version), a third of ``pipeline run evaluate`` before. Evaluate
 and export call nothing of Lightning's: they load ``models/model.pt`` into the family's module and
 call its own methods. :func:`without_lightning` makes such a command's families derive from
-:class:`pipeline.inference_module.InferenceModule`, which has what those methods use of a
+:class:`pipeline.training.inference_module.InferenceModule`, which has what those methods use of a
 LightningModule (``device``, ``current_epoch``, ...). Everything else, tests and sweeps included,
 keeps Lightning's base.
 """
@@ -21,8 +21,10 @@ def without_lightning() -> None:
     """Build this process's family modules without Lightning; the command line calls it for a
     stage that only scores or exports, before any family is imported."""
     global _without_lightning
-    if "pipeline.module" in sys.modules:
-        raise RuntimeError("without_lightning() must run before pipeline.module is imported.")
+    if "pipeline.training.module" in sys.modules:
+        raise RuntimeError(
+            "without_lightning() must run before pipeline.training.module is imported."
+        )
     _without_lightning = True
 
 
@@ -30,7 +32,7 @@ def base() -> type:
     """``lightning.pytorch.LightningModule``, or :class:`InferenceModule` after
     :func:`without_lightning` in a process that has not loaded Lightning."""
     if _without_lightning and "lightning.pytorch" not in sys.modules:
-        from pipeline.inference_module import InferenceModule
+        from pipeline.training.inference_module import InferenceModule
 
         return InferenceModule
     import lightning.pytorch as pl

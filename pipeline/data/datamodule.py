@@ -10,8 +10,9 @@ import lightning.pytorch as pl
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
-from pipeline.batches import EpochOrder, TensorBatches
-from pipeline.data import PreparedData, Split
+from pipeline.data.batches import EpochOrder, TensorBatches
+from pipeline.data.prepared import PreparedData
+from pipeline.data.types import Split
 from pipeline.errors import PipelineError
 
 EVAL_BATCH = 256  # validation and test batches hold at least this many examples
@@ -44,7 +45,7 @@ class PreparedDataModule(pl.LightningDataModule):
 
     def _indexed(self) -> bool:
         """Whether the module asks for ``(x, y, index)`` training batches
-        (:attr:`pipeline.module.ModelModule.batch_indices`)."""
+        (:attr:`pipeline.training.module.ModelModule.batch_indices`)."""
         module = self.trainer.lightning_module if self.trainer is not None else None
         return bool(getattr(module, "batch_indices", False))
 
@@ -70,7 +71,7 @@ class PreparedDataModule(pl.LightningDataModule):
         return TensorBatches(x, y, self.batch_size, EpochOrder(len(x), self.seed), indexed)
 
     def _streamed(self, split, batch_size: int, seed: int | None) -> Iterable:
-        from pipeline.shard_batches import ShardBatches
+        from pipeline.data.shard_batches import ShardBatches
 
         rank, world = (
             (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)

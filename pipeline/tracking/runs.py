@@ -231,7 +231,7 @@ class Tracker:
     """A thin face over MlflowClient for the calls the stages make."""
 
     def __init__(self, root: Path):
-        from pipeline.collector import paused
+        from pipeline._runtime.gc_pause import paused
 
         with paused():  # MLflow's import builds ~300,000 objects that live until exit
             import mlflow

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 import torch
 
 from pipeline.errors import PipelineError
-from pipeline.hookspecs import Trick, TrickSpec
+from pipeline.plugin.hookspecs import Trick, TrickSpec
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Data: the plain types datasets return, the prepared split, shards, vocabularies and batches."""

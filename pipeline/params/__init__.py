@@ -1,0 +1,1 @@
+"""params.yaml: read, validated against the components' settings, turned into Hydra groups."""

@@ -1,0 +1,1 @@
+"""MLflow tracking: one run per pipeline execution, metrics written in the background."""

@@ -1,0 +1,2 @@
+"""Training: the modules families derive from, optimizers and tricks, the Trainer and its
+callbacks."""

@@ -1,0 +1,1 @@
+"""The pipeline's own Lightning callbacks, one per file."""
