@@ -15,7 +15,7 @@ def load_digits_arrays(settings) -> tuple:
 
 def load_one_vs_rest(settings):
     """The same images labelled 1 where the digit is ``settings["positive"]``, else 0."""
-    from pipeline.data.types import Examples
+    from pipeline import Examples
 
     x, digit = load_digits_arrays(settings)
     positive = settings["positive"]

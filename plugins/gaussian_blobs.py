@@ -9,7 +9,7 @@ size (``examples * features * 4`` bytes).
 
 from __future__ import annotations
 
-from pipeline.data.types import Stream
+from pipeline import Stream
 
 
 def stream_blobs(settings) -> Stream:

@@ -34,7 +34,7 @@ def stream_idx(settings):
     """Every image of the folder's train and t10k files, flattened and scaled to [0, 1], with its
     label; an image's id is its file's standard name and its index, e.g.
     ``train-images-idx3-ubyte:17`` (the same for a plain and a gzipped file)."""
-    from pipeline.data.types import Stream
+    from pipeline import Stream
 
     pairs = [_checked_pair(images, labels) for images, labels in idx_pairs(settings)]
     shapes = [images.shape[1:] for images, _ in pairs]

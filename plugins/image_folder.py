@@ -30,7 +30,7 @@ def image_folder_sources(settings) -> list[Path]:
 
 def stream_image_folder(settings):
     """Every image of every class folder, as float32 pixels in [0, 1] with its class index."""
-    from pipeline.data.types import Stream
+    from pipeline import Stream
 
     folder = user_folder(settings, "image_folder", HOLDING)
     classes = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))

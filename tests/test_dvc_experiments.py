@@ -72,7 +72,7 @@ def test_editing_an_editable_plugin_changes_the_fingerprint_of_what_uses_it(
 ) -> None:
     site, used, other = tmp_path / "site", tmp_path / "logistic", tmp_path / "other"
     shutil.copytree(
-        REPO / "tests" / "example_plugin" / "pipeline_logistic", used / "pipeline_logistic"
+        REPO / "examples" / "logistic_plugin" / "pipeline_logistic", used / "pipeline_logistic"
     )
     (other / "pipeline_other").mkdir(parents=True)
     (other / "pipeline_other" / "__init__.py").write_text('"""Provides nothing this run uses."""\n')

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import REPO, edit_params, run
 
-EXAMPLE = REPO / "tests" / "example_plugin"
+EXAMPLE = REPO / "examples" / "logistic_plugin"
 
 
 def install_into(site: Path, package: Path, cwd: Path) -> None:

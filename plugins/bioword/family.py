@@ -27,10 +27,7 @@ import copy
 import numpy as np
 import torch
 
-from pipeline.data.vocab import FIRST_WORD, word_counts
-from pipeline.errors import PipelineError
-from pipeline.plugin.hookspecs import Family
-from pipeline.training.module import EpochPartsModule
+from pipeline import FIRST_WORD, EpochPartsModule, Family, PipelineError, word_counts
 from plugins.bioword.network import FlyHash
 from plugins.bioword.report import draw_report, write_neighbours
 from plugins.bioword.retrieval import overlap, simhash_precision

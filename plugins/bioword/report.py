@@ -7,8 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.data.vocab import FIRST_WORD
-from pipeline.plots import pyplot
+from pipeline import FIRST_WORD, pyplot
 from plugins.bioword.retrieval import overlap
 
 QUERIES = 12  # frequent words shown

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from pipeline.data.vocab import FIRST_WORD
+from pipeline import FIRST_WORD
 
 NONE = -1  # an empty slot of a sparse input
 

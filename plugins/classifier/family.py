@@ -8,9 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipeline.plots import save_confusion
-from pipeline.plugin.hookspecs import Family
-from pipeline.training.module import EpochPartsModule
+from pipeline import EpochPartsModule, Family, save_confusion
 from plugins.classifier.soft import LOSSES
 
 

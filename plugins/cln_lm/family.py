@@ -9,11 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline.data.prepared import PreparedData
-from pipeline.data.vocab import Vocab
-from pipeline.errors import PipelineError
-from pipeline.plots import pyplot
-from pipeline.plugin.hookspecs import Family
+from pipeline import Family, PipelineError, PreparedData, Vocab, pyplot
 from plugins.cln_lm.model import ConditionalLM
 from plugins.cln_lm.referee import Referee, bigram_perplexity, unigram_perplexity
 from plugins.sequence.nll import NextTokenModule, mean_nll, next_token_nll

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from pipeline.data.vocab import BOS, EOS, PAD
+from pipeline import BOS, EOS, PAD
 from plugins.cln_lm.attention import SelfAttention
 from plugins.sequence.norm import ConditionalLayerNorm
 

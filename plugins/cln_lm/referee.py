@@ -13,8 +13,7 @@ import math
 
 import numpy as np
 
-from pipeline.data.prepared import PreparedData
-from pipeline.data.vocab import PAD, Vocab
+from pipeline import PAD, PreparedData, Vocab
 
 
 class Referee:

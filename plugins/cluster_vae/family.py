@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pipeline.plots import save_image_grid
-from pipeline.plugin.hookspecs import Family
+from pipeline import Family, save_image_grid
 from plugins.cluster_vae.module import ClusterVAEModule
 from plugins.generative.report import is_image, latent_generator
 from plugins.generative.vae_report import decoder_export, vae_report

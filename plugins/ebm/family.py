@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipeline.plugin.hookspecs import Family
+from pipeline import Family
 from plugins.ebm.langevin import langevin, restart_mask
 from plugins.generative.input_gradient import InputGradientModule
 from plugins.generative.judge import Judge

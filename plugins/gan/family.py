@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch.nn.functional as F
 
-from pipeline.plugin.hookspecs import Family
+from pipeline import Family
 from plugins.generative.adversarial import SingleLossGAN
 from plugins.generative.gan_report import gan_report, generator_export
 from plugins.generative.penalties import r1_penalty

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from pipeline.training.module import EpochPartsModule
+from pipeline import EpochPartsModule
 from plugins.generative.nets import mlp
 from plugins.generative.stopgrad import frozen_call, gradient_only
 

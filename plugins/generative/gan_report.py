@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from pipeline.data.prepared import PreparedData
+from pipeline import PreparedData
 from plugins.generative.adversarial import SingleLossGAN
 from plugins.generative.judge import Judge
 from plugins.generative.report import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from pipeline.training.module import EpochPartsModule
+from pipeline import EpochPartsModule
 
 
 class InputGradientModule(EpochPartsModule):

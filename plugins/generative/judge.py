@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pipeline.data.prepared import PreparedData
+from pipeline import PreparedData
 from plugins.classifier.family import ClassifierModule
 
 _TRAINED: dict[str, ClassifierModule] = {}

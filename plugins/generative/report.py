@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline.data.prepared import PreparedData
-from pipeline.plots import save_histograms, save_image_grid, save_scatter
+from pipeline import PreparedData, save_histograms, save_image_grid, save_scatter
 from plugins.generative.judge import Judge
 
 
@@ -94,7 +93,7 @@ def save_field(
 ) -> None:
     """Contours of ``field`` (points (n, 2) → n values) over the unit square, with real points
     (white) and samples (red) on top; the colour bar reads ``label``."""
-    from pipeline.plots import pyplot
+    from pipeline import pyplot
 
     grid = np.linspace(0.0, 1.0, 121, dtype=np.float32)
     xx, yy = np.meshgrid(grid, grid)

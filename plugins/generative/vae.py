@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from pipeline.training.module import EpochPartsModule
+from pipeline import EpochPartsModule
 from plugins.generative.nets import mlp
 
 

@@ -9,8 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipeline.data.prepared import PreparedData
-from pipeline.plots import save_image_grid
+from pipeline import PreparedData, save_image_grid
 from plugins.generative.judge import Judge
 from plugins.generative.report import (
     is_image,

@@ -22,9 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipeline.plots import save_image_grid
-from pipeline.plugin.hookspecs import Family
-from pipeline.training.module import EpochPartsModule
+from pipeline import EpochPartsModule, Family, save_image_grid
 from plugins.generative.judge import Judge
 from plugins.generative.nets import mlp
 from plugins.generative.report import (

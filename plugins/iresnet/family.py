@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pipeline.plugin.hookspecs import Family
+from pipeline import Family
 from plugins.generative.input_gradient import InputGradientModule
 from plugins.generative.judge import Judge
 from plugins.generative.report import (

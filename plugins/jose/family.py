@@ -33,10 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipeline.data.vocab import FIRST_WORD, word_counts
-from pipeline.errors import PipelineError
-from pipeline.plugin.hookspecs import Family
-from pipeline.training.module import EpochPartsModule
+from pipeline import FIRST_WORD, EpochPartsModule, Family, PipelineError, word_counts
 from plugins.jose.pairs import (
     keep_probability,
     negative_weights,

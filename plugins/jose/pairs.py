@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pipeline.data.vocab import FIRST_WORD
+from pipeline import FIRST_WORD
 
 
 @dataclass(frozen=True)

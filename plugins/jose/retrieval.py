@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline.data.vocab import FIRST_WORD, word_counts
-from pipeline.plots import save_scatter
+from pipeline import FIRST_WORD, save_scatter, word_counts
 from plugins.text.retrieval import cosine_gap, cosines, precision_at
 
 SHOWN_NEIGHBOURS = 8  # nearest words written beside each chosen word

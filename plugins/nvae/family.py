@@ -15,9 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipeline.plots import save_image_grid
-from pipeline.plugin.hookspecs import Family
-from pipeline.training.module import EpochPartsModule
+from pipeline import EpochPartsModule, Family, save_image_grid
 from plugins.generative.report import is_image, latent_generator
 from plugins.generative.vae import VAEModule, reconstruction_nll
 from plugins.generative.vae_report import vae_report

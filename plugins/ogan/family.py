@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pipeline.plots import save_image_grid
-from pipeline.plugin.hookspecs import Family
+from pipeline import Family, save_image_grid
 from plugins.generative.gan_report import gan_report, generator_export
 from plugins.generative.judge import Judge
 from plugins.generative.report import (

@@ -11,9 +11,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from pipeline.data.vocab import Vocab
-from pipeline.errors import PipelineError
-from pipeline.plugin.hookspecs import Family
+from pipeline import Family, PipelineError, Vocab
 from plugins.on_lstm.model import OnLstmModule, OnLstmStep, net_nll
 from plugins.on_lstm.parse import distance_tree, right_branching, span_f1
 from plugins.on_lstm.report import save_gates, write_trees

@@ -10,8 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from pipeline.data.vocab import PAD
-from pipeline.training.module import EpochPartsModule
+from pipeline import PAD, EpochPartsModule
 from plugins.on_lstm.cell import OnLstm
 from plugins.sequence.nll import Scored, next_token_nll
 

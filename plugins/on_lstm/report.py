@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.plots import pyplot
+from pipeline import pyplot
 from plugins.on_lstm.parse import bracketed, nontrivial, span_f1
 
 

@@ -9,10 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline.data.prepared import PreparedData
-from pipeline.data.vocab import BOS, Vocab
-from pipeline.plots import pyplot
-from pipeline.plugin.hookspecs import Family
+from pipeline import BOS, Family, PreparedData, Vocab, pyplot
 from plugins.seq2seq.network import DecoderStepPart, EncoderPart, Seq2Seq
 from plugins.seq2seq.search import beam_search, greedy
 from plugins.sequence.nll import NextTokenModule, mean_nll, next_token_nll

@@ -14,7 +14,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from pipeline.data.vocab import PAD
+from pipeline import PAD
 from plugins.sequence.norm import ConditionalLayerNorm
 
 NEG = -1e9  # an attention score that softmax turns into an exact zero weight

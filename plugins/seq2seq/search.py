@@ -13,7 +13,7 @@ from typing import Callable
 
 import torch
 
-from pipeline.data.vocab import BOS, EOS, PAD
+from pipeline import BOS, EOS, PAD
 from plugins.seq2seq.network import Encoded, Seq2Seq
 
 Step = Callable[..., tuple[torch.Tensor, torch.Tensor]]

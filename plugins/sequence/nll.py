@@ -9,8 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pipeline.data.vocab import PAD
-from pipeline.training.module import EpochPartsModule
+from pipeline import PAD, EpochPartsModule
 
 Scored = tuple[torch.Tensor, torch.Tensor]
 

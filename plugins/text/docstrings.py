@@ -110,8 +110,7 @@ def fingerprint(items) -> str:
 
 def load_docstrings(settings):
     """Summary lines as token ids, labelled by their module (the order of ``data.modules``)."""
-    from pipeline.data.types import Examples
-    from pipeline.data.vocab import Vocab
+    from pipeline import Examples, Vocab
 
     modules = tuple(settings["modules"])
     items = [d for d in read_corpus(modules) if d.summary]
@@ -128,8 +127,7 @@ def load_docstrings(settings):
 
 def load_docstring_titles(settings):
     """Docstring bodies (articles) as token ids, with their summary lines (titles) as targets."""
-    from pipeline.data.types import Examples
-    from pipeline.data.vocab import Vocab
+    from pipeline import Examples, Vocab
 
     items = [d for d in read_corpus(tuple(settings["modules"])) if d.summary and d.body]
     items = _capped(items, settings["examples"])
@@ -154,8 +152,7 @@ def load_docstring_words(settings):
     word and document embeddings."""
     import numpy as np
 
-    from pipeline.data.types import Examples
-    from pipeline.data.vocab import Vocab
+    from pipeline import Examples, Vocab
 
     modules = tuple(settings["modules"])
     items = [d for d in read_corpus(modules) if words_of(d.summary)]

@@ -86,8 +86,7 @@ def load_dyck(settings):
     """Balanced bracket strings as token ids (no labels)."""
     import numpy as np
 
-    from pipeline.data.types import Examples
-    from pipeline.data.vocab import Vocab
+    from pipeline import Examples, Vocab
 
     texts = dyck_strings(
         settings["examples"],
@@ -105,8 +104,7 @@ def load_conditional_strings(settings):
     """Strings of a Markov chain per class, as token ids labelled by class."""
     import numpy as np
 
-    from pipeline.data.types import Examples
-    from pipeline.data.vocab import Vocab
+    from pipeline import Examples, Vocab
 
     texts, labels = conditional_strings(
         settings["examples"],

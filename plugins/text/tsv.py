@@ -39,8 +39,7 @@ def tsv_rows(settings, columns: str) -> Iterator[tuple[int, str, str]]:
 
 def stream_text_tsv(settings):
     """Texts as token ids, labelled by the sorted distinct labels of the file."""
-    from pipeline.data.types import Stream
-    from pipeline.data.vocab import Vocab
+    from pipeline import Stream, Vocab
 
     found: set[str] = set()
 
@@ -62,8 +61,7 @@ def stream_text_tsv(settings):
 
 def stream_pairs_tsv(settings):
     """Articles as token ids, with their titles as target token ids (one shared vocabulary)."""
-    from pipeline.data.types import Stream
-    from pipeline.data.vocab import Vocab
+    from pipeline import Stream, Vocab
 
     texts = (text for _, *pair in _counted(settings, ARTICLE_TITLE) for text in pair)
     vocab = Vocab.build(texts, settings["min_count"])

@@ -15,8 +15,7 @@ from __future__ import annotations
 import lightning.pytorch as pl
 from torch.utils.data import BatchSampler, DataLoader
 
-from pipeline import PipelineError, Trick
-from pipeline.training.module import ModelModule
+from pipeline import ModelModule, PipelineError, Trick
 
 
 def batch_sizes(loader: object, batches: int) -> list[int]:

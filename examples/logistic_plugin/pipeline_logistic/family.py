@@ -4,9 +4,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline import Family
-from pipeline.plots import save_confusion
-from pipeline.training.module import ModelModule
+from pipeline import Family, ModelModule, save_confusion
 
 
 class LogisticModule(ModelModule):
