@@ -49,8 +49,11 @@ class PluginManager(pluggy.PluginManager):
     def __init__(self, project_name: str):
         super().__init__(project_name)
         self.broken: list[BrokenPlugin] = []
-        # id(plugin) -> the installed distribution whose entry point registered it
+        # id(plugin) -> the installed distribution whose entry point registered it, and the entry
+        # point's "name = module[:attr]"
         self.installed_from: dict[int, importlib.metadata.Distribution] = {}
+        self.entry_points: dict[int, str] = {}
+        self.report_broken = True
 
 
 def create_plugin_manager(
@@ -64,6 +67,7 @@ def create_plugin_manager(
     ``PIPELINE_STRICT_PLUGINS=1``; ``pipeline plugins`` passes False and lists them itself.
     """
     pm = PluginManager(PROJECT)
+    pm.report_broken = report_broken
     pm.add_hookspecs(hookspecs)
     if entry_points:
         _load_entry_points(pm)
@@ -102,6 +106,7 @@ def _load_entry_points(pm: PluginManager) -> None:
                     pm.broken.append(broken)
                 continue
             pm.installed_from[id(plugin)] = dist
+            pm.entry_points[id(plugin)] = f"{ep.name} = {ep.value}"
 
 
 def _summary(error: BaseException, limit: int = 300) -> str:
@@ -153,37 +158,68 @@ class Entry:
 
 
 class Registry:
-    """The families, datasets and tricks that one plugin manager provides, looked up by name."""
+    """The families, datasets and tricks that one plugin manager provides, looked up by name.
+
+    An installed plugin whose registration hook raises is left out and recorded as broken, like one
+    that fails to import, so it never stops a run that does not use it."""
 
     def __init__(self, pm: PluginManager):
         self.pm = pm
         self.broken = pm.broken
-        packages = pm.installed_from
-        hook = pm.hook
-        self.families: dict[str, Entry] = self._collect(
-            hook.pipeline_families, FamilySpec, "model family", packages
-        )
-        self.datasets: dict[str, Entry] = self._collect(
-            hook.pipeline_datasets, DatasetSpec, "dataset", packages
-        )
-        self.tricks: dict[str, Entry] = self._collect(
-            hook.pipeline_tricks, TrickSpec, "trick", packages
-        )
+        known_broken = len(pm.broken)
+        hooks = {
+            "families": (pm.hook.pipeline_families, FamilySpec, "model family"),
+            "datasets": (pm.hook.pipeline_datasets, DatasetSpec, "dataset"),
+            "tricks": (pm.hook.pipeline_tricks, TrickSpec, "trick"),
+        }
+        failed: set[int] = set()
+        answers = {kind: self._answers(hook, failed) for kind, (hook, _, _) in hooks.items()}
+        collected = {
+            kind: self._collect(
+                [(impl, specs) for impl, specs in answers[kind] if id(impl.plugin) not in failed],
+                hook.name,
+                spec_type,
+                what,
+            )
+            for kind, (hook, spec_type, what) in hooks.items()
+        }
+        self.families: dict[str, Entry] = collected["families"]
+        self.datasets: dict[str, Entry] = collected["datasets"]
+        self.tricks: dict[str, Entry] = collected["tricks"]
+        if pm.report_broken:
+            _report(pm.broken[known_broken:])
 
-    @staticmethod
+    def _answers(self, hook, failed: set[int]) -> list[tuple[Any, list[Any]]]:
+        """Each plugin's answer to one registration hook. An installed plugin whose hook raises is
+        recorded as broken and added to ``failed``; an in-process plugin's error is raised."""
+        answers = []
+        for impl in hook.get_hookimpls():
+            try:
+                answers.append((impl, impl.function() or []))
+            except Exception as error:  # a third-party hook can raise anything
+                dist = self.pm.installed_from.get(id(impl.plugin))
+                summary = f"{hook.name}() raised {_summary(error)}"
+                if dist is None:
+                    raise PipelineError(f"plugin {impl.plugin_name}: {summary}") from error
+                entry = self.pm.entry_points.get(id(impl.plugin), impl.plugin_name)
+                broken = BrokenPlugin(dist.metadata["Name"], dist.version, entry, summary)
+                if broken not in self.broken:
+                    self.broken.append(broken)
+                failed.add(id(impl.plugin))
+        return answers
+
     def _collect(
-        hook, kind: type, what: str, packages: Mapping[int, importlib.metadata.Distribution]
+        self, answers: list[tuple[Any, list[Any]]], hook_name: str, kind: type, what: str
     ) -> dict[str, Entry]:
         found: dict[str, Entry] = {}
-        for impl in hook.get_hookimpls():
-            specs = impl.function() or []
-            dist = packages.get(id(impl.plugin))
+        for impl, specs in answers:
+            dist = self.pm.installed_from.get(id(impl.plugin))
             package = f"{dist.metadata['Name']} {dist.version}" if dist else impl.plugin_name
             for spec in specs:
                 if not isinstance(spec, kind):
                     raise PipelineError(
                         f"plugin {impl.plugin_name} returned {spec!r} from "
-                        f"{hook.name}; expected {kind.__name__} objects."
+                        f"{hook_name}; expected {kind.__name__} objects."
                     )
                 if spec.name in found:
                     raise PipelineError(
