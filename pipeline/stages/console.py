@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import re
+import shlex
 import sys
 import threading
 import warnings
@@ -130,6 +131,6 @@ def _run_lines(paths: Any) -> list[str]:
         base = tracker.uri.rstrip("/")
     else:
         base = URL_OF_LOCAL_UI
-        lines.append(f"  mlflow ui --backend-store-uri {tracker.uri}")
+        lines.append(f"  mlflow ui --backend-store-uri {shlex.quote(tracker.uri)}")
     lines.append(f"  {base}/#/experiments/{run.info.experiment_id}/runs/{run_id}")
     return lines
