@@ -204,6 +204,21 @@ def test_killed_export_leaves_the_last_export_whole(workspace: Path):
     assert not list(workspace.glob(".exported-*.tmp"))
 
 
+def test_failed_export_keeps_the_last_export_and_its_metrics(workspace: Path):
+    before = snapshot(workspace)
+    edit_params(workspace, export={"tolerance": 1e-30})  # no export can pass this parity check
+    done = refused(workspace)
+    assert stages_ran(done.stdout) == ["check", "export"]
+    assert error_lines(done)[0].startswith("error: ONNX output differs from torch by ")
+    assert "Traceback" not in done.stderr
+    assert snapshot(workspace) == before  # metrics/export.json included: DVC no longer deletes it
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], workspace).stdout)
+    assert "error" not in json.dumps(shown)
+    assert shown[""]["data"]["metrics/export.json"]["data"] == json.loads(
+        (workspace / "metrics" / "export.json").read_text()
+    )
+
+
 def checkpoint_epoch(path: Path) -> int:
     try:
         return torch.load(path, weights_only=True)["epoch"]
