@@ -16,8 +16,36 @@ import yaml
 from pipeline.errors import PipelineError
 
 
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A mapping that gives the same key twice: YAML forbids it, and DVC refuses such a file, so
+    keeping the last value silently would train on settings DVC never saw."""
+
+    def __init__(self, key: Any, first_line: int, node: yaml.Node):
+        self.key, self.first_line, self.line = key, first_line, node.start_mark.line + 1
+        super().__init__(problem=f"repeats the key {key!r}", problem_mark=node.start_mark)
+
+    def __str__(self) -> str:
+        return f"repeats the key {self.key!r} at line {self.line} (first at line {self.first_line})"
+
+
 class _SafeLoader(yaml.SafeLoader):
-    """The safe loader (no Python objects), reading ``1e-3`` as a float the way YAML 1.2 does."""
+    """The safe loader (no Python objects), reading ``1e-3`` as a float the way YAML 1.2 does, and
+    refusing a key given twice in one mapping (merge keys ``<<`` may still be overridden)."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict:
+        if isinstance(node, yaml.MappingNode):
+            first_lines: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    if key in first_lines:
+                        raise DuplicateKeyError(key, first_lines[key], key_node)
+                except TypeError:  # an unhashable key: the base class explains it
+                    continue
+                first_lines[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
 
 
 _SafeLoader.add_implicit_resolver(
@@ -47,6 +75,8 @@ def read_yaml_file(path: Path, what: str, hint: str = "") -> Any:
         raise PipelineError(f"{what} {path} does not exist{'; ' + hint if hint else ''}.")
     try:
         return load_yaml_text(path.read_text())
+    except DuplicateKeyError as error:
+        raise PipelineError(f"{what} {path} {error}; keep one of them.") from error
     except yaml.YAMLError as error:
         raise PipelineError(f"{what} {path} is not valid YAML: {error}.") from error
 
