@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import json
 import os
 import socket
 import subprocess
@@ -123,7 +124,8 @@ def check_reachable(uri: str) -> None:
 
 
 def check_credentials(uri: str, where: str) -> None:
-    """Refuse in one line a tracking server that turns these credentials (or none) away.
+    """Refuse in one line a tracking server that turns these credentials (or none) away, or that
+    is not an MLflow server at all (another web service answering at that address).
 
     A server behind MLflow's basic-auth app answers ``/health`` to anyone; an API call shows
     whether ``MLFLOW_TRACKING_USERNAME`` and ``MLFLOW_TRACKING_PASSWORD`` let this client in.
@@ -138,7 +140,8 @@ def check_credentials(uri: str, where: str) -> None:
         secret = f"{user}:{os.environ.get('MLFLOW_TRACKING_PASSWORD', '')}".encode()
         request.add_header("Authorization", "Basic " + base64.b64encode(secret).decode())
     try:
-        urllib.request.urlopen(request, timeout=REACH_TIMEOUT_S).close()
+        with urllib.request.urlopen(request, timeout=REACH_TIMEOUT_S) as answer:
+            body = answer.read(1 << 20)
     except urllib.error.HTTPError as error:
         if error.code == 401:
             given = f"user {user!r} is refused" if user is not None else "it asks for credentials"
@@ -151,8 +154,29 @@ def check_credentials(uri: str, where: str) -> None:
                 f"{where} lets user {user!r} in but not read experiments; ask its admin for "
                 "permission."
             ) from None
+        if error.code < 500:  # 404, 405...: something answers HTTP there, but not MLflow's API
+            raise PipelineError(
+                f"{where} answers HTTP but is not an MLflow tracking server (its experiments API "
+                f"gave HTTP {error.code} {error.reason}); {NOT_MLFLOW_ADVICE}."
+            ) from None
+        return  # a server error: MLflow's own client retries and reports it
     except (urllib.error.URLError, OSError):
         return  # /health answered a moment ago; MLflow's own client reports anything further
+    if not _is_json_object(body):
+        raise PipelineError(
+            f"{where} answers HTTP but is not an MLflow tracking server (its experiments API "
+            f"did not answer in JSON); {NOT_MLFLOW_ADVICE}."
+        )
+
+
+NOT_MLFLOW_ADVICE = "point MLFLOW_TRACKING_URI at the `mlflow server` address, or unset it"
+
+
+def _is_json_object(body: bytes) -> bool:
+    try:
+        return isinstance(json.loads(body), dict)
+    except ValueError:
+        return False
 
 
 HOST_TAG, PID_TAG = "pipeline.host", "pipeline.pid"
