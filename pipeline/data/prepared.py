@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from pipeline.data.shards import damaged
 from pipeline.data.types import SPLITS, DataInfo, Examples, Split
 from pipeline.errors import PipelineError
 
@@ -43,7 +45,10 @@ class PreparedData:
                 f"prepared data not found at {folder}; run `pipeline run prepare` (or `dvc repro`) "
                 "first."
             )
-        raw = json.loads(info_path.read_text())
+        try:
+            raw = json.loads(info_path.read_text())
+        except ValueError:
+            raise damaged(folder, "info.json is not valid JSON") from None
         info = DataInfo(
             tuple(raw["input_shape"]),
             int(raw["num_classes"]),
@@ -60,8 +65,14 @@ class PreparedData:
             return cls(info, *(ShardSplit(folder, index[name]) for name in SPLITS))
         splits = {}
         for name in SPLITS:
-            with np.load(folder / f"{name}.npz") as arrays:
-                splits[name] = Split(arrays["x"], arrays["y"])
+            try:
+                with np.load(folder / f"{name}.npz") as arrays:
+                    splits[name] = Split(arrays["x"], arrays["y"])
+            except FileNotFoundError:
+                raise damaged(folder, f"{name}.npz is missing") from None
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+                why = f"{type(error).__name__}: {error}"
+                raise damaged(folder, f"{name}.npz cannot be read ({why})") from None
         return cls(info, **splits)
 
 

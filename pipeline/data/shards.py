@@ -52,12 +52,23 @@ class Block:
 
 def read_block(folder: Path, block: Block) -> tuple[np.ndarray, np.ndarray]:
     """The ``(x, y)`` arrays of ``block``: one seek and read per array."""
-    with open(folder / block.file, "rb") as shard:
-        shard.seek(block.x_offset)
-        x = np.load(io.BytesIO(shard.read(block.x_size)))
-        shard.seek(block.y_offset)
-        y = np.load(io.BytesIO(shard.read(block.y_size)))
+    try:
+        with open(folder / block.file, "rb") as shard:
+            shard.seek(block.x_offset)
+            x = np.load(io.BytesIO(shard.read(block.x_size)))
+            shard.seek(block.y_offset)
+            y = np.load(io.BytesIO(shard.read(block.y_size)))
+    except (OSError, ValueError, EOFError) as error:  # changed since the index was checked
+        raise damaged(folder, f"shard {block.file} cannot be read ({error})") from None
     return x, y
+
+
+def damaged(folder: Path, what: str) -> PipelineError:
+    """The one error for prepared data that is missing or damaged: what is wrong, and the fix."""
+    return PipelineError(
+        f"the prepared data in {folder} is damaged: {what}; rerun `pipeline run prepare` "
+        "(or `dvc repro`)."
+    )
 
 
 class ShardSplit:
@@ -89,9 +100,28 @@ class ShardSplit:
 
 
 def load_index(folder: Path) -> dict[str, list[Block]]:
-    """Every split's blocks, as :func:`write_shards` listed them."""
-    raw = json.loads((folder / INDEX).read_text())
-    return {name: [Block(**block) for block in raw[name]] for name in SPLITS}
+    """Every split's blocks, as :func:`write_shards` listed them, after checking that every shard
+    they name is there and long enough (a truncated copy is named before any training)."""
+    try:
+        raw = json.loads((folder / INDEX).read_text())
+        index = {name: [Block(**block) for block in raw[name]] for name in SPLITS}
+    except FileNotFoundError:
+        raise damaged(folder, f"its index {INDEX} is missing") from None
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        raise damaged(folder, f"its index {INDEX} is unreadable ({type(error).__name__})") from None
+    needed: dict[str, int] = {}
+    for block in (block for blocks in index.values() for block in blocks):
+        end = max(block.x_offset + block.x_size, block.y_offset + block.y_size)
+        needed[block.file] = max(needed.get(block.file, 0), end)
+    for file, end in sorted(needed.items()):
+        path = folder / file
+        if not path.is_file():
+            raise damaged(folder, f"shard {file} is missing")
+        if path.stat().st_size < end:
+            raise damaged(
+                folder, f"shard {file} is truncated ({path.stat().st_size} bytes of at least {end})"
+            )
+    return index
 
 
 def _id_hash(example_id: str) -> int:
