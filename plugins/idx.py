@@ -146,7 +146,10 @@ def _header(path: Path, handle: BinaryIO) -> Header:
             f"{path} is truncated: its header declares {ndim} dimensions but the file holds only "
             f"{4 + len(sizes)} bytes; {_FORMAT}"
         )
-    return Header(path, np.dtype(_DTYPES[magic[2]]), struct.unpack(f">{ndim}I", sizes))
+    shape = struct.unpack(f">{ndim}I", sizes)
+    if 0 in shape[1:]:  # rows of no values: a stream would read empty rows for ever
+        raise PipelineError(f"{path} declares rows of no values (shape {shape}); {_FORMAT}")
+    return Header(path, np.dtype(_DTYPES[magic[2]]), shape)
 
 
 @contextmanager
