@@ -4,34 +4,54 @@ from __future__ import annotations
 
 import copy
 import enum
-from dataclasses import dataclass, field
+import pkgutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from pipeline.errors import PipelineError
+from pipeline.plugin.schema import Setting, key_path, validate_section
 
-TYPES = ("float", "int", "categorical", "bool", "toggle")
-FIELDS = {
-    "float": ("high", "log", "low", "step"),
-    "int": ("high", "log", "low", "step"),
-    "categorical": ("choices",),
-    "bool": (),
-    "toggle": ("settings",),
-}
+# Each section is checked against a schema of Settings; only what relates two keys is by hand.
 DIRECTIONS = ("maximize", "minimize")
-PRUNERS = ("median", "successive_halving", "hyperband", "none")
-SAMPLERS = ("tpe", "random")
-TOP_LEVEL = (
-    "description",
-    "objective",
-    "params",
-    "fixed",
-    "pruner",
-    "sampler",
-    "n_trials",
-    "heartbeat",
-)
 SCALARS = (str, int, float, bool, type(None))  # what Optuna can store as a categorical choice
+SECTION = Setting({}, nullable=True)
+TOP = dict.fromkeys(("objective", "params", "fixed", "pruner", "sampler", "heartbeat"), SECTION)
+TOP |= {"description": Setting(None), "n_trials": Setting(20, low=1)}
+OBJECTIVE = {"metric": Setting("", kinds=(str,)), "direction": Setting("", choices=DIRECTIONS)}
+HEARTBEAT = {"interval": Setting(10, low=1), "grace_period": Setting(0, low=1)}
+CHOICES = Setting(
+    None,
+    kinds=(list, dict),
+    check=lambda c: isinstance(c, dict) or all(isinstance(v, SCALARS) for v in c),
+    expect="a list of numbers, strings, booleans or null; use a mapping of label: value for "
+    "sections such as trick sets",
+)
+REAL, INTEGER, LOG = Setting(None, kinds=(float, int)), Setting(None, kinds=(int,)), Setting(False)
+STEP, INT_STEP = Setting(0.0, low=0, low_open=True), Setting(0, low=0, low_open=True)
+FIELDS = {"float": {"low": REAL, "high": REAL, "log": LOG, "step": STEP}}  # besides ``type``
+FIELDS["int"] = {"low": INTEGER, "high": INTEGER, "log": LOG, "step": INT_STEP}
+FIELDS |= {"categorical": {"choices": CHOICES}, "bool": {}, "toggle": {"settings": SECTION}}
+TYPE = {"type": Setting("", choices=tuple(FIELDS))}
+REQUIRED = {"float": ("low", "high"), "int": ("low", "high"), "categorical": ("choices",)}
+# Each sampler (optuna.samplers) and pruner (optuna.pruners): its class, then the options a space
+# file may give it.
+SAMPLERS = {
+    "tpe": "TPESampler seed n_startup_trials n_ei_candidates multivariate group constant_liar "
+    "consider_endpoints consider_prior prior_weight consider_magic_clip warn_independent_sampling",
+    "random": "RandomSampler seed",
+}
+PRUNERS = {
+    "median": "MedianPruner n_startup_trials n_warmup_steps interval_steps n_min_trials",
+    "successive_halving": "SuccessiveHalvingPruner min_resource reduction_factor "
+    "min_early_stopping_rate bootstrap_count",
+    "hyperband": "HyperbandPruner min_resource max_resource reduction_factor bootstrap_count",
+    "none": "NopPruner",
+}
+PRUNER = {"type": Setting("none", choices=tuple(PRUNERS)), "monitor": Setting(None, kinds=(str,))}
+PRUNER["monitor_direction"] = Setting(None, choices=DIRECTIONS)
+SAMPLER = {"type": Setting("tpe", choices=tuple(SAMPLERS))}
+ALGORITHMS = {"sampler": SAMPLERS, "pruner": PRUNERS}
 FROZEN = {
     "seed": "it also fixes the data split, which a sweep prepares once for all trials",
     "data": "a sweep prepares the data once and shares it between trials",
@@ -89,7 +109,7 @@ class Param:
             return trial.suggest_float(self.key, self.low, self.high, log=self.log, step=self.step)
         if self.kind == "int":
             return trial.suggest_int(
-                self.key, int(self.low), int(self.high), log=self.log, step=int(self.step or 1)
+                self.key, self.low, self.high, log=self.log, step=self.step or 1
             )
         return trial.suggest_categorical(self.key, [label for label, _ in self.choices])
 
@@ -126,16 +146,13 @@ class Space:
     params: tuple[Param, ...]
     metric: str
     direction: str
-    fixed: Mapping[str, Any] = field(default_factory=dict)
-    pruner: str = "none"
-    monitor: str | None = None
-    monitor_direction: str | None = None
-    pruner_options: Mapping[str, Any] = field(default_factory=dict)
-    sampler: str = "tpe"
-    sampler_options: Mapping[str, Any] = field(default_factory=dict)
-    n_trials: int = 20
-    heartbeat_interval: int = 10
-    grace_period: int = 30
+    fixed: Mapping[str, Any]
+    monitor: str | None  # the validation metric reported to the pruner after every epoch
+    monitor_direction: str  # the direction in which it improves
+    pruner: Mapping[str, Any]  # its type, then the options of its Optuna class
+    sampler: Mapping[str, Any]  # its type, then the options of its Optuna class
+    n_trials: int
+    heartbeat: tuple[int, int]  # seconds between a running trial's signs of life; grace period
 
     def resolve(self, base: Mapping[str, Any], pick: Callable[[Param], Any]) -> dict[str, Any]:
         """``base`` with the fixed values, then each active param's picked label, in file order."""
@@ -164,179 +181,127 @@ class Space:
 
     def corners(self, base: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Raw params in which every bound and every choice appears at least once."""
-        count = max((len(p.edges()) for p in self.params), default=1)
-        return [
-            self.resolve(base, lambda p, i=i: p.edges()[i % len(p.edges())]) for i in range(count)
-        ]
+        n = max((len(p.edges()) for p in self.params), default=1)
+        return [self.resolve(base, lambda p, i=i: p.edges()[i % len(p.edges())]) for i in range(n)]
 
     def touched(self) -> list[str]:
         """Every key path the space writes (fixed and searched)."""
         return [*self.fixed, *(p.key for p in self.params)]
 
 
-def find_space(spec: str, root: Path) -> Path:
-    """The space file ``spec`` names: a path, or a name under ``conf/sweep/``."""
-    folder = root / "conf" / "sweep"
-    for candidate in (Path(spec), root / spec, folder / spec, folder / f"{spec}.yaml"):
-        if candidate.is_file():
-            return candidate
-    known = ", ".join(sorted(p.stem for p in folder.glob("*.yaml"))) or "none"
-    raise PipelineError(
-        f"search space {spec!r} not found; give a YAML file path or one of conf/sweep/: {known}."
-    )
-
-
 def load_space(spec: str, root: Path) -> Space:
-    """Read and check the space file ``spec`` (its structure; the project checks come later)."""
+    """Read and check the space file ``spec``: a path, or a name under ``conf/sweep/``."""
     from pipeline.params.yaml_io import read_yaml_file
 
-    path = find_space(spec, root)
-    try:
-        source = str(path.resolve().relative_to(root.resolve()))
-    except ValueError:
-        source = str(path)
+    folder = root / "conf" / "sweep"
+    candidates = (Path(spec), root / spec, folder / spec, folder / f"{spec}.yaml")
+    path = next((path for path in candidates if path.is_file()), None)
+    if path is None:
+        known = ", ".join(sorted(p.stem for p in folder.glob("*.yaml"))) or "none"
+        hint = f"give a YAML file path or one of conf/sweep/: {known}"
+        raise PipelineError(f"search space {spec!r} not found; {hint}.")
+    resolved, project = path.resolve(), root.resolve()
+    source = str(resolved.relative_to(project) if resolved.is_relative_to(project) else path)
     return parse_space(read_yaml_file(path, "search space"), source, path.stem)
+
+
+def section(path: str, values: Any, schema: dict, required=(), extra=False) -> dict[str, Any]:
+    """``values`` checked against ``schema``, defaults filled in, each of ``required`` given."""
+    checked = validate_section(path, values, schema, allow_extra=extra)
+    for name in required:
+        if name not in (values or {}):
+            expected = schema[name].describe()
+            raise PipelineError(f"{key_path(path, name)} is missing; expected {expected}.")
+    return checked
+
+
+def parse_param(key: str, spec: Any) -> Param:
+    """One entry of ``params``: the searched key path and its distribution."""
+    where = f"params.{key}"
+    kind = section(where, spec, TYPE, ("type",), extra=True)["type"]
+    spec = section(where, spec, TYPE | FIELDS[kind], REQUIRED.get(kind, ()))
+    if kind in ("float", "int"):
+        low, high, step, log = spec["low"], spec["high"], spec["step"] or None, spec["log"]
+        if low > high:
+            raise PipelineError(f"{where}.low = {low} is above high = {high}; swap them.")
+        if log and (low <= 0 or step is not None):
+            needs = "a log scale needs low > 0 and no step"
+            raise PipelineError(f"{where}.log is true with low = {low} and step = {step}: {needs}.")
+        return Param(key, kind, low=low, high=high, log=log, step=step)
+    if kind == "categorical":  # a mapping is labelled: Optuna stores the label, params the value
+        pairs = tuple(c.items() if isinstance(c := spec["choices"], dict) else ((v, v) for v in c))
+        if not pairs:
+            raise PipelineError(f"{where}.choices is empty; give at least one choice.")
+        return Param(key, kind, choices=pairs)
+    on = True if kind == "bool" else dict(spec["settings"] or {})
+    return Param(key, kind, choices=((True, on), (False, False if kind == "bool" else MISSING)))
+
+
+def _algorithm(kind: str, values: Any) -> dict[str, Any]:
+    """The pruner or sampler section: its type, then the options its Optuna class takes."""
+    schema = PRUNER if kind == "pruner" else SAMPLER
+    chosen = section(kind, values, schema, extra=True)["type"]
+    options = dict.fromkeys(ALGORITHMS[kind][chosen].split()[1:], Setting(None))
+    given = section(kind, values, schema | options)
+    return {k: v for k, v in given.items() if k in schema or k in (values or {})}
 
 
 def parse_space(data: Any, source: str, name: str) -> Space:
     """Turn a loaded space mapping into a :class:`Space`, naming the exact key of any mistake."""
+    try:
+        if not isinstance(data, Mapping):
+            raise PipelineError(f"the file holds {data!r}, not a mapping of {', '.join(TOP)}.")
+        data = section("", data, TOP)
+        objective = section("objective", data["objective"], OBJECTIVE, ("direction",))
+        direction = objective["direction"]
+        if not objective["metric"]:
+            stage = "the evaluate stage (metrics/evaluate.json)"
+            raise PipelineError(f"objective.metric must name a metric of {stage}, e.g. accuracy.")
+        if not data["params"]:
+            example = "add at least one key path to search, e.g. optimizer.lr"
+            raise PipelineError(f"params is empty; {example}.")
+        params = tuple(parse_param(str(key), spec) for key, spec in data["params"].items())
+        pruner = _algorithm("pruner", data["pruner"])
+        sampler = _algorithm("sampler", data["sampler"])
+        heartbeat = section("heartbeat", data["heartbeat"], HEARTBEAT)
+        interval = heartbeat["interval"]
+        grace = heartbeat["grace_period"] or 3 * interval
+        if grace <= interval:
+            message = f"heartbeat.grace_period {grace} must exceed heartbeat.interval {interval}"
+            raise PipelineError(f"{message}, or live trials would be declared dead.")
+        if pruner["type"] != "none" and not pruner["monitor"]:
+            metric = "the validation metric reported each epoch (e.g. val_loss, val_acc)"
+            raise PipelineError(f"pruner.monitor must name {metric} for pruner {pruner['type']!r}.")
+        monitor, watch = pruner.pop("monitor"), pruner.pop("monitor_direction") or direction
+        fixed, heartbeat = dict(data["fixed"] or {}), (interval, grace)
+        args = (fixed, monitor, watch, pruner, sampler, data["n_trials"], heartbeat)
+        space = Space(source, name, params, objective["metric"], direction, *args)
+        for key in space.touched():
+            reason = FROZEN.get(key.split(".")[0])
+            if reason:
+                refused = f"{key} cannot be searched or fixed by a sweep, because {reason}"
+                raise PipelineError(f"{refused}; set it in params.yaml.")
+        return space
+    except PipelineError as error:
+        raise PipelineError(f"{source}: {error}") from error
 
-    def fail(message: str) -> PipelineError:
-        return PipelineError(f"{source}: {message}")
 
-    def mapping(value: Any, where: str) -> Mapping[str, Any]:
-        if not isinstance(value, Mapping):
-            raise fail(f"{where} must be a mapping, got {value!r}.")
-        return value
-
-    def known(section: Mapping[str, Any], allowed: tuple[str, ...], prefix: str) -> None:
-        unknown = sorted(str(k) for k in set(section) - set(allowed))
-        if unknown:
-            raise fail(f"{prefix}{unknown[0]} is not a known key; known: {', '.join(allowed)}.")
-
-    def choice(value: Any, allowed: tuple[str, ...], where: str, noun: str = "value") -> str:
-        if value not in allowed:
-            raise fail(f"{where} = {value!r} is not a known {noun}; valid: {', '.join(allowed)}.")
-        return value
-
-    def count(value: Any, where: str) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise fail(f"{where} = {value!r} is invalid; expected a positive integer.")
-        return value
-
-    def param(key: str, spec: Any) -> Param:
-        where = f"params.{key}"
-        spec = mapping(spec, where)
-        kind = choice(spec.get("type"), TYPES, f"{where}.type", noun="distribution type")
-        known(spec, ("type", *FIELDS[kind]), f"{where}.")
-        if kind in ("float", "int"):
-            number = int if kind == "int" else (int, float)
-            for bound in ("low", "high", "step"):
-                value = spec.get(bound)
-                if value is None and bound != "step":
-                    raise fail(f"{where}.{bound} is missing; a {kind} param needs low and high.")
-                if value is not None and (isinstance(value, bool) or not isinstance(value, number)):
-                    expected = "an integer" if kind == "int" else "a number"
-                    raise fail(f"{where}.{bound} = {value!r} is invalid; expected {expected}.")
-            low, high, step = spec["low"], spec["high"], spec.get("step")
-            log = spec.get("log", False)
-            if not isinstance(log, bool):
-                raise fail(f"{where}.log = {log!r} is invalid; expected true or false.")
-            if low > high:
-                raise fail(f"{where}.low = {low} is above high = {high}; swap them.")
-            if log and low <= 0:
-                raise fail(
-                    f"{where}.low = {low} is invalid with log: true; a log scale needs low > 0."
-                )
-            if step is not None and (step <= 0 or log):
-                raise fail(
-                    f"{where}.step = {step} is invalid; it must be positive and cannot be "
-                    "combined with log: true."
-                )
-            return Param(key, kind, low=low, high=high, log=log, step=step)
-        if kind == "bool":
-            return Param(key, kind, choices=((True, True), (False, False)))
-        if kind == "toggle":
-            settings = dict(mapping(spec.get("settings") or {}, f"{where}.settings"))
-            return Param(key, kind, choices=((True, settings), (False, MISSING)))
-        choices = spec.get("choices")
-        if isinstance(choices, Mapping):  # labelled: Optuna stores the label, params get the value
-            pairs = tuple(choices.items())
-        elif isinstance(choices, list):
-            pairs = tuple((value, value) for value in choices)
-        else:
-            raise fail(f"{where}.choices must be a list of values or a mapping of label: value.")
-        if not pairs:
-            raise fail(f"{where}.choices is empty; give at least one choice.")
-        bad = [label for label, _ in pairs if not isinstance(label, SCALARS)]
-        if bad:
-            raise fail(
-                f"{where}.choices holds {bad[0]!r}; list choices must be numbers, strings, "
-                "booleans or null — use a mapping of label: value for sections such as "
-                "trick sets."
-            )
-        return Param(key, kind, choices=pairs)
-
-    data = mapping(data, "the file")
-    known(data, TOP_LEVEL, "")
-    objective = mapping(data.get("objective"), "objective")
-    known(objective, ("metric", "direction"), "objective.")
-    metric = objective.get("metric")
-    if not isinstance(metric, str) or not metric:
-        raise fail(
-            "objective.metric must name a metric of the evaluate stage "
-            "(metrics/evaluate.json), e.g. accuracy."
-        )
-    direction = choice(objective.get("direction"), DIRECTIONS, "objective.direction")
-    raw_params = mapping(data.get("params"), "params")
-    if not raw_params:
-        raise fail("params is empty; add at least one key path to search, e.g. optimizer.lr.")
-    params = tuple(param(str(key), spec) for key, spec in raw_params.items())
-    pruner = mapping(data.get("pruner") or {"type": "none"}, "pruner")
-    sampler = mapping(data.get("sampler") or {"type": "tpe"}, "sampler")
-    heartbeat = mapping(data.get("heartbeat") or {}, "heartbeat")
-    known(heartbeat, ("interval", "grace_period"), "heartbeat.")
-    interval = count(heartbeat.get("interval", 10), "heartbeat.interval")
-    grace = count(heartbeat.get("grace_period", 3 * interval), "heartbeat.grace_period")
-    if grace <= interval:
-        raise fail(
-            f"heartbeat.grace_period {grace} must exceed heartbeat.interval {interval}, "
-            "or live trials would be declared dead."
-        )
-    kind = choice(pruner.get("type"), PRUNERS, "pruner.type")
-    monitor = pruner.get("monitor")
-    if kind != "none" and (not isinstance(monitor, str) or not monitor):
-        raise fail(
-            "pruner.monitor must name the validation metric reported each epoch "
-            f"(e.g. val_loss, val_acc) for pruner {kind!r}."
-        )
-    monitor_direction = choice(
-        pruner.get("monitor_direction", direction), DIRECTIONS, "pruner.monitor_direction"
-    )
-    space = Space(
-        source=source,
-        name=name,
-        params=params,
-        metric=metric,
-        direction=direction,
-        fixed=dict(mapping(data.get("fixed") or {}, "fixed")),
-        pruner=kind,
-        monitor=monitor,
-        monitor_direction=monitor_direction,
-        pruner_options={
-            k: v for k, v in pruner.items() if k not in ("type", "monitor", "monitor_direction")
-        },
-        sampler=choice(sampler.get("type"), SAMPLERS, "sampler.type"),
-        sampler_options={k: v for k, v in sampler.items() if k != "type"},
-        n_trials=count(data.get("n_trials", 20), "n_trials"),
-        heartbeat_interval=interval,
-        grace_period=grace,
-    )
-    for key in space.touched():
-        reason = FROZEN.get(key.split(".")[0])
-        if reason:
-            raise fail(
-                f"{key} cannot be searched or fixed by a sweep, because {reason}; "
-                "set it in params.yaml."
-            )
-    return space
+def sampler_and_pruner(space: Space, worker: int = 0, started: int = 0) -> dict[str, Any]:
+    """The sampler and pruner the space names, built with its options (``load_study``'s)."""
+    options = {k: v for k, v in space.sampler.items() if k != "type"}
+    seed = options.pop("seed", 0)
+    if space.sampler["type"] == "tpe":  # running trials count as provisional results: spread out
+        options.setdefault("constant_liar", True)
+    if seed is not None:  # each worker, and each resumed run, draws from its own stream
+        options["seed"] = int(seed) + 1000 * worker + 100_003 * started
+    pruning = {k: v for k, v in space.pruner.items() if k != "type"}
+    built = {}
+    for kind, given in (("sampler", options), ("pruner", pruning)):
+        name = ALGORITHMS[kind][getattr(space, kind)["type"]].split()[0]
+        cls = pkgutil.resolve_name(f"optuna.{kind}s:{name}")
+        try:
+            built[kind] = cls(**given)
+        except (TypeError, ValueError) as error:
+            refused = f"{kind} {cls.__name__} rejected its options {given}"
+            raise PipelineError(f"{space.source}: {refused}: {error}.") from error
+    return built
