@@ -60,8 +60,8 @@ TRAINER_ARGUMENTS = (
     "model_registry",
 )
 OWNED_BY_PIPELINE = ("callbacks", "logger", "default_root_dir", "enable_checkpointing")
-# Keys of the trainer section that the pipeline reads itself and does not hand to the Trainer.
-PIPELINE_SETTINGS = ("checkpoint_seconds",)
+# Keys the section once held that now live elsewhere: the old name and its new home.
+MOVED = {"checkpoint_seconds": "checkpoint.seconds"}
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
 PRECISIONS = (
     64,
@@ -115,11 +115,17 @@ def check_trainer(settings: Mapping[str, Any]) -> None:
     """Refuse trainer keys Lightning does not take (or the pipeline sets) and values it would
     reject."""
     for key in settings:
+        if key in MOVED:
+            section, name = MOVED[key].split(".")
+            raise PipelineError(
+                f"trainer.{key} moved to {MOVED[key]}; move it there "
+                f"({section}: {{{name}: {settings[key]!r}}})."
+            )
         if key in OWNED_BY_PIPELINE:
             raise PipelineError(
                 f"trainer.{key} is set by the pipeline and cannot be given in params.yaml."
             )
-        if key not in TRAINER_ARGUMENTS and key not in PIPELINE_SETTINGS:
+        if key not in TRAINER_ARGUMENTS:
             raise PipelineError(
                 f"trainer.{key} is not an argument of Lightning's "
                 f"Trainer{did_you_mean(key, TRAINER_ARGUMENTS)}; "

@@ -71,9 +71,11 @@ CORE_SCHEMA: dict[str, dict[str, Setting]] = {
         "max_epochs": Setting(20, "epochs to train", low=1),
         "deterministic": Setting(True, "use deterministic algorithms"),
         "log_every_n_steps": Setting(10, "how often step metrics are logged", low=1),
-        # The pipeline's own, not a Trainer argument
-        # (pipeline.params.trainer_section.PIPELINE_SETTINGS).
-        "checkpoint_seconds": Setting(
+    },
+    # How often a training saves what a killed run resumes from. It changes no result, so it is
+    # neither in the resume fingerprint (pipeline.training.resume) nor a param of the train stage.
+    "checkpoint": {
+        "seconds": Setting(
             2.0,
             "least seconds of training between two saves of checkpoints/last.ckpt (0: every epoch)",
             low=0,
@@ -93,7 +95,17 @@ CORE_SCHEMA: dict[str, dict[str, Setting]] = {
     },
 }
 TOP_LEVEL = {"seed": Setting(0, "global random seed", low=0)}
-SECTIONS = ("seed", "data", "model", "optimizer", "tricks", "trainer", "export", "tracking")
+SECTIONS = (
+    "seed",
+    "data",
+    "model",
+    "optimizer",
+    "tricks",
+    "trainer",
+    "checkpoint",
+    "export",
+    "tracking",
+)
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -140,7 +152,7 @@ def validate(raw: Mapping[str, Any], registry: Registry) -> dict[str, Any]:
 
     params["tricks"] = validate_tricks(raw.get("tricks"), registry)
     params["optimizer"] = validate_optimizer(raw.get("optimizer"))
-    for section in ("export", "tracking"):
+    for section in ("checkpoint", "export", "tracking"):
         params[section] = validate_section(section, raw.get(section), CORE_SCHEMA[section])
     # Any other argument of Lightning's Trainer may be given too.
     params["trainer"] = validate_section(

@@ -54,19 +54,28 @@ def build_training(
     extra_callbacks: Iterable[pl.Callback] = (),
     logger: Any = False,
     root_dir: str | None = None,
+    *,
+    validated: bool = False,
 ) -> Training:
     """Apply ``tricks`` to ``module`` and build the Trainer that fits it, as the train stage does.
 
+    The core injects the optimizers into the family's module, as LightningCLI injects
+    ``configure_optimizers`` from its ``--optimizer`` and ``--lr_scheduler`` settings: a family
+    writes only its steps, and its :class:`~pipeline.training.module.ModelModule` returns the base
+    optimizer of ``optimizer`` with every trick applied, so every trick composes with every family.
+
     ``optimizer`` is the validated ``optimizer:`` section (``name``, ``lr``, ``weight_decay``, and
     ``momentum`` for the optimizers that use it). ``tricks`` maps trick names to their settings, as
-    the ``tricks:`` section does (validated with defaults filled, then loaded through ``registry``;
-    validating settings that already are is cheap and changes nothing). ``trainer`` holds the
-    ``trainer:`` section's Trainer arguments; the tricks' own (grad_accum's
-    ``accumulate_grad_batches``) override them. Callbacks run in this order: ``callbacks``, the
-    tricks' callbacks, ``extra_callbacks``. Every trick first checks that it fits the module, and
-    Lightning then judges the settings, so a bad one raises ``PipelineError`` here, before training.
+    the ``tricks:`` section does; they are validated here (defaults filled, conflicts refused), then
+    loaded through ``registry``. ``validated=True`` says they come from params that
+    :func:`pipeline.params.validate.validate` already checked (the train stage's), so they are
+    loaded as given. ``trainer`` holds the ``trainer:`` section's Trainer arguments; the tricks' own
+    (grad_accum's ``accumulate_grad_batches``) override them. Callbacks run in this order:
+    ``callbacks``, the tricks' callbacks, ``extra_callbacks``. Every trick first checks that it fits
+    the module, and Lightning then judges the settings, so a bad one raises ``PipelineError`` here,
+    before training.
     """
-    enabled = load(tricks, registry)
+    enabled = load(tricks if validated else validate_tricks(dict(tricks), registry), registry)
     optimization.attach(module, optimizer, enabled)
     every = [*callbacks, *optimization.callbacks(enabled), *extra_callbacks]
     extra = optimization.trainer_kwargs(enabled)
@@ -74,6 +83,5 @@ def build_training(
 
 
 def load(tricks: Mapping[str, Mapping[str, Any]], registry: Registry) -> list[EnabledTrick]:
-    """The tricks validated (defaults filled) and loaded through ``registry``, in apply order."""
-    settings = validate_tricks(dict(tricks), registry)
-    return optimization.load_tricks([(registry.trick(name), s) for name, s in settings.items()])
+    """The tricks of validated settings, loaded through ``registry``, in apply order."""
+    return optimization.load_tricks([(registry.trick(name), s) for name, s in tricks.items()])

@@ -12,7 +12,6 @@ class InferenceModule(torch.nn.Module):
     """``device``, ``current_epoch`` and ``global_step`` as a LightningModule outside a fit has
     them; ``trainer`` says why there is none."""
 
-    _trainer = None
     current_epoch = 0
     global_step = 0
 

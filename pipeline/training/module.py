@@ -17,9 +17,11 @@ class ModelModule(base()):
     """A LightningModule whose optimizers come from the run's params and tricks.
 
     Families implement ``training_step`` (returning the loss) and usually ``validation_step``
-    logging ``val_loss``; they do not implement ``configure_optimizers``. The core sets
-    :attr:`optimization` before training, a callable building the optimizer (with every enabled
-    trick applied) for this module.
+    logging ``val_loss``; they do not implement ``configure_optimizers``. The core injects it, as
+    LightningCLI does from its ``--optimizer`` settings: :func:`pipeline.build_training` sets
+    :attr:`optimization`, a callable building the base optimizer of ``optimizer:`` with every
+    enabled trick applied, and ``configure_optimizers`` returns what it builds. So every trick
+    composes with every family, and no family can leave one out.
 
     :attr:`loss_weight` multiplies the loss before its backward pass (after Lightning's division by
     ``accumulate_grad_batches``); the logged loss is untouched. It stays 1.0 unless a trick's
@@ -74,9 +76,16 @@ class EpochPartsModule(ModelModule):
         self._counts[stage] += batch_size
         # The epoch's history row is written by a callback at on_train_epoch_end, before this
         # module's own hook runs, so the training sums are logged with the epoch's last batch.
-        trainer = self._trainer  # None when a step is called by hand, outside a fit
-        if stage == "train" and trainer is not None and trainer.is_last_batch:
+        trainer = self._attached_trainer() if stage == "train" else None
+        if trainer is not None and trainer.is_last_batch:
             self._flush("train")
+
+    def _attached_trainer(self) -> Any:
+        """The Trainer running this module, or None when a step is called by hand."""
+        try:
+            return self.trainer
+        except RuntimeError:  # what Lightning's ``trainer`` raises with no Trainer attached
+            return None
 
     def on_validation_epoch_end(self) -> None:
         self._flush("val")

@@ -9,7 +9,6 @@ import lightning.pytorch as pl
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 
 from pipeline.errors import PipelineError
-from pipeline.params.trainer_section import PIPELINE_SETTINGS
 
 
 def build_trainer(
@@ -24,8 +23,7 @@ def build_trainer(
     In a terminal it shows the whole fit's progress and a model summary; with output going to a
     file or CI, neither. Settings may switch either off (tests do).
     """
-    # The pipeline's own keys of the section (trainer.checkpoint_seconds) are not Trainer arguments.
-    kwargs = {k: v for k, v in {**settings, **(extra or {})}.items() if k not in PIPELINE_SETTINGS}
+    kwargs = {**settings, **(extra or {})}
     terminal = sys.stderr.isatty()
     show_bar = kwargs.pop("enable_progress_bar", terminal)
     summary = kwargs.pop("enable_model_summary", show_bar)

@@ -11,8 +11,9 @@ variables, weight moving averages and safe generators) starts from the initial w
 Built on Lightning's ``WeightAveraging`` callback, which swaps Θ in for validation, copies it into
 the model when training ends and saves it in checkpoints. Its public extension points carry the
 average itself: ``multi_avg_fn`` (torch's ``get_ema_multi_avg_fn``) and ``should_update``. Two
-things have no public point, so this subclass touches the callback's private state, and
-``tests/test_trick_ema.py`` fails if that state changes shape in a Lightning upgrade:
+things have no public point, so this subclass touches the callback's private state (listed with
+the pipeline's other private uses in docs/upgrading.md), and ``tests/test_trick_ema.py`` fails if
+that state changes shape in a Lightning upgrade:
 
 - ``_average_model.n_averaged``: ``AveragedModel`` copies θ on its first update, so the average
   would start at θ₁; neither ``AveragedModel`` nor the callback takes a starting count, and only

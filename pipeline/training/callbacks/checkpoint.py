@@ -1,4 +1,4 @@
-"""``last.ckpt`` at the end of an epoch, at most once every ``trainer.checkpoint_seconds`` seconds
+"""``last.ckpt`` at the end of an epoch, at most once every ``checkpoint.seconds`` seconds
 of training (default 2), so that on small epochs the bookkeeping that comes with a checkpoint
 stays small next to the training.
 
