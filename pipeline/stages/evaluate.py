@@ -13,7 +13,7 @@ def run(ctx: RunContext) -> dict[str, float]:
 
     run_id = read_run_id(ctx.paths.run_record)
     tracker = tracking.Tracker(ctx.paths.root)
-    with tracker.active(run_id):
+    with tracker.active(run_id, "evaluate"):
         family, module, data = load_trained(ctx)
         plots = ctx.paths.plots / "evaluate"
         plots.mkdir(parents=True, exist_ok=True)

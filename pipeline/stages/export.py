@@ -15,7 +15,7 @@ def run(ctx: RunContext) -> dict[str, float]:
 
     run_id = read_run_id(ctx.paths.run_record)
     tracker = tracking.Tracker(ctx.paths.root)
-    with tracker.active(run_id):
+    with tracker.active(run_id, "export"):
         family, module, data = load_trained(ctx)
         target = family.export_target(module, data)
         # TensorFlow loads here, never when other stages import the pipeline.

@@ -1,24 +1,46 @@
-"""Stage 2: train the family's model with its tricks on Lightning, resuming from ``last.ckpt``."""
+"""Stage 2: train the family's model with its tricks on Lightning, resuming from ``last.ckpt``.
+
+:func:`run` builds the module and its Trainer, then hands them to three steps with one job each:
+:func:`open_run` (the MLflow run and where training resumes), :func:`fit` and :func:`record`
+(weights, metrics, history). The run is closed, FINISHED or FAILED, as the ``with`` around the
+last two ends.
+"""
 
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.stages.context import RunContext
+
+if TYPE_CHECKING:
+    import lightning.pytorch as pl
+
+    from pipeline.data.prepared import PreparedData
+    from pipeline.tracking.mlflow_logger import EpochEnds
+    from pipeline.tracking.runs import Tracker
+    from pipeline.training.builder import Training
+    from pipeline.training.callbacks.history import EpochHistory
+
+
+@dataclass(frozen=True)
+class OpenRun:
+    """Where this process's fit starts and what it records to."""
+
+    tracker: Tracker | None  # None on the ranks of a distributed job that only train
+    run_id: str | None
+    checkpoint: Path | None  # the last.ckpt to resume from, or None to start over
 
 
 def run(ctx: RunContext) -> dict[str, float]:
     """Fit the model, write ``models/model.pt`` and the train metrics; return those metrics."""
     import lightning.pytorch as pl
 
-    from pipeline.data.datamodule import PreparedDataModule
     from pipeline.data.prepared import PreparedData
-    from pipeline.errors import PipelineError
-    from pipeline.stages.outputs import save_weights, write_json
     from pipeline.tracking import runs as tracking
-    from pipeline.tracking.mlflow_logger import CheckpointBatchedMLFlowLogger, EpochEnds
-    from pipeline.training import resume
+    from pipeline.tracking.mlflow_logger import EpochEnds
     from pipeline.training.builder import build_training
     from pipeline.training.callbacks.checkpoint import LastCheckpoint
     from pipeline.training.callbacks.divergence import DivergenceGuard
@@ -32,16 +54,18 @@ def run(ctx: RunContext) -> dict[str, float]:
 
     pl.seed_everything(params["seed"], workers=True, verbose=False)
     module = family.build(params["model"], data.info)
+    # The checkpointed record of every epoch: the CSVs, and what a resumed run writes to MLflow.
+    history = EpochHistory(paths.plots / "history.csv")
     callbacks = [
         # resumable state, every few seconds of training
-        LastCheckpoint(paths.checkpoints, params["trainer"]["checkpoint_seconds"]),
-        # The checkpointed record of every epoch: the CSVs, and what a resumed run writes to MLflow.
-        EpochHistory(paths.plots / "history.csv"),
+        LastCheckpoint(paths.checkpoints, params["checkpoint"]["seconds"]),
+        history,
         DivergenceGuard(params["optimizer"]["lr"]),  # a diverged run fails instead of passing
         epoch_ends := EpochEnds(),  # tells the MLflow logger which metrics close an epoch
     ]
     # Built before a run is opened, so a trick that does not fit the model or a setting Lightning
-    # refuses stops here, and another setting's checkpoints are left alone.
+    # refuses stops here, and another setting's checkpoints are left alone. The tricks' settings
+    # were validated with the params, so they are not validated again.
     training = build_training(
         module,
         params["optimizer"],
@@ -51,67 +75,123 @@ def run(ctx: RunContext) -> dict[str, float]:
         callbacks,
         ctx.extra_callbacks,
         root_dir=str(paths.root / "lightning_logs"),
+        validated=True,
     )
-    trainer = training.trainer
+    opened = open_run(ctx, training)
+    with opened.tracker.active(opened.run_id) if opened.tracker else contextlib.nullcontext():
+        fit(ctx, module, data, training.trainer, opened, epoch_ends)
+        if opened.tracker is None:  # non-zero ranks of a distributed job only train
+            return {}
+        check_store_kept(ctx, training.trainer, opened)
+        return record(ctx, module, training.trainer, opened, history)
+
+
+def open_run(ctx: RunContext, training: Training) -> OpenRun:
+    """The MLflow run and checkpoint to continue, or a new run recorded with the checkpoints."""
+    from pipeline.errors import PipelineError
+    from pipeline.tracking import runs as tracking
+    from pipeline.training import resume
+
+    params, paths = ctx.params, ctx.paths
     # The Trainer knows the global rank, also on a node its launcher did not start (NODE_RANK > 0
     # of a job started by hand on each machine), where the environment alone looks like rank 0.
-    rank_zero = trainer.is_global_zero
-    tracker = tracking.Tracker(paths.root) if rank_zero else None
-    if tracker is not None:
-        try:
-            point = resume.find(paths.checkpoints, params)
-        except PipelineError:  # the killed run whose checkpoint cannot be resumed is over
-            tracker.close_dead_runs(params["tracking"]["experiment"])
-            raise
-    else:
-        point = resume.ResumePoint(_last(paths), None)
-    run_id = point.run_id
-    if tracker is not None and run_id is None:
-        names = ",".join(t.spec.name for t in training.tricks) or "none"
-        tags = {"pipeline.tricks": names, **ctx.run_tags}
-        name = tags.get(tracking.RUN_NAME_TAG) or tracking.default_run_name(
-            params["model"]["family"]
-        )
-        run_id = tracker.create_run(
-            params["tracking"]["experiment"],
-            {},
-            run_name=name,
-            parent_run_id=ctx.parent_run_id,
-            tags=tags,
-        )
-        # first, so an interrupted start resumes this run
-        resume.record(paths.checkpoints, params, run_id)
-        tracker.log_params(run_id, params)
-        tracker.log_dict(run_id, params, "params.yaml")
-        if ctx.on_run_created:
-            ctx.on_run_created(run_id)
+    if not training.trainer.is_global_zero:
+        return OpenRun(None, None, _last(paths))
+    tracker = tracking.Tracker(paths.root)
+    try:
+        point = resume.find(paths.checkpoints, params)
+    except PipelineError:  # the killed run whose checkpoint cannot be resumed is over
+        tracker.close_dead_runs(params["tracking"]["experiment"])
+        raise
+    if point.run_id is not None and tracker.has_run(point.run_id):
+        return OpenRun(tracker, point.run_id, point.checkpoint)
+    # A new run; a checkpoint whose run this store lacks still resumes, and its recorded epochs
+    # are written to the new run (EpochHistory's back-fill).
+    names = ",".join(t.spec.name for t in training.tricks) or "none"
+    tags = {"pipeline.tricks": names, **ctx.run_tags}
+    name = tags.get(tracking.RUN_NAME_TAG) or tracking.default_run_name(params["model"]["family"])
+    run_id = tracker.create_run(
+        params["tracking"]["experiment"],
+        {},
+        run_name=name,
+        parent_run_id=ctx.parent_run_id,
+        tags=tags,
+    )
+    # first, so an interrupted start resumes this run
+    resume.record(paths.checkpoints, params, run_id)
+    tracker.log_params(run_id, params)
+    tracker.log_dict(run_id, params, "params.yaml")
+    if ctx.on_run_created:
+        ctx.on_run_created(run_id)
+    return OpenRun(tracker, run_id, point.checkpoint)
 
+
+def fit(
+    ctx: RunContext,
+    module: pl.LightningModule,
+    data: PreparedData,
+    trainer: pl.Trainer,
+    opened: OpenRun,
+    epoch_ends: EpochEnds,
+) -> None:
+    """Train ``module`` on the prepared data, from ``opened``'s checkpoint, logging to its run."""
+    from pipeline.data.datamodule import PreparedDataModule
+    from pipeline.tracking.mlflow_logger import CheckpointBatchedMLFlowLogger
+
+    params = ctx.params
     datamodule = PreparedDataModule(
         data, params["optimizer"]["batch_size"], params["seed"], params["data"]["num_workers"]
     )
-    with tracker.active(run_id) if tracker else contextlib.nullcontext():
-        if rank_zero:  # the run to log to is known only now, after the Trainer was built
-            trainer.logger = CheckpointBatchedMLFlowLogger(
-                epoch_ends,
-                experiment_name=params["tracking"]["experiment"],
-                run_id=run_id,
-                tracking_uri=tracker.uri,
-            )
-        trainer.fit(module, datamodule=datamodule, ckpt_path=point.checkpoint, weights_only=True)
-        if tracker is None:  # non-zero ranks of a distributed job only train
-            return {}
-        metrics = {
-            k: float(v) for k, v in trainer.callback_metrics.items() if not k.endswith("_step")
-        }
-        metrics.update(
-            epochs=float(trainer.current_epoch), optimizer_steps=float(trainer.global_step)
+    if opened.tracker is not None:  # the run to log to is known only now, after the Trainer
+        trainer.logger = CheckpointBatchedMLFlowLogger(
+            epoch_ends,
+            experiment_name=params["tracking"]["experiment"],
+            run_id=opened.run_id,
+            tracking_uri=opened.tracker.uri,
         )
-        save_weights(paths.model, module, params["model"]["family"])
-        write_json(paths.metrics / "train.json", metrics)
-        write_json(paths.run_record, {"run_id": run_id, "tracking_uri": tracker.uri})
-        tracker.log_metrics(run_id, {f"train.{k}": v for k, v in metrics.items()})
-        tracker.log_artifact(run_id, paths.plots / "history.csv", "plots")
-        resume.finish(paths.checkpoints)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=opened.checkpoint, weights_only=True)
+
+
+def check_store_kept(ctx: RunContext, trainer: pl.Trainer, opened: OpenRun) -> None:
+    """Refuse, in one line, to record a training whose tracking store stopped answering during
+    the fit; its last checkpoint holds the trained model, which the next run records."""
+    from pipeline.errors import PipelineError
+
+    lost = getattr(trainer.logger, "lost", None)
+    if lost is None:
+        return
+    reason = " ".join(str(lost).split())[:200] or type(lost).__name__
+    raise PipelineError(
+        f"the tracking store {opened.tracker.uri} stopped answering during training ({reason}); "
+        f"the trained model is kept in {ctx.paths.checkpoints / 'last.ckpt'}: once the store "
+        "answers again, rerun (`dvc repro`) to record it without training again."
+    )
+
+
+def record(
+    ctx: RunContext,
+    module: pl.LightningModule,
+    trainer: pl.Trainer,
+    opened: OpenRun,
+    history: EpochHistory,
+) -> dict[str, float]:
+    """Write the weights, train metrics and run record, log them and the history to rank zero's
+    run, and drop the checkpoints of the finished training; return the metrics."""
+    from pipeline.stages.outputs import save_weights, write_json
+    from pipeline.training import resume
+
+    params, paths, tracker, run_id = ctx.params, ctx.paths, opened.tracker, opened.run_id
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if not k.endswith("_step")}
+    # A fit resumed from the last epoch's checkpoint (its recording had failed) trains nothing and
+    # logs nothing: its metrics are the last recorded epoch's.
+    metrics = metrics or history.last
+    metrics.update(epochs=float(trainer.current_epoch), optimizer_steps=float(trainer.global_step))
+    save_weights(paths.model, module, params["model"]["family"])
+    write_json(paths.metrics / "train.json", metrics)
+    write_json(paths.run_record, {"run_id": run_id, "tracking_uri": tracker.uri})
+    tracker.log_metrics(run_id, {f"train.{k}": v for k, v in metrics.items()})
+    tracker.log_artifact(run_id, paths.plots / "history.csv", "plots")
+    resume.finish(paths.checkpoints)
     return metrics
 
 

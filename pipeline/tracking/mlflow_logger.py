@@ -32,6 +32,9 @@ class CheckpointBatchedMLFlowLogger(MLFlowLogger):
         self._pending: list = []
         self.epoch_ends = epoch_ends  # a callback of the same Trainer
         self._writer = BackgroundWriter(self._write)
+        # The store's first failure, e.g. a tracking server gone during training. Training goes
+        # on (every epoch's metrics are in the checkpoint); the stage reports it after the fit.
+        self.lost: BaseException | None = None
 
     @override
     @rank_zero_only
@@ -66,7 +69,9 @@ class CheckpointBatchedMLFlowLogger(MLFlowLogger):
         self._writer.submit(batch)
 
     def _write(self, batch: list) -> None:
-        self.experiment.log_batch(run_id=self.run_id, metrics=batch, **self._log_batch_kwargs)
+        # The writer thread is this logger's asynchrony: a batch it wrote is in the store, whatever
+        # MLFLOW_ENABLE_ASYNC_LOGGING says, so finalize's wait and backfill's reading can trust it.
+        self.experiment.log_batch(run_id=self.run_id, metrics=batch, synchronous=True)
 
     @rank_zero_only
     def backfill(self, epochs: Mapping[int, Mapping[str, float]]) -> None:
@@ -102,7 +107,11 @@ class CheckpointBatchedMLFlowLogger(MLFlowLogger):
     @rank_zero_only
     def finalize(self, status: str = "success") -> None:
         self.flush()
-        self._writer.wait()
+        try:
+            self._writer.wait()
+        except Exception as error:  # the store went away: nothing more is sent to it
+            self.lost = error
+            return
         super().finalize(status)
 
 

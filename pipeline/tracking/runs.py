@@ -180,6 +180,14 @@ def _is_json_object(body: bytes) -> bool:
 
 
 HOST_TAG, PID_TAG = "pipeline.host", "pipeline.pid"
+FAILED_STAGE_TAG = "pipeline.failed_stage"  # a later stage's failure on a good, finished run
+
+
+def _one_line(error: BaseException, limit: int = 500) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 RUN_NAME_TAG = "mlflow.runName"
 # The UI opens an experiment of this kind in its model-training view rather than the GenAI one.
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
@@ -381,18 +389,47 @@ class Tracker:
             ):
                 self.client.set_terminated(found.info.run_id, status="KILLED")
 
+    def has_run(self, run_id: str) -> bool:
+        """Whether this store holds the run ``run_id`` (a checkpoint may name a run recorded in
+        another store, e.g. before MLFLOW_TRACKING_URI changed)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_run(run_id)
+        except MlflowException as error:
+            if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return False
+            raise
+        return True
+
     @contextlib.contextmanager
-    def active(self, run_id: str) -> Iterator[str]:
+    def active(self, run_id: str, stage: str | None = None) -> Iterator[str]:
         """Mark the run RUNNING while a stage works on it; FINISHED after, FAILED if the stage
-        raises."""
+        raises.
+
+        A later ``stage`` (evaluate, export) that fails on a run that had FINISHED leaves it
+        FINISHED, with the failure in the tag ``pipeline.failed_stage``: the run's model is the
+        last good one, which DVC keeps in place, and a FAILED status would tell otherwise. The
+        stage's next success removes the tag."""
         from mlflow.entities import RunTag
 
-        self._close_dead_runs(self.client.get_run(run_id).info.experiment_id)
+        experiment_id = self.client.get_run(run_id).info.experiment_id
+        self._close_dead_runs(experiment_id)
+        before = self.client.get_run(run_id)
+        finished_before = before.info.status == "FINISHED"
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in _owner_tags().items()])
         self.client.update_run(run_id, status="RUNNING")
         try:
             yield run_id
-        except BaseException:
-            self.client.set_terminated(run_id, status="FAILED")
+        except BaseException as error:
+            # The store itself may be what failed: its own error must not hide the stage's.
+            with contextlib.suppress(Exception):
+                if stage is not None and finished_before:
+                    self.client.set_tag(run_id, FAILED_STAGE_TAG, f"{stage}: {_one_line(error)}")
+                    self.client.set_terminated(run_id, status="FINISHED")
+                else:
+                    self.client.set_terminated(run_id, status="FAILED")
             raise
+        if stage is not None and FAILED_STAGE_TAG in before.data.tags:
+            self.client.delete_tag(run_id, FAILED_STAGE_TAG)
         self.client.set_terminated(run_id, status="FINISHED")

@@ -19,8 +19,8 @@ class EpochHistory(pl.Callback):
     whereas a curve named in ``dvc.yaml`` is an error for a family without that column.
 
     The record is the checkpointed history of the run. MLflow is written from a background thread
-    and a kill can take its last points with it, so at the start of a resumed fit the logger's
-    ``backfill`` gets every recorded epoch and writes what its run lacks.
+    and a kill (or a tracking server gone) can take its last points with it, so at the start of a
+    resumed fit the logger's ``backfill`` gets every recorded epoch and writes what its run lacks.
     """
 
     def __init__(self, path: Path):
@@ -28,10 +28,20 @@ class EpochHistory(pl.Callback):
         self.curves = self.path.parent / "curves"
         self.logged: dict[int, dict[str, float]] = {}
 
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # Also when the checkpoint holds the last epoch and the fit trains nothing: its CSVs and
+        # the run's metrics are then written from the record alone.
+        if not self.logged or not trainer.is_global_zero:
+            return
+        self._write()
         backfill = getattr(trainer.logger, "backfill", None)
-        if self.logged and trainer.is_global_zero and callable(backfill):
+        if callable(backfill):
             backfill(self.logged)
+
+    @property
+    def last(self) -> dict[str, float]:
+        """The last recorded epoch's metrics, under the names the logger received."""
+        return dict(self.logged[max(self.logged)]) if self.logged else {}
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or not trainer.is_global_zero:
