@@ -15,21 +15,11 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+sys.path.insert(0, str(REPO))  # a script's path starts at benchmarks/; the tests' helpers are here
 
-
-def command_env(**extra: str) -> dict[str, str]:
-    """The environment of a user's shell: the venv first on PATH, no inherited MLflow server."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env.update(
-        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
-        GIT_AUTHOR_NAME="bench",
-        GIT_COMMITTER_NAME="bench",
-        GIT_AUTHOR_EMAIL="bench@example.com",
-        GIT_COMMITTER_EMAIL="bench@example.com",
-    )
-    env.update(extra)
-    return env
+# The environment of a user's shell, as the tests run commands: the venv first on PATH, no
+# inherited MLflow server.
+from tests.project_kit import command_env  # noqa: E402
 
 
 def run_timed(args: list[str], cwd: Path, env: dict[str, str]) -> float:

@@ -1,19 +1,25 @@
-"""Shared fixtures: a throw-away copy of the project as its own git + DVC repository, and ways to
-run it."""
+"""Shared fixtures: a throw-away copy of the project as its own git + DVC repository, and the rule
+that marks every test using one as end-to-end (``e2e``, left out of ``make test-fast``)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
+from typing import Callable
 
 import pytest
-import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+from tests.project_kit import REPO, run
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``e2e`` every test whose fixtures include ``make_project``: the ``project`` fixture
+    and every fixture or test that copies the project ask for it, so a new one is marked without
+    anyone remembering. A test that is slow for another reason is marked by hand (``slow``)."""
+    for item in items:
+        if "make_project" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(scope="module")
@@ -28,84 +34,40 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def project_files() -> list[str]:
-    """Files a fresh clone would hold: the tracked ones, whatever else the workspace holds (outputs
-    of `make repro`)."""
-    out = subprocess.run(
-        ["git", "ls-files", "--cached", "-z"], cwd=REPO, capture_output=True, text=True, check=True
-    ).stdout
-    return [name for name in out.split("\0") if name and (REPO / name).is_file()]
+@pytest.fixture(scope="module")
+def registry():
+    """The installed plugins' registry, built afresh for each module that asks."""
+    from pipeline.plugin.registry import Registry, create_plugin_manager
+
+    return Registry(create_plugin_manager())
 
 
-def command_env(**extra: str) -> dict[str, str]:
-    """The environment a user's shell would give: the venv first on PATH, no inherited MLflow
-    server."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PYTEST_"))}
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    env.update(
-        GIT_AUTHOR_NAME="test",
-        GIT_AUTHOR_EMAIL="test@example.com",
-        GIT_COMMITTER_NAME="test",
-        GIT_COMMITTER_EMAIL="test@example.com",
-    )
-    env.update(extra)
-    return env
-
-
-def run(
-    args: list[str], cwd: Path, check: bool = True, timeout: float = 600, **env: str
-) -> subprocess.CompletedProcess:
-    """Run a command as a user would; on an unexpected exit code, fail showing its output."""
-    done = subprocess.run(
-        args, cwd=cwd, env=command_env(**env), capture_output=True, text=True, timeout=timeout
-    )
-    if check and done.returncode != 0:
-        pytest.fail(
-            f"{' '.join(args)} exited {done.returncode}\n--- stdout\n{done.stdout[-4000:]}\n--- "
-            f"stderr\n{done.stderr[-6000:]}"
-        )
-    return done
+@pytest.fixture(scope="session")
+def make_project() -> Callable[[Path], Path]:
+    """``make_project(root)``: copy the project's tracked files to ``root`` and make it a git
+    repository with one commit, as after `git clone`; returns ``root``. The only way a test copies
+    the project, so that asking for it marks the test ``e2e``."""
+    return _copy_project
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
+def project(make_project: Callable[[Path], Path], tmp_path: Path) -> Path:
     """A copy of the project in its own git repository (one commit), as after `git clone`."""
     return make_project(tmp_path / "project")
 
 
-def make_project(root: Path) -> Path:
-    """Copy the project's tracked files to ``root`` and make it a git repository with one commit."""
-    for name in project_files():
-        target = root / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / name, target)
+def _copy_project(root: Path) -> Path:
+    """What ``make_project`` does: the files a fresh clone would hold (the tracked ones that the
+    workspace holds) copied to ``root``, committed once."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "-z"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
+    for name in filter(None, listed.split("\0")):
+        if (REPO / name).is_file():
+            target = root / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, target)
     run(["git", "init", "-q"], root)
     run(["git", "add", "-A"], root)
     run(["git", "commit", "-qm", "initial"], root)
     return root
-
-
-def edit_params(root: Path, **sections) -> dict:
-    """Merge ``sections`` into the project's params.yaml (a value of None removes the key); return
-    the result."""
-    path = root / "params.yaml"
-    params = yaml.safe_load(path.read_text())
-
-    def merge(into: dict, updates: dict) -> None:
-        for key, value in updates.items():
-            if value is None:
-                into.pop(key, None)
-            elif isinstance(value, dict) and isinstance(into.get(key), dict) and value:
-                merge(into[key], value)
-            else:
-                into[key] = value
-
-    merge(params, sections)
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
-    return params
-
-
-def fast_params(root: Path, epochs: int = 3, **sections) -> dict:
-    """Shrink training to a few epochs so an end-to-end run takes seconds."""
-    trainer = {"max_epochs": epochs, **sections.pop("trainer", {})}
-    return edit_params(root, trainer=trainer, **sections)

@@ -12,13 +12,23 @@ import lightning.pytorch as pl
 
 from pipeline.data.datamodule import PreparedDataModule
 from pipeline.data.prepared import PreparedData
-from pipeline.training.builder import TEST_TRAINER, build_training
 from pipeline.training.callbacks.history import EpochHistory
 from tests.data_kit import REGISTRY, build_unseeded, prepared
+from tests.project_kit import CONF, composed
+from tests.trick_kit import fit_through_stage
 
-__all__ = ["ADAM", "CONF", "REGISTRY", "build", "fit", "prepared", "read_history", "recipe"]
+__all__ = [
+    "ADAM",
+    "CONF",
+    "REGISTRY",
+    "build",
+    "fit",
+    "prepared",
+    "read_history",
+    "recipe",
+    "short_run",
+]
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
 ADAM = {"name": "adam", "lr": 1e-3, "momentum": 0.9, "weight_decay": 0.0}
 logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
 
@@ -31,9 +41,7 @@ def build(family: str, data: PreparedData, seed: int = 0, **settings: Any):
 
 def recipe(family: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The model settings and tricks ``dvc exp run -S model=<family>`` composes from conf/."""
-    from pipeline.params.hydra_groups import compose_params
-
-    params = compose_params(CONF, [f"model={family}"])
+    params = composed(f"model={family}")
     settings = {k: v for k, v in params["model"].items() if k != "family"}
     return settings, params["tricks"]
 
@@ -52,20 +60,31 @@ def fit(
     """Train with the core's optimizer (and ``tricks``) through the train stage's wiring, resuming
     from ``ckpt_path`` when given (as the train stage resumes from ``last.ckpt``)."""
     recorders = [EpochHistory(history)] if history else []
-    trainer = build_training(
+    return fit_through_stage(
         module,
         optimizer,
         tricks or {},
-        REGISTRY,
-        {**TEST_TRAINER, **trainer_args},
-        extra_callbacks=[*recorders, *callbacks],
-    ).trainer
-    datamodule = PreparedDataModule(data, batch_size, seed=0)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
-    return trainer
+        trainer_args,
+        after=[*recorders, *callbacks],
+        ckpt_path=ckpt_path,
+        datamodule=PreparedDataModule(data, batch_size, seed=0),
+    )
 
 
 def read_history(path: Path) -> list[dict[str, float]]:
     """The rows EpochHistory wrote, as floats."""
     with path.open() as handle:
         return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(handle)]
+
+
+def short_run(family: str, epochs: int, folder: Path) -> tuple[dict, dict, list[dict[str, float]]]:
+    """``(untrained, trained, history)``: the family's evaluation (into ``folder``) before and
+    after its conf/model recipe (settings and tricks) trains on the digits for ``epochs``, and the
+    history of that run."""
+    data = prepared()
+    settings, tricks = recipe(family)
+    loaded, module = build(family, data, **settings)
+    untrained = loaded.evaluate(module.eval(), data, folder)
+    fit(module.train(), data, history=folder / "history.csv", tricks=tricks, max_epochs=epochs)
+    trained = loaded.evaluate(module.eval(), data, folder)
+    return untrained, trained, read_history(folder / "history.csv")

@@ -3,6 +3,7 @@ traceback."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import torch
@@ -10,7 +11,24 @@ import torch
 from pipeline.params.validate import validate
 from pipeline.plugin.registry import Registry, create_plugin_manager
 from pipeline.training import resume
-from tests.conftest import fast_params, run
+from tests.project_kit import fast_params, run
+
+
+def train_over(last: Path, content: object) -> subprocess.CompletedProcess:
+    """Train with ``content`` saved as ``last``, the checkpoint a killed training left; the
+    training must exit 2."""
+    torch.save(content, last)
+    done = run(["pipeline", "run", "train"], last.parents[1], check=False)
+    assert done.returncode == 2
+    return done
+
+
+def refusal(last: Path, reason: str) -> str:
+    """The last line a training prints on finding ``last``, a file Lightning did not write."""
+    return (
+        f"error: checkpoint {last} is not a training checkpoint written by Lightning ({reason}); "
+        "delete it to start training over."
+    )
 
 
 def test_a_torch_file_that_is_not_a_lightning_checkpoint_is_refused(project: Path):
@@ -22,25 +40,13 @@ def test_a_torch_file_that_is_not_a_lightning_checkpoint_is_refused(project: Pat
         project / "checkpoints", validate(params, Registry(create_plugin_manager())), None
     )
     last = project / "checkpoints" / "last.ckpt"
-    torch.save({"a": 1}, last)
-    done = run(["pipeline", "run", "train"], project, check=False)
-    assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1] == (
-        f"error: checkpoint {last} is not a training checkpoint written by Lightning (it lacks "
-        "pytorch-lightning_version, "
-        "state_dict, epoch, global_step, loops, optimizer_states, lr_schedulers); delete it to "
-        "start training over."
-    )
+    done = train_over(last, {"a": 1})
+    lacks = "pytorch-lightning_version, state_dict, epoch, global_step, loops, optimizer_states"
+    assert done.stderr.strip().splitlines()[-1] == refusal(last, f"it lacks {lacks}, lr_schedulers")
     assert "Traceback" not in done.stderr
 
-    torch.save([1, 2, 3], last)
-    done = run(["pipeline", "run", "train"], project, check=False)
-    assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1] == (
-        f"error: checkpoint {last} is not a training checkpoint written by Lightning (it holds a "
-        "list, not a dict); "
-        "delete it to start training over."
-    )
+    done = train_over(last, [1, 2, 3])
+    assert done.stderr.strip().splitlines()[-1] == refusal(last, "it holds a list, not a dict")
 
     last.unlink()
     run(["pipeline", "run", "train"], project)

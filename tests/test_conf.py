@@ -6,16 +6,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from pipeline.params.hydra_groups import compose_params
 from pipeline.params.validate import validate
 from pipeline.plugin.registry import Registry, create_plugin_manager
-from tests.conftest import REPO
-
-CONF = REPO / "conf"
-
-
-def composed(*overrides: str) -> dict:
-    return compose_params(CONF, list(overrides))
+from tests.project_kit import CONF, REPO, composed
 
 
 def test_params_yaml_is_the_default_composition():

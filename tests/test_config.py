@@ -13,15 +13,9 @@ import yaml
 
 from pipeline.errors import PipelineError
 from pipeline.params.validate import validate
-from pipeline.plugin.registry import Registry, create_plugin_manager
-from tests.conftest import REPO, edit_params, run
+from tests.project_kit import REPO, edit_params, run
 
 DEFAULT = yaml.safe_load((REPO / "params.yaml").read_text())
-
-
-@pytest.fixture(scope="module")
-def registry() -> Registry:
-    return Registry(create_plugin_manager())
 
 
 def changed(**sections) -> dict:
@@ -40,6 +34,18 @@ def test_default_params_validate_to_themselves(registry):
     assert params["optimizer"]["name"] == "adam" and params["optimizer"]["lr"] == 0.001
     assert params["trainer"]["max_epochs"] == DEFAULT["trainer"]["max_epochs"]
     assert params["tricks"] == {}
+
+
+def test_checkpoint_interval_has_its_own_section_and_shapes_no_result(registry):
+    from pipeline.training import resume
+
+    params = validate(DEFAULT, registry)
+    assert params["checkpoint"] == {"seconds": 2.0}
+    assert "checkpoint_seconds" not in params["trainer"]  # the section holds Trainer arguments only
+    every_epoch = validate(changed(checkpoint={"seconds": 0}), registry)
+    assert every_epoch["checkpoint"] == {"seconds": 0}
+    # a killed run resumes under another interval instead of starting over
+    assert resume.fingerprint(every_epoch) == resume.fingerprint(params)
 
 
 @pytest.mark.parametrize(
@@ -112,6 +118,16 @@ def test_default_params_validate_to_themselves(registry):
         (
             {"optimizer": {"name": "adam", "momentum": 0.5}},
             "optimizer.momentum is ignored by optimizer.name = 'adam'",
+        ),
+        (
+            {"trainer": {"checkpoint_seconds": 0}},
+            "trainer.checkpoint_seconds moved to checkpoint.seconds; move it there "
+            "(checkpoint: {seconds: 0}).",
+        ),
+        ({"checkpoint": {"seconds": -1}}, "checkpoint.seconds = -1 is invalid"),
+        (
+            {"checkpoint": {"every": 2}},
+            "checkpoint.every is not a known setting; known settings: seconds.",
         ),
     ],
 )

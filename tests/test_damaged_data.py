@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.project_kit import REPO, edit_params, run
+from tests.project_kit import params_only, run
 
 FIX = "; rerun `pipeline run prepare` (or `dvc repro`)."
 
@@ -16,10 +16,8 @@ FIX = "; rerun `pipeline run prepare` (or `dvc repro`)."
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory) -> Path:
     """A folder with params.yaml for a streamed dataset, prepared into shards."""
-    root = tmp_path_factory.mktemp("streamed")
-    shutil.copy(REPO / "params.yaml", root / "params.yaml")
-    edit_params(
-        root,
+    root = params_only(
+        tmp_path_factory.mktemp("streamed"),
         data={"name": "gaussian_blobs", "examples": 300, "features": 8, "classes": 3},
         trainer={"max_epochs": 1},
     )
@@ -67,10 +65,7 @@ def test_a_missing_shard_and_a_missing_index_are_named(copy: Path):
 
 
 def test_a_damaged_in_memory_split_is_named(tmp_path: Path):
-    root = tmp_path / "project"
-    root.mkdir()
-    shutil.copy(REPO / "params.yaml", root / "params.yaml")
-    edit_params(root, trainer={"max_epochs": 1})
+    root = params_only(tmp_path / "project", trainer={"max_epochs": 1})
     run(["pipeline", "run", "prepare"], root)
     folder = root / "data" / "prepared"
     (folder / "val.npz").write_bytes(b"not a zip file")

@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 
 from pipeline.stages import run_stage
 from pipeline.stages.context import build_context
-from tests.conftest import REPO, edit_params, make_project, run
+from tests.project_kit import REPO, params_only, run
 
 QUEUE_TIMEOUT_S = 420
 
@@ -24,7 +24,7 @@ def queue_finished(root: Path) -> bool:
     return not any(word in status for word in ("Queued", "Running"))
 
 
-def test_queued_experiments_record_into_the_workspace_store(tmp_path: Path) -> None:
+def test_queued_experiments_record_into_the_workspace_store(tmp_path: Path, make_project) -> None:
     root = make_project(tmp_path / "project")
     baseline = run(["git", "rev-parse", "HEAD"], root).stdout.strip()
     # Hydra composes params.yaml from conf/ for each queued experiment: shrink it there.
@@ -80,11 +80,10 @@ def test_editing_an_editable_plugin_changes_the_fingerprint_of_what_uses_it(
     editable_install(site, other, "pipeline-other", "pipeline_other")
     for folder in (site, used, other):
         monkeypatch.syspath_prepend(str(folder))
-    root = tmp_path / "project"
-    root.mkdir()
-    shutil.copy2(REPO / "params.yaml", root / "params.yaml")
-    edit_params(
-        root, data={"name": "blobs"}, model={"family": "logistic", "hidden": None, "loss": None}
+    root = params_only(
+        tmp_path / "project",
+        data={"name": "blobs"},
+        model={"family": "logistic", "hidden": None, "loss": None},
     )
 
     def check() -> tuple[dict, dict]:

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, fast_params, make_project, run
+from tests.project_kit import REPO, fast_params, run
 from tests.test_third_party_plugin import EXAMPLE, install_into
 
 
 @pytest.fixture(scope="module")
-def shown(tmp_path_factory) -> tuple[Path, dict, str]:
+def shown(tmp_path_factory, make_project) -> tuple[Path, dict, str]:
     """A project after a 1-epoch `dvc repro evaluate`, and what `dvc plots show --json` gives."""
     project = make_project(tmp_path_factory.mktemp("plots") / "project")
     fast_params(project, epochs=1)
@@ -78,7 +78,7 @@ with initialize_config_dir(config_dir=sys.argv[1], version_base=None):
 """
 
 
-def composed(cwd: Path, *overrides: str, **env: str) -> dict:
+def composed_in_subprocess(cwd: Path, *overrides: str, **env: str) -> dict:
     """What Hydra composes from conf/, as DVC does for `dvc exp run -S`, in a fresh process."""
     args = [sys.executable, "-c", COMPOSE, str(REPO / "conf"), *overrides]
     return json.loads(run(args, cwd, **env).stdout)
@@ -87,12 +87,12 @@ def composed(cwd: Path, *overrides: str, **env: str) -> dict:
 def test_an_installed_plugin_composes_through_hydra(tmp_path: Path):
     site = tmp_path / "site"
     install_into(site, EXAMPLE, tmp_path)
-    params = composed(tmp_path, "model=logistic", "data=blobs", PYTHONPATH=str(site))
+    params = composed_in_subprocess(tmp_path, "model=logistic", "data=blobs", PYTHONPATH=str(site))
     assert params["model"] == {"family": "logistic"}
     assert params["data"] == {"name": "blobs", "samples": 600}
     # conf/ keeps the built-ins' files; without the plugin its components are unknown.
     assert (
-        composed(tmp_path, "model=vae")["model"]
+        composed_in_subprocess(tmp_path, "model=vae")["model"]
         == yaml.safe_load((REPO / "conf" / "model" / "vae.yaml").read_text())["model"]
     )
     missing = run(

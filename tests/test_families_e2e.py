@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import fast_params, run
+from tests.project_kit import ONE_THREAD, fast_params, run
 
 
 def test_dvc_repro_runs_the_vae_family(project):
@@ -15,8 +15,7 @@ def test_dvc_repro_runs_the_vae_family(project):
         epochs=3,
         model={"family": "vae", "hidden": 64, "loss": None, "latent": 2, "recon_weight": 1.0},
     )
-    # One torch thread: on a shared machine tiny models train several times faster so.
-    run(["dvc", "repro"], project, OMP_NUM_THREADS="1")
+    run(["dvc", "repro"], project, **ONE_THREAD)
 
     metrics = json.loads((project / "metrics" / "evaluate.json").read_text())
     assert {

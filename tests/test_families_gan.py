@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from plugins.generative.penalties import gradient_penalty, r1_penalty
-from tests.family_kit import build, fit, prepared, read_history, recipe
+from tests.family_kit import build, fit, prepared, short_run
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -153,19 +153,14 @@ def test_wgan_critic_estimates_the_true_wasserstein_distance(centre, tmp_path):
 
 
 @pytest.mark.parametrize("name, epochs", [("gan", 40), ("wgan_gp", 40), ("ogan", 30)])
+@pytest.mark.slow
 def test_short_run_of_the_default_recipe_reaches_its_floor(name, epochs, tmp_path):
     """The family's conf/model recipe (settings and tricks), trained for a fifth of its epochs.
 
     gan and wgan_gp reach their full targets already; ogan reaches a stated floor below them
     (coverage, ρ ≥ 0.9, class agreement ≥ 0.7, against 0.8 after the default 200 epochs).
     """
-    data = prepared()
-    settings, tricks = recipe(name)
-    family, module = build(name, data, **settings)
-    untrained = family.evaluate(module.eval(), data, tmp_path)
-    fit(module.train(), data, history=tmp_path / "history.csv", tricks=tricks, max_epochs=epochs)
-    trained = family.evaluate(module.eval(), data, tmp_path)
-    history = read_history(tmp_path / "history.csv")
+    untrained, trained, history = short_run(name, epochs, tmp_path)
     assert {"train_loss", "val_loss", "train_g_loss", "val_g_loss"} <= set(history[-1])
     if name == "gan":  # the loss reads as L_D, whose value at the game's equilibrium D = ½ is log 4
         assert (

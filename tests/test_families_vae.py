@@ -11,7 +11,7 @@ from torch.distributions import Categorical, Independent, Normal
 
 from plugins.cluster_vae.family import majority_accuracy
 from plugins.generative.vae import gaussian_kl
-from tests.family_kit import build, fit, prepared, read_history, recipe
+from tests.family_kit import build, fit, prepared, short_run
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -64,16 +64,11 @@ def test_majority_accuracy_names_clusters_by_their_majority():
 
 
 @pytest.mark.parametrize("name, epochs", [("vae", 25), ("cvae", 60), ("cluster_vae", 12)])
+@pytest.mark.slow
 def test_short_run_of_the_default_recipe_raises_the_elbo_and_its_score(name, epochs, tmp_path):
     """The family's conf/model settings trained for a fraction of its epochs, against stated
     floors below the default run's targets (coverage 1.0, per-class sample accuracy 0.9)."""
-    data = prepared()
-    settings, tricks = recipe(name)
-    family, module = build(name, data, **settings)
-    untrained = family.evaluate(module.eval(), data, tmp_path)
-    fit(module.train(), data, history=tmp_path / "history.csv", tricks=tricks, max_epochs=epochs)
-    trained = family.evaluate(module.eval(), data, tmp_path)
-    history = read_history(tmp_path / "history.csv")
+    untrained, trained, history = short_run(name, epochs, tmp_path)
     assert history[-1]["train_loss"] < 0.8 * history[0]["train_loss"]
     assert history[-1]["val_loss"] < history[0]["val_loss"]
     # Untrained, a Bernoulli decoder at p = ½ scores about −64·log 2 ≈ −44 nats per digit.

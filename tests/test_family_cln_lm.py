@@ -104,6 +104,7 @@ def test_causal_attention_never_reads_later_positions(kind):
 
 
 @pytest.mark.parametrize("attention", ["softmax", "linear"])
+@pytest.mark.slow
 def test_a_short_run_writes_text_of_the_requested_label(strings, attention, tmp_path):
     family, module = build("cln_lm", strings, attention=attention, **SMALL)
     fit(module, strings, optimizer={**ADAM, "lr": 3e-3}, max_epochs=6, batch_size=32)
@@ -183,16 +184,15 @@ def test_export_writes_onnx_that_computes_what_torch_computes(strings, tmp_path)
 
 
 def test_the_sweep_space_fits_the_project_and_its_objective_is_produced(tmp_path):
-    from pipeline.params.hydra_groups import compose_params
     from pipeline.sweep.command import check_metrics, check_params, sampler_and_pruner
     from pipeline.sweep.space import load_space
-    from tests.conftest import REPO
-    from tests.family_kit import CONF, REGISTRY
+    from tests.family_kit import REGISTRY
+    from tests.project_kit import REPO, composed
 
     space = load_space("cln_lm", REPO)
     sampler_and_pruner(space)
     # params.yaml as `dvc exp run -S model=cln_lm` leaves it: the space's trials share its data.
-    corners = check_params(space, compose_params(CONF, ["model=cln_lm"]), REGISTRY)
+    corners = check_params(space, composed("model=cln_lm"), REGISTRY)
     assert {params["model"]["family"] for params in corners} == {"cln_lm"}
     assert {params["model"]["attention"] for params in corners} == {"softmax", "linear"}
     prepared("cond_strings", examples=200).save(tmp_path / "prepared")

@@ -74,6 +74,7 @@ def test_training_chains_continue_in_the_replay_buffer():
     assert torch.equal(module.replay, untouched)
 
 
+@pytest.mark.slow
 def test_short_run_of_the_recipe_covers_the_ring(tmp_path):
     """The recipe's settings and rate for 12 of its epochs: every mode but at most one is drawn."""
     from pipeline.params.hydra_groups import compose_params

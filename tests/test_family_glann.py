@@ -18,6 +18,7 @@ from plugins.glann import family as glann_family
 from plugins.glann.imle import imle_loss, nearest, project_to_ball
 from tests.family_kit import ADAM, build, fit, prepared, recipe
 from tests.stream_kit import prepare_in
+from tests.trick_kit import weights
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -99,10 +100,6 @@ def test_codes_stay_in_the_unit_ball_after_every_optimizer_step(monkeypatch):
     assert max(free.largest) > 1.01
 
 
-def weights(module) -> dict[str, torch.Tensor]:
-    return {name: p.detach().clone() for name, p in module.named_parameters()}
-
-
 class EpochWeights(pl.Callback):
     """The weights at the start and at the end of every epoch."""
 
@@ -177,6 +174,7 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
     assert all(torch.equal(expected[name], got[name]) for name in expected)
 
 
+@pytest.mark.slow
 def test_short_run_of_the_recipe_covers_every_digit_and_beats_the_vae(tmp_path):
     """The recipe at 30 + 30 epochs (of 100 + 100): every class drawn and a Fréchet distance below
     the VAE's full default run (7.40); this run reaches about 3.2, the full recipe about 1.5."""

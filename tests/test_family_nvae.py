@@ -104,6 +104,7 @@ def test_exported_generative_path_decodes_the_noise_of_every_group():
     assert ((images >= 0) & (images <= 1)).all()
 
 
+@pytest.mark.slow
 def test_short_run_of_the_recipe_learns_digits_with_every_group(tmp_path):
     """The recipe for 25 of its 100 epochs, with weaker floors than the full run's figures: it
     reaches ELBO −25.35, every group's KL ≥ 0.18 and 9 of 10 digits (the full run: see

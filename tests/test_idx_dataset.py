@@ -13,7 +13,7 @@ import pytest
 from pipeline.data.prepared import PreparedData
 from pipeline.errors import PipelineError
 from plugins.idx import read_idx, stream_idx
-from tests.conftest import edit_params, run
+from tests.project_kit import edit_params, run
 from tests.stream_kit import prepare_in, sizes_in
 
 
@@ -223,6 +223,10 @@ def idx_bytes(code: int, shape: tuple[int, ...], body: bytes = b"") -> bytes:
             idx_bytes(0x08, (2**32 - 1,) * 4, bytes(10)),
             "is truncated or padded: 10 data bytes where its header's shape "
             f"{(2**32 - 1,) * 4} needs {(2**32 - 1) ** 4}",
+        ),
+        (
+            idx_bytes(0x08, (2**32 - 1, 0)),
+            f"declares rows of no values (shape {(2**32 - 1, 0)})",
         ),
     ],
 )

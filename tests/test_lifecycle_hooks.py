@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -13,8 +12,7 @@ from pipeline.errors import PipelineError
 from pipeline.params.validate import read_yaml
 from pipeline.stages import run_stage
 from pipeline.stages.context import build_context
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.project_kit import REPO
 
 
 class Recorder:

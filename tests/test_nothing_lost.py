@@ -6,21 +6,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import command_env, edit_params, fast_params, make_project, run
+from tests.e2e_kit import checkpoint_epoch, checkpoint_reached, kill_when, mlflow_runs, stages_ran
+from tests.project_kit import ONE_THREAD, edit_params, fast_params, run
 
-STAGES = ("check", "prepare", "train", "evaluate", "export")
 RESULTS = (
     "models/model.pt",
     "models/run.json",
@@ -33,11 +30,6 @@ RESULTS = (
     "exported/model.tflite",
     "dvc.lock",
 )
-THREADS = {"OMP_NUM_THREADS": "1"}
-
-
-def stages_ran(output: str) -> list[str]:
-    return [stage for stage in STAGES if f"Running stage '{stage}'" in output]
 
 
 def snapshot(root: Path) -> dict[str, str]:
@@ -54,20 +46,12 @@ def locked(root: Path) -> dict:
     return yaml.safe_load((root / "dvc.lock").read_text())["stages"]
 
 
-def runs(root: Path) -> list:
-    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
-    return client.search_runs(
-        [client.get_experiment_by_name("pipeline").experiment_id],
-        order_by=["attributes.start_time ASC"],
-    )
-
-
 @pytest.fixture(scope="module")
-def reproduced(tmp_path_factory) -> Path:
+def reproduced(tmp_path_factory, make_project) -> Path:
     """A project after a first, successful `dvc repro` (2 epochs), committed."""
     root = make_project(tmp_path_factory.mktemp("reproduced") / "project")
     fast_params(root, epochs=2)
-    run(["dvc", "repro"], root, **THREADS)
+    run(["dvc", "repro"], root, **ONE_THREAD)
     run(["git", "add", "-A"], root)
     run(["git", "commit", "-qm", "first results"], root)
     return root
@@ -82,7 +66,7 @@ def workspace(reproduced: Path, tmp_path: Path) -> Path:
 
 
 def refused(root: Path, **env: str) -> subprocess.CompletedProcess:
-    done = run(["dvc", "repro"], root, check=False, **THREADS, **env)
+    done = run(["dvc", "repro"], root, check=False, **ONE_THREAD, **env)
     assert done.returncode != 0, done.stdout
     return done
 
@@ -104,17 +88,31 @@ def error_lines(done: subprocess.CompletedProcess) -> list[str]:
             {"optimizer": {"name": "sgd", "momentum": 0.9}},
             "error: optimizer.momentum is ignored by optimizer.name = 'sgd'",
         ),
+        (  # a params file written before the key moved
+            {"trainer": {"checkpoint_seconds": 0}},
+            "error: trainer.checkpoint_seconds moved to checkpoint.seconds; move it there",
+        ),
     ],
 )
 def test_a_mistake_is_refused_before_anything_is_removed(workspace: Path, change, message):
-    before, runs_before = snapshot(workspace), len(runs(workspace))
+    before, runs_before = snapshot(workspace), len(mlflow_runs(workspace))
     edit_params(workspace, **change)
     done = refused(workspace)
     assert error_lines(done) == [error_lines(done)[0]] and error_lines(done)[0].startswith(message)
     assert "Traceback" not in done.stderr
     assert stages_ran(done.stdout) == ["check"]
     assert snapshot(workspace) == before
-    assert len(runs(workspace)) == runs_before  # no MLflow run was opened
+    assert len(mlflow_runs(workspace)) == runs_before  # no MLflow run was opened
+
+
+def test_another_checkpoint_interval_reruns_nothing(workspace: Path):
+    # How often last.ckpt is saved changes no result, so it is not a param of the train stage.
+    before, runs_before = snapshot(workspace), len(mlflow_runs(workspace))
+    edit_params(workspace, checkpoint={"seconds": 0})
+    done = run(["dvc", "repro"], workspace, **ONE_THREAD)
+    assert stages_ran(done.stdout) == ["check"]
+    assert snapshot(workspace) == before
+    assert len(mlflow_runs(workspace)) == runs_before
 
 
 def test_unreachable_tracking_server_fails_in_seconds(workspace: Path):
@@ -133,14 +131,14 @@ def test_unreachable_tracking_server_fails_in_seconds(workspace: Path):
 
 
 def test_diverged_training_fails_and_keeps_the_last_results(workspace: Path):
-    before, runs_before = snapshot(workspace), len(runs(workspace))
+    before, runs_before = snapshot(workspace), len(mlflow_runs(workspace))
     edit_params(workspace, optimizer={"lr": 1.0e30})
     done = refused(workspace)
     assert stages_ran(done.stdout) == ["check", "train"]
     assert "diverged at epoch" in done.stderr and "Traceback" not in done.stderr
     assert "kept the last good results" in done.stderr
     assert snapshot(workspace) == before  # model, metrics, plots, export and dvc.lock as they were
-    assert [r.info.status for r in runs(workspace)][runs_before:] == ["FAILED"]
+    assert [r.info.status for r in mlflow_runs(workspace)][runs_before:] == ["FAILED"]
     status = json.loads(run(["dvc", "status", "--json"], workspace).stdout)
     assert "deleted" not in json.dumps(
         status.get("train", [])
@@ -148,17 +146,21 @@ def test_diverged_training_fails_and_keeps_the_last_results(workspace: Path):
 
 
 def test_reverted_params_are_restored_from_the_run_cache(workspace: Path):
-    first, runs_first, lock_first = snapshot(workspace), len(runs(workspace)), locked(workspace)
+    first, runs_first, lock_first = (
+        snapshot(workspace),
+        len(mlflow_runs(workspace)),
+        locked(workspace),
+    )
     edit_params(workspace, trainer={"max_epochs": 3})
-    run(["dvc", "repro", "evaluate"], workspace, **THREADS)
+    run(["dvc", "repro", "evaluate"], workspace, **ONE_THREAD)
     assert json.loads((workspace / "metrics" / "train.json").read_text())["epochs"] == 3
-    assert len(runs(workspace)) == runs_first + 1
+    assert len(mlflow_runs(workspace)) == runs_first + 1
 
     run(["git", "checkout", "params.yaml"], workspace)
-    done = run(["dvc", "repro", "evaluate"], workspace, **THREADS)
+    done = run(["dvc", "repro", "evaluate"], workspace, **ONE_THREAD)
     assert "Stage 'train' is cached - skipping run" in done.stdout
     assert "Stage 'evaluate' is cached - skipping run" in done.stdout
-    assert len(runs(workspace)) == runs_first + 1  # nothing trained again
+    assert len(mlflow_runs(workspace)) == runs_first + 1  # nothing trained again
     now = snapshot(workspace)
     for name in (
         "models/model.pt",
@@ -175,29 +177,20 @@ def test_reverted_params_are_restored_from_the_run_cache(workspace: Path):
 def test_killed_export_leaves_the_last_export_whole(workspace: Path):
     before = snapshot(workspace)
     edit_params(workspace, export={"examples": 32})
-    process = subprocess.Popen(
+    kill_when(
         ["dvc", "repro"],
-        cwd=workspace,
-        env=command_env(**THREADS),
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        workspace,
+        lambda: any((s / "model.onnx").is_file() for s in workspace.glob(".exported-new-*.tmp")),
+        "the export",
+        group=True,
+        **ONE_THREAD,
     )
-    deadline = time.time() + 300
-    while not any(
-        (staging / "model.onnx").is_file() for staging in workspace.glob(".exported-new-*.tmp")
-    ):
-        assert process.poll() is None, "the export ended before it could be killed"
-        assert time.time() < deadline
-        time.sleep(0.02)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
     after = snapshot(workspace)
     for name in ("exported/model.onnx", "exported/model.tflite"):
         assert after[name] == before[name], name
     assert (workspace / "exported" / "saved_model" / "saved_model.pb").is_file()
 
-    run(["dvc", "repro"], workspace, **THREADS)
+    run(["dvc", "repro"], workspace, **ONE_THREAD)
     assert (
         json.loads((workspace / "metrics" / "export.json").read_text())["onnx_max_abs_diff"] < 1e-4
     )
@@ -219,33 +212,15 @@ def test_failed_export_keeps_the_last_export_and_its_metrics(workspace: Path):
     )
 
 
-def checkpoint_epoch(path: Path) -> int:
-    try:
-        return torch.load(path, weights_only=True)["epoch"]
-    except Exception:  # missing or half-written
-        return -1
-
-
 def test_refused_fix_keeps_the_checkpoint_and_the_rerun_resumes(workspace: Path):
     # A checkpoint every epoch, so the kill below finds one in the middle of training.
-    edit_params(workspace, trainer={"max_epochs": 40, "checkpoint_seconds": 0})
-    process = subprocess.Popen(
-        ["dvc", "repro", "train"],
-        cwd=workspace,
-        env=command_env(**THREADS),
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    edit_params(workspace, trainer={"max_epochs": 40}, checkpoint={"seconds": 0})
     last = workspace / "checkpoints" / "last.ckpt"
-    deadline = time.time() + 300
-    while checkpoint_epoch(last) < 1:
-        assert process.poll() is None, "training ended before it could be killed"
-        assert time.time() < deadline
-        time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    killed_at, killed_run = checkpoint_epoch(last), runs(workspace)[-1].info.run_id
+    at_epoch_1 = checkpoint_reached(last, 1)
+    kill_when(
+        ["dvc", "repro", "train"], workspace, at_epoch_1, "training", group=True, **ONE_THREAD
+    )
+    killed_at, killed_run = checkpoint_epoch(last), mlflow_runs(workspace)[-1].info.run_id
     assert 1 <= killed_at < 39, "the kill came after training ended"
     checkpoint = hashlib.md5(last.read_bytes()).hexdigest()
 
@@ -254,35 +229,28 @@ def test_refused_fix_keeps_the_checkpoint_and_the_rerun_resumes(workspace: Path)
     assert hashlib.md5(last.read_bytes()).hexdigest() == checkpoint
 
     edit_params(workspace, trainer={"devices": 1})
-    done = run(["dvc", "repro", "train"], workspace, **THREADS)
+    done = run(["dvc", "repro", "train"], workspace, **ONE_THREAD)
     assert "Restoring states from the checkpoint path" in done.stdout + done.stderr
     assert json.loads((workspace / "models" / "run.json").read_text())["run_id"] == killed_run
-    assert [r.info.status for r in runs(workspace)] == ["FINISHED", "FINISHED"]
+    assert [r.info.status for r in mlflow_runs(workspace)] == ["FINISHED", "FINISHED"]
     history = (workspace / "plots" / "history.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in history[1:]] == [str(e) for e in range(40)]
 
 
 def test_a_run_whose_process_died_is_closed_by_the_next_command(workspace: Path):
     client = MlflowClient(f"sqlite:///{workspace / 'mlflow.db'}")
-    [first] = runs(workspace)
-    process = subprocess.Popen(
+    [first] = mlflow_runs(workspace)
+    kill_when(
         ["pipeline", "run", "evaluate"],
-        cwd=workspace,
-        env=command_env(**THREADS),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        workspace,
+        lambda: client.get_run(first.info.run_id).info.status == "RUNNING",
+        "evaluate",
+        **ONE_THREAD,
     )
-    deadline = time.time() + 300
-    while client.get_run(first.info.run_id).info.status != "RUNNING":
-        assert process.poll() is None, "evaluate ended before it could be killed"
-        assert time.time() < deadline
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
     assert (
         client.get_run(first.info.run_id).info.status == "RUNNING"
     )  # a kill -9 leaves no chance to close it
 
     edit_params(workspace, trainer={"max_epochs": 3})
-    run(["dvc", "repro", "train"], workspace, **THREADS)
-    assert [r.info.status for r in runs(workspace)] == ["KILLED", "FINISHED"]
+    run(["dvc", "repro", "train"], workspace, **ONE_THREAD)
+    assert [r.info.status for r in mlflow_runs(workspace)] == ["KILLED", "FINISHED"]

@@ -8,16 +8,9 @@ from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import edit_params, fast_params, run
+from tests.e2e_kit import stages_ran
+from tests.project_kit import edit_params, fast_params, run
 from tests.test_mlflow_view import assert_mlflow_view
-
-
-def stages_ran(output: str) -> list[str]:
-    return [
-        stage
-        for stage in ("check", "prepare", "train", "evaluate", "export")
-        if f"Running stage '{stage}'" in output
-    ]
 
 
 def only_run(client: MlflowClient):

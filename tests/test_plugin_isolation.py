@@ -9,7 +9,7 @@ import pytest
 
 from pipeline import DatasetSpec, PipelineError, hookimpl
 from pipeline.plugin.registry import Registry, create_plugin_manager
-from tests.conftest import run
+from tests.project_kit import run
 
 PLUGIN = """
 from pipeline import DatasetSpec, hookimpl

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import pipeline
-from tests.conftest import REPO
+from tests.project_kit import REPO
 
 PLUGIN_SOURCES = [REPO / "plugins", REPO / "examples"]
 

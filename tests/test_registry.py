@@ -11,7 +11,7 @@ from pipeline import DatasetSpec, Family, FamilySpec, Trick, TrickSpec, hookimpl
 from pipeline.errors import PipelineError
 from pipeline.plugin.hookspecs import LazyReference
 from pipeline.plugin.registry import Registry, create_plugin_manager
-from tests.conftest import run
+from tests.project_kit import run
 
 
 def test_builtins_register_through_entry_points():

@@ -5,51 +5,20 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
-import subprocess
-import time
 from pathlib import Path
 
-import torch
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import command_env, edit_params, fast_params, run
-
-
-def weights(project: Path) -> dict[str, torch.Tensor]:
-    return torch.load(project / "models" / "model.pt", weights_only=True)["state_dict"]
-
-
-def runs(project: Path):
-    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
-    return client.search_runs([client.get_experiment_by_name("pipeline").experiment_id])
-
-
-def kill_after_first_checkpoint(project: Path) -> None:
-    process = subprocess.Popen(
-        ["pipeline", "run", "train"],
-        cwd=project,
-        env=command_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 300
-    while not (project / "checkpoints" / "last.ckpt").exists():
-        assert process.poll() is None, "training ended before its first checkpoint"
-        assert time.time() < deadline
-        time.sleep(0.05)
-    assert process.poll() is None, "training finished before it could be killed; raise max_epochs"
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    killed_at = torch.load(project / "checkpoints" / "last.ckpt", weights_only=True)["epoch"]
-    assert killed_at < 11, "the kill came after training ended; nothing was resumed"
+from tests.e2e_kit import kill_after_first_checkpoint, mlflow_runs, model_weights
+from tests.project_kit import edit_params, fast_params, run
+from tests.trick_kit import assert_bitwise_equal
 
 
 def test_killed_training_resumes_to_the_same_weights(project: Path):
     fast_params(project, epochs=12)
     run(["pipeline", "run", "prepare"], project)
     run(["pipeline", "run", "train"], project)
-    uninterrupted = weights(project)
+    uninterrupted = model_weights(project)
     for generated in ("checkpoints", "models", "plots", "metrics"):
         shutil.rmtree(project / generated, ignore_errors=True)
     (project / "mlflow.db").unlink()
@@ -57,17 +26,14 @@ def test_killed_training_resumes_to_the_same_weights(project: Path):
     kill_after_first_checkpoint(project)
     state = json.loads((project / "checkpoints" / "state.json").read_text())
     assert not (project / "models" / "model.pt").exists()
-    assert [r.info.status for r in runs(project)] == [
+    assert [r.info.status for r in mlflow_runs(project)] == [
         "RUNNING"
     ]  # SIGKILL leaves no chance to close it
 
     resumed = run(["pipeline", "run", "train"], project)
     assert "Restoring states from the checkpoint path" in resumed.stderr + resumed.stdout
-    after = weights(project)
-    assert after.keys() == uninterrupted.keys()
-    for name in after:
-        assert torch.equal(after[name], uninterrupted[name]), name
-    assert [(r.info.run_id, r.info.status) for r in runs(project)] == [
+    assert_bitwise_equal(model_weights(project), uninterrupted)
+    assert [(r.info.run_id, r.info.status) for r in mlflow_runs(project)] == [
         (state["run_id"], "FINISHED")
     ]
     client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
@@ -90,7 +56,7 @@ def test_corrupt_checkpoint_is_a_clear_error_and_new_settings_start_over(project
         "last.ckpt is corrupt or unreadable" in done.stderr
         and "delete it to start training over" in done.stderr
     )
-    assert [r.info.status for r in runs(project)] == [
+    assert [r.info.status for r in mlflow_runs(project)] == [
         "KILLED"
     ]  # the run the kill interrupted is closed, not left RUNNING
 
@@ -98,7 +64,7 @@ def test_corrupt_checkpoint_is_a_clear_error_and_new_settings_start_over(project
     done = run(["pipeline", "run", "train"], project)
     assert "Restoring states" not in done.stderr + done.stdout
     assert json.loads((project / "metrics" / "train.json").read_text())["epochs"] == 2
-    assert sorted(r.info.status for r in runs(project)) == ["FINISHED", "KILLED"]
+    assert sorted(r.info.status for r in mlflow_runs(project)) == ["FINISHED", "KILLED"]
 
 
 def test_ddp_on_cpu_through_the_stage_entry_point(project: Path):
@@ -112,6 +78,6 @@ def test_ddp_on_cpu_through_the_stage_entry_point(project: Path):
     assert (
         train["optimizer_steps"] == 2 * 10
     )  # each of 2 processes takes ceil(629 / 64) batches per epoch
-    assert [r.info.status for r in runs(project)] == ["FINISHED"]
+    assert [r.info.status for r in mlflow_runs(project)] == ["FINISHED"]
     run(["pipeline", "run", "evaluate"], project)
     assert json.loads((project / "metrics" / "evaluate.json").read_text())["accuracy"] > 0.6

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import command_env, edit_params
+from tests.project_kit import command_env, edit_params
 
 LIMIT = 1536 * 2**20  # bytes of address space per process
 FEATURES = 1024  # float32: 4 KiB a row

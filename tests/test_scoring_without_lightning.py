@@ -9,15 +9,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from pipeline.training.inference_module import InferenceModule
 from tests.data_kit import REGISTRY
+from tests.project_kit import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 # For each family: build on its contract data, load the weights a Lightning-based module saved,
 # evaluate, run each exported network; record what was seen, and whether Lightning got loaded.
 SCRIPT = """
@@ -93,11 +92,13 @@ def scored(request, tmp_path_factory) -> dict:
     return json.loads(done.stdout.splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_the_process_never_loads_lightning(scored):
     assert scored["lightning"] == []
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY.families))
+@pytest.mark.slow
 def test_family_scores_and_exports_without_lightning(scored, name):
     assert scored[name]["base"] is True
     assert scored[name]["finite"] is True

@@ -8,19 +8,11 @@ import json
 
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import fast_params, run
+from tests.e2e_kit import mlflow_runs
+from tests.project_kit import ONE_THREAD, fast_params, run
+from tests.trick_kit import every_trick
 
-EVERY_TRICK = {
-    "grad_accum": {"k": 2},
-    "ema": {"decay": 0.9},
-    "param_lr": {"multipliers": [["*", 0.5]]},
-    "grad_transform": {"clip_norm": [["*", 1.0]], "clip_value": [["*", 0.5]], "zero": []},
-    "lookahead": {"k": 5, "alpha": 0.5},
-    "weight_decay": {"rate": 0.01},
-    "piecewise_lr": {"points": [[10, 1.0], [100, 0.2]], "unit": "steps"},
-    "lazy_embedding": {"patterns": ["*"]},
-    "orthogonal_reg": {"weight": 0.001, "patterns": ["*"]},
-}
+EVERY_TRICK = every_trick()
 
 
 def test_dvc_repro_runs_a_language_model_with_every_trick(project):
@@ -38,7 +30,7 @@ def test_dvc_repro_runs_a_language_model_with_every_trick(project):
         },
         tricks=EVERY_TRICK,
     )
-    run(["dvc", "repro"], project, OMP_NUM_THREADS="1")
+    run(["dvc", "repro"], project, **ONE_THREAD)
 
     info = json.loads((project / "data" / "prepared" / "info.json").read_text())
     assert info["labels"] == ["style 0", "style 1", "style 2", "style 3"]
@@ -57,7 +49,7 @@ def test_dvc_repro_runs_a_language_model_with_every_trick(project):
     assert sorted(p.name for p in (project / "exported").iterdir()) == ["model.onnx"]
 
     client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
-    (mlrun,) = client.search_runs([client.get_experiment_by_name("pipeline").experiment_id])
+    (mlrun,) = mlflow_runs(project)
     assert mlrun.info.status == "FINISHED"
     assert mlrun.data.tags["export.formats"] == "ONNX"
     assert {k.split(".")[1] for k in mlrun.data.params if k.startswith("tricks.")} == set(

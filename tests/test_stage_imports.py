@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import fast_params, make_project, run
+from tests.project_kit import fast_params, run
 
 # Run as the console script would be (-P: the copy's own folder is not put on sys.path); an exit
 # handler registered before main's runs after it, when the process has imported all it will.
@@ -47,7 +47,7 @@ COMMANDS = {  # what each command must not import
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
+def project(tmp_path_factory, make_project) -> Path:
     """A project copy that trains for one epoch."""
     root = make_project(tmp_path_factory.mktemp("imports") / "project")
     fast_params(root, epochs=1)
@@ -95,7 +95,7 @@ def test_frozen_exit_keeps_the_run_and_the_metrics(imported, project: Path):
     assert (root / "models/model.pt").stat().st_size > 0
 
 
-def test_preparing_streamed_data_loads_no_torch(project: Path):
+def test_preparing_streamed_data_loads_no_torch(project: Path, make_project):
     streamed = make_project(project.parent / "streamed")
     fast_params(streamed, epochs=1, data={"name": "gaussian_blobs", "examples": 500})
     record = streamed.parent / "streamed_prepare.json"

@@ -7,12 +7,11 @@ import json
 import math
 from pathlib import Path
 
-import torch
-
 from pipeline.data.prepared import PreparedData
 from pipeline.data.shard_batches import ShardBatches
-from tests.conftest import edit_params, fast_params, run
-from tests.test_resume_and_ddp import kill_after_first_checkpoint, runs, weights
+from tests.e2e_kit import kill_after_first_checkpoint, mlflow_runs, model_weights
+from tests.project_kit import edit_params, fast_params, run
+from tests.trick_kit import assert_bitwise_equal
 
 BLOBS = {"name": "gaussian_blobs", "examples": 4000, "features": 32, "num_workers": 1}
 
@@ -44,7 +43,7 @@ def test_a_killed_streamed_training_resumes_to_the_same_weights(project: Path):
     fast_params(project, epochs=12, data=BLOBS)
     run(["pipeline", "run", "prepare"], project)
     run(["pipeline", "run", "train"], project)
-    uninterrupted = weights(project)
+    uninterrupted = model_weights(project)
     for generated in ("checkpoints", "models", "plots", "metrics"):
         run(["rm", "-rf", generated], project)
     (project / "mlflow.db").unlink()
@@ -52,11 +51,8 @@ def test_a_killed_streamed_training_resumes_to_the_same_weights(project: Path):
     kill_after_first_checkpoint(project)
     resumed = run(["pipeline", "run", "train"], project)
     assert "Restoring states from the checkpoint path" in resumed.stderr + resumed.stdout
-    after = weights(project)
-    assert after.keys() == uninterrupted.keys()
-    for name in after:
-        assert torch.equal(after[name], uninterrupted[name]), name
-    assert [r.info.status for r in runs(project)] == ["FINISHED"]
+    assert_bitwise_equal(model_weights(project), uninterrupted)
+    assert [r.info.status for r in mlflow_runs(project)] == ["FINISHED"]
 
 
 def test_ddp_ranks_split_each_epoch_of_streamed_data(project: Path):

@@ -7,7 +7,7 @@ from optuna.trial import TrialState
 
 from pipeline.sweep.command import intent
 from pipeline.sweep.objective import queue_again
-from pipeline.sweep.report import table_blocks, trials_table
+from pipeline.sweep.report import trials_table
 from pipeline.sweep.space import parse_space
 
 SPACE = parse_space(
@@ -57,31 +57,6 @@ def test_table_shows_the_objective_only_for_complete_trials_and_names_retries():
     assert rows[1]["pruned_epoch"] == 2
     assert rows[2]["note"] == "stopped; retried as #3" and rows[3]["note"] == "retry of #2"
     assert rows[3]["optimizer.lr"] == lr and rows[3]["folder"] == 2
-
-
-def test_a_wide_table_prints_in_whole_blocks_within_100_columns():
-    keys = [f"tricks.weight_decay.rate_{i}" for i in range(6)]
-    space = parse_space(
-        {
-            "objective": {"metric": "accuracy", "direction": "maximize"},
-            "params": {k: {"type": "float", "low": 1e-5, "high": 0.1} for k in keys},
-        },
-        "w.yaml",
-        "w",
-    )
-    study = optuna.create_study(direction="maximize")
-    for value in (0.5, 0.7):
-        trial = study.ask()
-        for key in keys:
-            trial.suggest_float(key, 1e-5, 0.1)
-        study.tell(trial, value)
-    table = trials_table(study, space).drop(columns="folder")
-    blocks = table_blocks(table, keys)
-    lines = [line for block in blocks for line in block.splitlines()]
-    assert len(blocks) > 2 and max(map(len, lines)) <= 100
-    headers = [block.splitlines()[0].split() for block in blocks]
-    assert headers[0] == ["number", "state", "value", "pruned_epoch", "seconds", "note"]
-    assert [k for h in headers[1:] for k in h if k != "number"] == keys  # every header whole
 
 
 def test_the_sweep_says_when_n_trials_asks_for_no_more_trials():

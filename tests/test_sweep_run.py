@@ -12,7 +12,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
-from tests.conftest import run
+from tests.project_kit import run
 
 # Half the learning rates learn nothing. Seed 6 gives each of the two workers a good first trial,
 # so every hopeless trial meets a finished good one at its first report and is pruned at epoch 0.
@@ -44,7 +44,8 @@ def test_parallel_sweep_prunes_records_children_and_best_reproduces(project: Pat
         study_name="digits_lr", storage=f"sqlite:///{project / 'optuna' / 'sweeps.db'}"
     )
     trials = study.trials
-    assert [t.number for t in trials] == list(range(6))
+    # 6 trials, or 7 when both workers found the 6th slot free at once (Optuna's MaxTrialsCallback)
+    assert [t.number for t in trials] == list(range(len(trials))) and 6 <= len(trials) <= 7
     hopeless = [t for t in trials if t.params["optimizer.lr"] == "hopeless"]
     good = [t for t in trials if t.params["optimizer.lr"] == "good"]
     assert hopeless and good
@@ -76,7 +77,7 @@ def test_parallel_sweep_prunes_records_children_and_best_reproduces(project: Pat
         "study/trials.csv",
     } <= plots
     children = children_of(client, parent)
-    assert sorted(int(c.data.tags["optuna.trial"]) for c in children) == list(range(6))
+    assert sorted(int(c.data.tags["optuna.trial"]) for c in children) == list(range(len(trials)))
     for child in children:
         trial = trials[int(child.data.tags["optuna.trial"])]
         assert child.data.tags["optuna.state"] == trial.state.name
@@ -125,9 +126,7 @@ def test_parallel_sweep_prunes_records_children_and_best_reproduces(project: Pat
 DIVERGING = """
 objective: {metric: accuracy, direction: maximize}
 n_trials: 4
-fixed:
-  trainer.max_epochs: 1
-  model.hidden: 16
+fixed: {trainer.max_epochs: 1, model.hidden: 16}
 params:
   optimizer.lr: {type: categorical, choices: {good: 0.02, diverging: 1.0e+30}}
 pruner: {type: none}

@@ -8,13 +8,10 @@ from pathlib import Path
 
 import optuna
 import pytest
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
 from pipeline.errors import PipelineError
 from pipeline.params.validate import read_yaml
-from pipeline.plugin.registry import Registry, create_plugin_manager
 from pipeline.sweep.command import (
     DONE,
     RUN,
@@ -28,15 +25,10 @@ from pipeline.sweep.command import (
 )
 from pipeline.sweep.report import dvc_command, hydra_overrides
 from pipeline.sweep.space import load_space, parse_space
-from tests.conftest import REPO, run
+from tests.project_kit import REPO, composed, run
 
 BASE = read_yaml(REPO / "params.yaml")
 OBJECTIVE = {"metric": "accuracy", "direction": "maximize"}
-
-
-@pytest.fixture(scope="module")
-def registry() -> Registry:
-    return Registry(create_plugin_manager())
 
 
 def space(params: dict, **top) -> "Space":  # noqa: F821
@@ -49,8 +41,8 @@ def space(params: dict, **top) -> "Space":  # noqa: F821
         (
             {"optimizer.lr": {"type": "gauss", "low": 1, "high": 2}},
             {},
-            "params.optimizer.lr.type = 'gauss' is not a known distribution type; valid: float, "
-            "int, categorical, bool, toggle.",
+            "params.optimizer.lr.type = 'gauss' is invalid; expected one of 'float', 'int', "
+            "'categorical', 'bool', 'toggle'.",
         ),
         (
             {"optimizer.lr": {"type": "float", "low": 0.1, "high": 0.001}},
@@ -75,7 +67,7 @@ def space(params: dict, **top) -> "Space":  # noqa: F821
         (
             {"optimizer.lr": {"type": "float", "low": 0.1, "high": 1, "lg": True}},
             {},
-            "params.optimizer.lr.lg is not a known key",
+            "params.optimizer.lr.lg is not a known setting",
         ),
         (
             {"tricks": {"type": "categorical", "choices": [{}, {"ema": {}}]}},
@@ -95,8 +87,8 @@ def space(params: dict, **top) -> "Space":  # noqa: F821
         (
             {"optimizer.lr": {"type": "float", "low": 0.1, "high": 1}},
             {"pruner": {"type": "asha", "monitor": "val_acc"}},
-            "pruner.type = 'asha' is not a known value; valid: median, successive_halving, "
-            "hyperband, none.",
+            "pruner.type = 'asha' is invalid; expected one of 'median', 'successive_halving', "
+            "'hyperband', 'none'.",
         ),
         (
             {"optimizer.lr": {"type": "float", "low": 0.1, "high": 1}},
@@ -106,7 +98,7 @@ def space(params: dict, **top) -> "Space":  # noqa: F821
         (
             {"optimizer.lr": {"type": "float", "low": 0.1, "high": 1}},
             {"trials": 5},
-            "trials is not a known key",
+            "trials is not a known setting (did you mean 'n_trials'?)",
         ),
     ],
 )
@@ -119,7 +111,7 @@ def test_malformed_space_names_the_key(params, top, message):
 def test_objective_must_be_named_and_directed():
     with pytest.raises(
         PipelineError,
-        match=r"objective.direction = 'up' is not a known value; valid: maximize, minimize",
+        match=r"objective.direction = 'up' is invalid; expected one of 'maximize', 'minimize'",
     ):
         parse_space(
             {"objective": {"metric": "accuracy", "direction": "up"}, "params": {}}, "s.yaml", "s"
@@ -131,15 +123,15 @@ def test_objective_must_be_named_and_directed():
 
 
 def test_unknown_pruner_option_is_refused_with_the_valid_ones():
-    bad = space(
-        {"optimizer.lr": {"type": "float", "low": 0.1, "high": 1}},
-        pruner={"type": "median", "monitor": "val_acc", "n_startup": 3},
-    )
     with pytest.raises(
         PipelineError,
-        match=r"pruner.n_startup is not an option of MedianPruner; valid: .*n_startup_trials",
+        match=r"space.yaml: pruner.n_startup is not a known setting .*; known settings: .*"
+        r"n_startup_trials",
     ):
-        sampler_and_pruner(bad)
+        space(
+            {"optimizer.lr": {"type": "float", "low": 0.1, "high": 1}},
+            pruner={"type": "median", "monitor": "val_acc", "n_startup": 3},
+        )
 
 
 @pytest.mark.parametrize(
@@ -238,11 +230,6 @@ def test_labelled_choices_store_the_label_and_write_the_section():
         and applied["trainer"]["max_epochs"] == 2
     )
     assert sets.suggest(optuna.trial.FixedTrial({"tricks": "none"}), BASE)["tricks"] == {}
-
-
-def composed(*overrides: str) -> dict:
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
-        return OmegaConf.to_container(compose("config", overrides=list(overrides)))
 
 
 @pytest.mark.parametrize(

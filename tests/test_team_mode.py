@@ -21,7 +21,8 @@ import torch
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
-from tests.conftest import command_env, fast_params, make_project, run
+from tests.e2e_kit import free_port, mlflow_runs, model_weights
+from tests.project_kit import command_env, fast_params, run
 
 PASSWORD = "Team-secret-4321"  # the tracking server's admin, created on its first start
 SPACE = """
@@ -35,12 +36,6 @@ params:
 sampler: {type: random, seed: 3}
 heartbeat: {interval: 1, grace_period: 4}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +117,7 @@ def tracking_server(postgres, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def clones(tmp_path_factory) -> tuple[Path, Path]:
+def clones(tmp_path_factory, make_project) -> tuple[Path, Path]:
     """Two working copies of the project, as on two machines."""
     base = tmp_path_factory.mktemp("team")
     return make_project(base / "a"), make_project(base / "b")
@@ -182,13 +177,11 @@ def test_two_clones_share_one_postgres_study_and_a_killed_trial_is_retried(clone
     numbers = [t.number for t in trials]
     assert numbers == list(range(len(numbers)))  # no number reused or skipped
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    assert len(complete) == 4  # what the space asked for, no trial lost
+    # What the space asked for, no trial lost; two workers may run one more (docs/sweeps.md: K
+    # workers counting the study at once may each start one trial past the count).
+    assert 4 <= len(complete) <= 5
     failed = [t for t in trials if t.state == TrialState.FAIL]
-    # Besides the killed trial, only a trial that found the study full (both machines counted the
-    # last free slot at once) may have failed, and it never ran.
-    assert killed.number in {t.number for t in failed}
-    others = [t for t in failed if t.number != killed.number]
-    assert all(t.user_attrs.get("sweep.surplus") and not t.params for t in others), others
+    assert [t.number for t in failed] == [killed.number]  # only the killed trial failed
     retried = [t for t in complete if t.system_attrs.get("failed_trial") == killed.number]
     assert len(retried) == 1 and retried[0].params == killed.params
     # Every complete trial ran in one of the three sweep processes. (Which of the two last ones
@@ -252,11 +245,7 @@ def test_a_team_tracking_server_with_basic_auth_records_both_clones(clones, trac
             os.environ.pop(key, None)
 
 
-def trained_weights(project: Path) -> dict[str, torch.Tensor]:
-    return torch.load(project / "models" / "model.pt", weights_only=True)["state_dict"]
-
-
-def test_two_node_processes_train_together_like_one_two_process_node(tmp_path: Path):
+def test_two_node_processes_train_together_like_one_two_process_node(tmp_path: Path, make_project):
     nodes = [make_project(tmp_path / f"node{rank}") for rank in range(2)]
     single = make_project(tmp_path / "single")
     for project in nodes:
@@ -289,10 +278,8 @@ def test_two_node_processes_train_together_like_one_two_process_node(tmp_path: P
     for output in ("models/model.pt", "metrics/train.json", "plots/history.csv", "mlflow.db"):
         assert not (nodes[1] / output).exists(), output
     assert not list((nodes[1] / "checkpoints").glob("*"))
-    local = MlflowClient(f"sqlite:///{nodes[0] / 'mlflow.db'}")
-    client_runs = local.search_runs([local.get_experiment_by_name("pipeline").experiment_id])
-    assert [r.info.status for r in client_runs] == ["FINISHED"]
-    two_nodes, one_node = trained_weights(nodes[0]), trained_weights(single)
+    assert [r.info.status for r in mlflow_runs(nodes[0])] == ["FINISHED"]
+    two_nodes, one_node = model_weights(nodes[0]), model_weights(single)
     assert two_nodes.keys() == one_node.keys()
     for name in two_nodes:
         # The same steps on the same batches; gloo's reduction over two hosts rounds differently
@@ -300,7 +287,7 @@ def test_two_node_processes_train_together_like_one_two_process_node(tmp_path: P
         torch.testing.assert_close(two_nodes[name], one_node[name], rtol=1e-6, atol=1e-7)
 
 
-def test_a_dvc_remote_carries_every_output_to_another_clone(tmp_path: Path):
+def test_a_dvc_remote_carries_every_output_to_another_clone(tmp_path: Path, make_project):
     origin = make_project(tmp_path / "origin")
     fast_params(origin, epochs=2)
     run(["dvc", "remote", "add", "-d", "shared", str(tmp_path / "remote")], origin)

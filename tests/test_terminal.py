@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import command_env, fast_params, make_project
+from tests.project_kit import command_env, fast_params
 
 COLUMNS = 120
 NOISE = (
@@ -44,7 +44,7 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
+def project(tmp_path_factory, make_project) -> Path:
     """A project copy training 2 epochs with a schedule whose points lie beyond the run (the
     trick warns)."""
     root = make_project(tmp_path_factory.mktemp("terminal") / "project")
@@ -164,3 +164,55 @@ def test_export_has_no_tensorflow_noise_and_names_its_run(train_screen, project:
     assert_no_noise(lines)
     assert "onnx_max_abs_diff" in next(line for line in lines if line.startswith("export: done"))
     assert_names_its_run(lines, project)
+
+
+def fit_showing_the_bar():
+    """A 2-epoch fit of Lightning's BoringModel (4 batches an epoch) showing the pipeline's bar."""
+    import lightning.pytorch as pl
+    from lightning.pytorch.demos.boring_classes import BoringModel
+
+    from pipeline.training.callbacks.progress import FitProgressBar
+
+    bar = FitProgressBar()
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_epochs=2,
+        limit_train_batches=4,
+        limit_val_batches=1,
+        num_sanity_val_steps=0,
+        callbacks=[bar],
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(BoringModel())
+    return bar, trainer
+
+
+def test_fit_bar_counts_every_batch_and_cuts_the_metrics() -> None:
+    from pipeline.training.callbacks.progress import Fitted
+
+    bar, trainer = fit_showing_the_bar()
+    [fit] = [task for task in bar.progress.tasks if task.description.endswith("Fit")]
+    assert fit.total == fit.completed == 8 == trainer.global_step
+    assert isinstance(bar.progress.columns[-1], Fitted)
+
+
+def test_a_changed_rich_turns_the_fit_bar_off_and_the_fit_goes_on(monkeypatch) -> None:
+    from lightning.pytorch.callbacks.progress import rich_progress
+
+    class ReadOnlyColumns(rich_progress.CustomProgress):
+        """As if a rich upgrade made ``Progress.columns`` read-only once built."""
+
+        def __setattr__(self, name, value):
+            if name == "columns" and "columns" in self.__dict__:
+                raise AttributeError("property 'columns' of 'Progress' object has no setter")
+            super().__setattr__(name, value)
+
+    monkeypatch.setattr(rich_progress, "CustomProgress", ReadOnlyColumns)
+    with pytest.warns(UserWarning, match=r"bar over the whole fit is off \(AttributeError: "):
+        bar, trainer = fit_showing_the_bar()
+    assert trainer.state.finished and trainer.global_step == 8
+    assert not [task for task in bar.progress.tasks if task.description.endswith("Fit")]
+    [epoch] = [task for task in bar.progress.tasks if task.id == bar.train_progress_bar_id]
+    assert epoch.completed == epoch.total == 4  # Lightning's own bar went on

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, edit_params, run
+from tests.project_kit import REPO, edit_params, run
 
 EXAMPLE = REPO / "examples" / "logistic_plugin"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, run
+from tests.project_kit import REPO, run
 
 
 class NotMlflow(BaseHTTPRequestHandler):

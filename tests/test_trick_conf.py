@@ -13,10 +13,8 @@ from omegaconf import OmegaConf
 
 from pipeline.params.validate import validate
 from pipeline.plugin.schema import defaults_of
-from tests.conftest import REPO
+from tests.project_kit import CONF, REPO
 from tests.trick_kit import REGISTRY
-
-CONF = REPO / "conf"
 
 
 @pytest.mark.parametrize("path", sorted((CONF / "trick").glob("*.yaml")), ids=lambda p: p.stem)

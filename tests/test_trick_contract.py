@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
 from torch.utils.data import TensorDataset
 
 from pipeline import Trick
@@ -23,8 +22,8 @@ from pipeline.data.types import DataInfo
 from pipeline.params.validate import validate_tricks
 from pipeline.plugin.registry import Registry, create_plugin_manager
 from pipeline.plugin.schema import defaults_of
-from tests.conftest import REPO
-from tests.trick_kit import REGISTRY, assert_bitwise_equal, fit, weights
+from tests.project_kit import REPO
+from tests.trick_kit import REGISTRY, assert_same_weights, fit, fit_saving_epochs
 
 
 @pytest.fixture(scope="module")
@@ -86,16 +85,14 @@ def meets_contract(registry: Registry, name: str, digits, tmp_path: Path) -> Non
     data = TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
     module = classifier(info)
     start = {k: v.clone() for k, v in module.state_dict().items()}
-    saver = ModelCheckpoint(dirpath=tmp_path, filename="{epoch}", save_top_k=-1, every_n_epochs=1)
-    trainer = fit(
+    trainer = fit_saving_epochs(
         module,
         {name: settings},
         data,
+        tmp_path,
         batch_size=32,
         optimizer="adam",
-        after=[saver],
         max_epochs=2,
-        enable_checkpointing=True,
         registry=registry,
     )
 
@@ -131,5 +128,5 @@ def meets_contract(registry: Registry, name: str, digits, tmp_path: Path) -> Non
         registry=registry,
     )
     assert resumed_trainer.global_step == trainer.global_step
-    assert_bitwise_equal(weights(resumed_module), weights(module))
+    assert_same_weights(resumed_module, module)
     assert states(resumed_trainer.callbacks, keys) == states(trainer.callbacks, keys)

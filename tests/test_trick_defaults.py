@@ -8,12 +8,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 import torch
 import yaml
 
 from pipeline.stages import run_stage
 from pipeline.stages.context import build_context
-from tests.conftest import REPO
+from tests.project_kit import REPO
 from tests.trick_kit import REGISTRY
 
 BUILT_IN = sorted(
@@ -24,6 +25,7 @@ BUILT_IN = sorted(
 LEAST_ACCURACY = 0.9
 
 
+@pytest.mark.slow
 def test_every_trick_alone_and_all_together_learn_the_default_experiment_with_their_defaults(
     tmp_path: Path,
 ):

@@ -7,14 +7,15 @@ import copy
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
 
 from tests.trick_kit import (
     StepRecorder,
     Tiny,
     assert_bitwise_equal,
+    assert_same_weights,
     classification_data,
     fit,
+    fit_saving_epochs,
     weights,
 )
 
@@ -102,17 +103,16 @@ def test_training_path_is_untouched_and_the_average_has_its_closed_form():
 def test_average_survives_checkpoint_and_resume(tmp_path):
     torch.manual_seed(0)
     module = Tiny()
-    saver = ModelCheckpoint(dirpath=tmp_path, filename="{epoch}", save_top_k=-1, every_n_epochs=1)
     straight, resumed = StepRecorder(), StepRecorder()
-    fit(
+    fit_saving_epochs(
         module,
         {"ema": {"decay": DECAY}},
         DATA,
+        tmp_path,
+        after=[straight],
         batch_size=8,
-        after=[saver, straight],
         val=VAL,
         max_epochs=3,
-        enable_checkpointing=True,
     )
     checkpoint = torch.load(tmp_path / "epoch=0.ckpt", weights_only=True)
     assert int(checkpoint["averaging_state"]["n_averaged"]) == 7  # Θ₀ counts once, then six steps
@@ -131,9 +131,7 @@ def test_average_survives_checkpoint_and_resume(tmp_path):
     )
     assert len(resumed.steps) == 12  # two epochs after the checkpoint
     assert_bitwise_equal(resumed.steps[-1], straight.steps[-1])  # θ
-    assert_bitwise_equal(
-        weights(second), weights(module)
-    )  # Θ, copied into the model when training ended
+    assert_same_weights(second, module)  # Θ, copied into the model when training ended
 
 
 def test_the_lightning_internals_the_average_relies_on_are_unchanged():

@@ -15,7 +15,7 @@ from pipeline import PipelineError, Setting, TrickSpec, hookimpl
 from pipeline.cli import main
 from pipeline.params.validate import validate_tricks
 from pipeline.plugin.registry import Registry, create_plugin_manager
-from tests.conftest import REPO, run
+from tests.project_kit import REPO, run
 
 BAD = [
     ({"emma": {}}, "tricks.emma: unknown trick 'emma' (did you mean 'ema'?); known: "),

@@ -7,14 +7,14 @@ import copy
 
 import pytest
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
 
 from tests.trick_kit import (
     StepRecorder,
     Tiny,
-    assert_bitwise_equal,
+    assert_same_weights,
     classification_data,
     fit,
+    fit_saving_epochs,
     weights,
 )
 
@@ -30,7 +30,7 @@ def test_alpha_one_equals_the_base_optimizer_exactly(optimizer):
         wrapped, {"lookahead": {"k": 3, "alpha": 1.0}}, DATA, batch_size=8, optimizer=optimizer
     )  # 7 steps, 2 cycles
     fit(base, {}, DATA, batch_size=8, optimizer=optimizer)
-    assert_bitwise_equal(weights(wrapped), weights(base))
+    assert_same_weights(wrapped, base)
 
 
 @pytest.mark.parametrize("optimizer", ["momentum", "adam"])
@@ -65,16 +65,8 @@ def test_slow_weights_and_cycle_position_survive_checkpoint_resume(tmp_path):
     settings = {"lookahead": {"k": 3, "alpha": 0.5}}  # 7 steps an epoch: cycles straddle epoch ends
     torch.manual_seed(0)
     module = Tiny()
-    saver = ModelCheckpoint(dirpath=tmp_path, filename="{epoch}", save_top_k=-1, every_n_epochs=1)
-    fit(
-        module,
-        settings,
-        DATA,
-        batch_size=8,
-        optimizer="adam",
-        after=[saver],
-        max_epochs=3,
-        enable_checkpointing=True,
+    fit_saving_epochs(
+        module, settings, DATA, tmp_path, batch_size=8, optimizer="adam", max_epochs=3
     )
     saved = torch.load(tmp_path / "epoch=0.ckpt", weights_only=True)["optimizer_states"][0][
         "lookahead"
@@ -93,4 +85,4 @@ def test_slow_weights_and_cycle_position_survive_checkpoint_resume(tmp_path):
         ckpt_path=str(tmp_path / "epoch=0.ckpt"),
     )
     assert len(steps.steps) == 14
-    assert_bitwise_equal(weights(resumed), weights(module))
+    assert_same_weights(resumed, module)

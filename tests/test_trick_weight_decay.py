@@ -11,7 +11,7 @@ import torch
 from tests.trick_kit import (
     OPTIMIZERS,
     Tiny,
-    assert_bitwise_equal,
+    assert_same_weights,
     classification_data,
     fit,
     weights,
@@ -59,4 +59,4 @@ def test_on_adam_it_is_adamw_exactly():
         batch_size=8,
         optimizer={"name": "adamw", "lr": 0.01, "weight_decay": 0.1},
     )
-    assert_bitwise_equal(weights(wrapped), weights(reference))
+    assert_same_weights(wrapped, reference)

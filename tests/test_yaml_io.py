@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.errors import PipelineError
 from pipeline.params.yaml_io import DuplicateKeyError, load_yaml_text, read_yaml_file
-from tests.conftest import REPO, run
+from tests.project_kit import REPO, run
 
 
 @pytest.mark.parametrize(

@@ -4,25 +4,44 @@ and a fit through ``build_training``, the train stage's own wiring."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.callbacks import ModelCheckpoint
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from pipeline.plugin.registry import Registry, create_plugin_manager
+from pipeline.plugin.registry import Registry
 from pipeline.training.builder import TEST_TRAINER, build_training
 from pipeline.training.module import ModelModule
+from tests.data_kit import REGISTRY
 
-REGISTRY = Registry(create_plugin_manager())
 OPTIMIZERS = {
     "sgd": {"name": "sgd", "lr": 0.1},
     "momentum": {"name": "momentum", "lr": 0.05, "momentum": 0.9},
     "adam": {"name": "adam", "lr": 0.01},
 }
 logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+
+
+def every_trick(scaled: str = "*", clipped: str = "*", orthogonal: str = "*") -> dict[str, Any]:
+    """The ``tricks:`` section with every built-in trick on, each set to act within a short run:
+    parameters matching ``scaled`` at half the learning rate, ``clipped`` ones clipped to ±0.5,
+    ``orthogonal`` ones pulled toward orthogonal."""
+    return {
+        "grad_accum": {"k": 2},
+        "ema": {"decay": 0.9},
+        "param_lr": {"multipliers": [[scaled, 0.5]]},
+        "grad_transform": {"clip_norm": [["*", 1.0]], "clip_value": [[clipped, 0.5]], "zero": []},
+        "lookahead": {"k": 5, "alpha": 0.5},
+        "weight_decay": {"rate": 0.01},
+        "piecewise_lr": {"points": [[10, 1.0], [100, 0.2]], "unit": "steps"},
+        "lazy_embedding": {"patterns": ["*"]},
+        "orthogonal_reg": {"weight": 0.001, "patterns": [orthogonal]},
+    }
 
 
 class Tiny(ModelModule):
@@ -72,17 +91,53 @@ def fit(
         "weight_decay": 0.0,
         **(OPTIMIZERS[optimizer] if isinstance(optimizer, str) else optimizer),
     }
-    trainer = build_training(
-        module, settings, tricks, registry, {**TEST_TRAINER, **trainer_args}, before, after
-    ).trainer
-    val_loader = DataLoader(val, batch_size=len(val)) if val is not None else None
-    trainer.fit(
+    return fit_through_stage(
         module,
-        DataLoader(data, batch_size=batch_size),
-        val_loader,
-        ckpt_path=ckpt_path,
-        weights_only=True,
+        settings,
+        tricks,
+        trainer_args,
+        before,
+        after,
+        registry,
+        ckpt_path,
+        train_dataloaders=DataLoader(data, batch_size=batch_size),
+        val_dataloaders=DataLoader(val, batch_size=len(val)) if val is not None else None,
     )
+
+
+def fit_saving_epochs(
+    module: ModelModule,
+    tricks: Mapping[str, Mapping[str, Any]],
+    data: TensorDataset,
+    folder: Path,
+    after: Iterable[pl.Callback] = (),
+    **fit_args: Any,
+) -> pl.Trainer:
+    """``fit`` saving a checkpoint at every epoch's end, ``folder/epoch=N.ckpt`` (the saver runs
+    first of the ``after`` callbacks)."""
+    saver = ModelCheckpoint(dirpath=folder, filename="{epoch}", save_top_k=-1, every_n_epochs=1)
+    return fit(module, tricks, data, after=[saver, *after], enable_checkpointing=True, **fit_args)
+
+
+def fit_through_stage(
+    module: pl.LightningModule,
+    optimizer: Mapping[str, Any],
+    tricks: Mapping[str, Mapping[str, Any]],
+    trainer_args: Mapping[str, Any],
+    before: Iterable[pl.Callback] = (),
+    after: Iterable[pl.Callback] = (),
+    registry: Registry = REGISTRY,
+    ckpt_path: str | None = None,
+    **data: Any,
+) -> pl.Trainer:
+    """Fit ``module`` on ``data`` (``Trainer.fit``'s data arguments) with the validated
+    ``optimizer`` section and ``tricks``, through ``build_training``, the train stage's own wiring,
+    on the test Trainer's settings updated by ``trainer_args``; resume from ``ckpt_path`` when
+    given (as the train stage resumes from ``last.ckpt``)."""
+    trainer = build_training(
+        module, optimizer, tricks, registry, {**TEST_TRAINER, **trainer_args}, before, after
+    ).trainer
+    trainer.fit(module, ckpt_path=ckpt_path, weights_only=True, **data)
     return trainer
 
 
@@ -96,6 +151,11 @@ def assert_bitwise_equal(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Te
     assert a.keys() == b.keys()
     for name in a:
         assert torch.equal(a[name], b[name]), name
+
+
+def assert_same_weights(a: nn.Module, b: nn.Module) -> None:
+    """Every parameter of ``a`` equals ``b``'s, by name, bit for bit."""
+    assert_bitwise_equal(weights(a), weights(b))
 
 
 class StepRecorder(pl.Callback):
