@@ -170,8 +170,8 @@ def _keep_last_results(args: argparse.Namespace) -> None:
         restored = restore_failed_stage()
     except Exception as error:  # never hide the stage's own error behind this one
         print(
-            f"warning: could not restore the last results from DVC's cache ({error}); run `dvc "
-            "checkout`.",
+            f"warning: could not restore the last results from DVC's cache ({error}); once the "
+            "cause is gone, run `dvc checkout --force` to put them back.",
             file=sys.stderr,
         )
         return

@@ -200,7 +200,12 @@ def test_killed_export_leaves_the_last_export_whole(workspace: Path):
 def test_failed_export_keeps_the_last_export_and_its_metrics(workspace: Path):
     before = snapshot(workspace)
     edit_params(workspace, export={"tolerance": 1e-30})  # no export can pass this parity check
+    # A full disk where a copy of exported/ would be staged: the intact export needs no copy.
+    (workspace / ".exported-restore.tmp").symlink_to("/dev/full")
     done = refused(workspace)
+    assert "could not restore" not in done.stderr
+    assert [p.name for p in workspace.glob(".*restore.tmp")] == [".exported-restore.tmp"]
+    assert (workspace / ".exported-restore.tmp").is_symlink()  # never needed, never touched
     assert stages_ran(done.stdout) == ["check", "export"]
     assert error_lines(done)[0].startswith("error: ONNX output differs from torch by ")
     assert "Traceback" not in done.stderr
