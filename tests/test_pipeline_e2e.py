@@ -132,4 +132,10 @@ def test_corrupt_model_is_a_clear_error(project: Path):
     assert done.returncode == 2
     assert "models/model.pt is corrupt or unreadable" in done.stderr
     client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
-    assert only_run(client).info.status == "FAILED"
+    # The run's recorded model is good (the file was damaged since): it stays FINISHED, with the
+    # refusal recorded on it.
+    mlrun = only_run(client)
+    assert mlrun.info.status == "FINISHED"
+    failure = mlrun.data.tags["pipeline.failed_stage"]
+    assert failure.startswith("evaluate: ")
+    assert "models/model.pt is corrupt or unreadable" in failure
