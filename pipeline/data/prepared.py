@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.data.shards import damaged
+from pipeline.data.shards import ShardSplit, damaged, load_index
 from pipeline.data.types import SPLITS, DataInfo, Examples, Split
 from pipeline.errors import PipelineError
 
@@ -59,8 +59,6 @@ class PreparedData:
             int(raw.get("train_examples", 0)),
         )
         if raw.get("storage") == "shards":
-            from pipeline.data.shards import ShardSplit, load_index
-
             index = load_index(folder)
             return cls(info, *(ShardSplit(folder, index[name]) for name in SPLITS))
         splits = {}

@@ -117,10 +117,8 @@ def load_index(folder: Path) -> dict[str, list[Block]]:
         path = folder / file
         if not path.is_file():
             raise damaged(folder, f"shard {file} is missing")
-        if path.stat().st_size < end:
-            raise damaged(
-                folder, f"shard {file} is truncated ({path.stat().st_size} bytes of at least {end})"
-            )
+        if (size := path.stat().st_size) < end:
+            raise damaged(folder, f"shard {file} is truncated ({size} bytes of at least {end})")
     return index
 
 

@@ -3,38 +3,18 @@ rename)."""
 
 from __future__ import annotations
 
-import errno
 import json
-import shutil
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
+from pipeline._runtime.atomic_file import write_atomically
 from pipeline.errors import PipelineError
 
 
 def write_json(path: Path, values: Mapping[str, Any]) -> None:
     """Write ``values`` as sorted, indented JSON."""
     text = json.dumps(values, indent=2, sort_keys=True) + "\n"
-    _write_atomically(path, lambda tmp: tmp.write_text(text))
-
-
-def _write_atomically(path: Path, write: Callable[[Path], Any]) -> None:
-    """Have ``write`` fill a temporary file beside ``path``, then put it in place in one step. A
-    failed write leaves ``path`` as it was and no temporary file; a full disk is one clear line."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    try:
-        write(tmp)
-        tmp.replace(path)
-    except OSError as error:
-        tmp.unlink(missing_ok=True)
-        if error.errno in (errno.ENOSPC, errno.EDQUOT):
-            free = shutil.disk_usage(path.parent).free
-            raise PipelineError(
-                f"no space left on the device holding {path.parent} ({free // 2**20} MiB free) "
-                f"while writing {path.name}; free some space and rerun: {path} is as it was."
-            ) from None
-        raise
+    write_atomically(path, lambda tmp: tmp.write_text(text))
 
 
 def read_run_id(path: Path) -> str:
@@ -54,7 +34,7 @@ def save_weights(path: Path, module: Any, family: str) -> None:
         with tmp.open("wb") as file:  # through Python, so a full disk is an OSError (ENOSPC)
             torch.save(weights, file)
 
-    _write_atomically(path, write)
+    write_atomically(path, write)
 
 
 def load_trained(ctx) -> tuple[Any, Any, Any]:

@@ -123,8 +123,5 @@ def _remove(path: Path) -> None:
 
 
 def _replace(new: Path, target: Path) -> None:
-    if target.is_dir() and not target.is_symlink():
-        shutil.rmtree(target)
-    elif target.exists() or target.is_symlink():
-        target.unlink()
+    _remove(target)
     new.rename(target)

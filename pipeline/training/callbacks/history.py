@@ -9,6 +9,8 @@ from typing import Any
 
 import lightning.pytorch as pl
 
+from pipeline._runtime.atomic_file import write_atomically
+
 
 class EpochHistory(pl.Callback):
     """After each epoch, records the logged epoch metrics (exact values, under the names the logger
@@ -93,10 +95,11 @@ class EpochHistory(pl.Callback):
 
 def _write_csv(path: Path, columns: list[str], rows: list[dict[str, float]]) -> None:
     """Replace ``path`` in one step, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(path)
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    write_atomically(path, write)
