@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from pipeline.params.validate import validate_tricks
 from pipeline.training import optimization
+from pipeline.training.callbacks.random_state import RandomStreams
 from pipeline.training.optimization import EnabledTrick
 from pipeline.training.trainer import build_trainer
 
@@ -71,13 +72,16 @@ def build_training(
     :func:`pipeline.params.validate.validate` already checked (the train stage's), so they are
     loaded as given. ``trainer`` holds the ``trainer:`` section's Trainer arguments; the tricks' own
     (grad_accum's ``accumulate_grad_batches``) override them. Callbacks run in this order:
-    ``callbacks``, the tricks' callbacks, ``extra_callbacks``. Every trick first checks that it fits
-    the module, and Lightning then judges the settings, so a bad one raises ``PipelineError`` here,
-    before training.
+    :class:`~pipeline.training.callbacks.random_state.RandomStreams` (the generators' state, in
+    every checkpoint), ``callbacks``, the tricks' callbacks, ``extra_callbacks``. Every trick first
+    checks that it fits the module, and Lightning then judges the settings, so a bad one raises
+    ``PipelineError`` here, before training.
     """
     enabled = load(tricks if validated else validate_tricks(dict(tricks), registry), registry)
     optimization.attach(module, optimizer, enabled)
-    every = [*callbacks, *optimization.callbacks(enabled), *extra_callbacks]
+    # The random streams come first: restored before any other callback's epoch draws.
+    streams = RandomStreams()
+    every = [streams, *callbacks, *optimization.callbacks(enabled), *extra_callbacks]
     extra = optimization.trainer_kwargs(enabled)
     return Training(build_trainer(trainer, every, logger, root_dir, extra), enabled)
 
