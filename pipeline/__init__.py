@@ -16,7 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import PipelineError
-from pipeline.plugin.hookspecs import DatasetSpec, Family, FamilySpec, Trick, TrickSpec
+from pipeline.plugin.hookspecs import Chance, DatasetSpec, Family, FamilySpec, Trick, TrickSpec
 from pipeline.plugin.markers import hookimpl
 from pipeline.plugin.schema import Setting
 
@@ -72,6 +72,7 @@ _LAZY = {
 __all__ = [
     "BOS",
     "build_training",
+    "Chance",
     "create_plugin_manager",
     "DataInfo",
     "DatasetSpec",

@@ -146,6 +146,30 @@ def test_diverged_training_fails_and_keeps_the_last_results(workspace: Path):
     )  # DVC sees the last results in place
 
 
+def test_a_chance_level_model_is_refused_and_keeps_the_last_results(workspace: Path):
+    # Adam at lr 10 stays finite but learns nothing: it predicts one class.
+    before, runs_before = snapshot(workspace), len(mlflow_runs(workspace))
+    edit_params(workspace, optimizer={"lr": 10.0})
+    done = refused(workspace)
+    assert stages_ran(done.stdout) == ["check", "train"]
+    [line] = error_lines(done)
+    assert line.startswith(
+        "error: the trained model scores no better than chance (validation accuracy 0."
+    ), line
+    assert "set checks.chance_level=false to keep it" in line and "Traceback" not in done.stderr
+    assert snapshot(workspace) == before
+    assert [r.info.status for r in mlflow_runs(workspace)][runs_before:] == ["FAILED"]
+
+    # Turning the check off keeps that model, from its last checkpoint, without training again.
+    edit_params(workspace, checks={"chance_level": False})
+    done = run(["dvc", "repro"], workspace, **ONE_THREAD)
+    assert stages_ran(done.stdout) == ["check", "train", "evaluate", "export"]
+    assert "Restoring states from the checkpoint path" in done.stdout + done.stderr
+    accuracy = json.loads((workspace / "metrics" / "evaluate.json").read_text())["accuracy"]
+    assert accuracy < 0.2
+    assert [r.info.status for r in mlflow_runs(workspace)][runs_before:] == ["FINISHED"]
+
+
 def test_reverted_params_are_restored_from_the_run_cache(workspace: Path):
     first, runs_first, lock_first = (
         snapshot(workspace),

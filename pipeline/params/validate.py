@@ -81,6 +81,14 @@ CORE_SCHEMA: dict[str, dict[str, Setting]] = {
             low=0,
         ),
     },
+    # What the train stage refuses to keep (it always refuses a diverged training).
+    "checks": {
+        "chance_level": Setting(
+            True,
+            "refuse a model that scores no better than chance on the validation split (the "
+            "family's baseline, for a classifier the majority-class rate); false keeps it",
+        ),
+    },
     "export": {
         "tolerance": Setting(
             1e-4,
@@ -103,6 +111,7 @@ SECTIONS = (
     "tricks",
     "trainer",
     "checkpoint",
+    "checks",
     "export",
     "tracking",
 )
@@ -152,7 +161,7 @@ def validate(raw: Mapping[str, Any], registry: Registry) -> dict[str, Any]:
 
     params["tricks"] = validate_tricks(raw.get("tricks"), registry)
     params["optimizer"] = validate_optimizer(raw.get("optimizer"))
-    for section in ("checkpoint", "export", "tracking"):
+    for section in ("checkpoint", "checks", "export", "tracking"):
         params[section] = validate_section(section, raw.get(section), CORE_SCHEMA[section])
     # Any other argument of Lightning's Trainer may be given too.
     params["trainer"] = validate_section(

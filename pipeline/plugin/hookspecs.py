@@ -112,6 +112,29 @@ class Family:
         layers. Import keras inside this method so that only the export stage loads TensorFlow."""
         return None
 
+    def chance_level(self, module: LightningModule, data: PreparedData) -> Chance | None:
+        """Return the trained ``module``'s score on the validation split beside the score a model
+        that learned nothing reaches there (for a classifier: its accuracy against the
+        majority-class rate). The train stage refuses a model at or below that level, as it
+        refuses a diverged one, unless ``checks.chance_level`` is false. None (the default)
+        declares no baseline."""
+        return None
+
+
+@dataclass(frozen=True)
+class Chance:
+    """A trained model's ``score`` on the validation split and the ``level`` that a model which
+    learned nothing reaches (:meth:`Family.chance_level`); higher scores are better."""
+
+    metric: str  # what is scored, as a user reads it ("validation accuracy")
+    score: float
+    level: float
+
+    @property
+    def at_chance(self) -> bool:
+        """Whether the model scores no better than chance."""
+        return not self.score > self.level
+
 
 class Trick:
     """An optimizer trick's implementation. Every method is optional; the defaults change nothing.

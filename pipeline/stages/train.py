@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline.errors import PipelineError
 from pipeline.stages.context import RunContext
 
 if TYPE_CHECKING:
@@ -83,12 +84,12 @@ def run(ctx: RunContext) -> dict[str, float]:
         if opened.tracker is None:  # non-zero ranks of a distributed job only train
             return {}
         check_store_kept(ctx, training.trainer, opened)
+        refuse_chance_level(ctx, family, module, data)
         return record(ctx, module, training.trainer, opened, history)
 
 
 def open_run(ctx: RunContext, training: Training) -> OpenRun:
     """The MLflow run and checkpoint to continue, or a new run recorded with the checkpoints."""
-    from pipeline.errors import PipelineError
     from pipeline.tracking import runs as tracking
     from pipeline.training import resume
 
@@ -155,8 +156,6 @@ def fit(
 def check_store_kept(ctx: RunContext, trainer: pl.Trainer, opened: OpenRun) -> None:
     """Refuse, in one line, to record a training whose tracking store stopped answering during
     the fit; its last checkpoint holds the trained model, which the next run records."""
-    from pipeline.errors import PipelineError
-
     lost = getattr(trainer.logger, "lost", None)
     if lost is None:
         return
@@ -165,6 +164,27 @@ def check_store_kept(ctx: RunContext, trainer: pl.Trainer, opened: OpenRun) -> N
         f"the tracking store {opened.tracker.uri} stopped answering during training ({reason}); "
         f"the trained model is kept in {ctx.paths.checkpoints / 'last.ckpt'}: once the store "
         "answers again, rerun (`dvc repro`) to record it without training again."
+    )
+
+
+class ModelAtChance(PipelineError):
+    """A trained model that scores no better than a model which learned nothing."""
+
+
+def refuse_chance_level(ctx: RunContext, family, module, data: PreparedData) -> None:
+    """Refuse, in one line, a model at or below its family's chance level on the validation split
+    (unless ``checks.chance_level`` is false); its last checkpoint stays, so turning the check off
+    records it without training again."""
+    if not ctx.params["checks"]["chance_level"]:
+        return
+    chance = family.chance_level(module.eval(), data)
+    if chance is None or not chance.at_chance:
+        return
+    raise ModelAtChance(
+        f"the trained model scores no better than chance ({chance.metric} {chance.score:.4g}, "
+        f"against {chance.level:.4g} for a model that learned nothing), so it does not replace "
+        "the last good model; try a lower optimizer.lr or more epochs, or set "
+        "checks.chance_level=false to keep it."
     )
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipeline import EpochPartsModule, Family, save_confusion
+from pipeline import Chance, EpochPartsModule, Family, save_confusion
 from plugins.classifier.soft import LOSSES
 
 
@@ -68,6 +68,14 @@ class ClassifierFamily(Family):
 
             metrics["f1"] = float(f1_score(y_true, y_pred, zero_division=0))
         return metrics
+
+    @torch.no_grad()
+    def chance_level(self, module, data):
+        if data.sharded:  # streamed splits are not read whole here
+            return None
+        predicted = module(torch.from_numpy(data.val.x)).argmax(1).numpy()
+        majority = np.bincount(data.val.y, minlength=data.info.num_classes).max() / len(data.val.y)
+        return Chance("validation accuracy", float((predicted == data.val.y).mean()), majority)
 
     def export_target(self, module, data):
         return nn.Sequential(*module.net, nn.Softmax(dim=1)).eval(), torch.from_numpy(data.test.x)
