@@ -1,5 +1,5 @@
 """The ``pipeline`` command: list plugins, run one stage (what dvc.yaml calls), sweep
-hyperparameters."""
+hyperparameters, compare variants over seeds."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from pipeline._runtime.gc_exit import skip_collection_at_exit
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, machine_error
 from pipeline.stages import STAGES
 
 
@@ -56,6 +56,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--apply-best",
         action="store_true",
         help="write the best trial into params.yaml and print the dvc exp run line",
+    )
+
+    compare = commands.add_parser(
+        "compare", help="compare variants over seeds with intervals and paired tests"
+    )
+    compare.add_argument("spec", help="comparison spec: a name under conf/compare/ or a YAML file")
+    compare.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="local worker processes sharing the runs (default: 1)",
+    )
+    compare.add_argument(
+        "--storage", help="Optuna storage URL (default: sqlite:///comparisons/comparisons.db)"
     )
     return parser
 
@@ -137,7 +151,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return run_sweep(request, Path.cwd())
 
 
-COMMANDS = {"plugins": cmd_plugins, "run": cmd_run, "sweep": cmd_sweep}
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Run or resume a comparison of variants over seeds."""
+    from pipeline.compare.command import Request, run_compare
+
+    return run_compare(Request(args.spec, args.workers, args.storage), Path.cwd())
+
+
+COMMANDS = {"plugins": cmd_plugins, "run": cmd_run, "sweep": cmd_sweep, "compare": cmd_compare}
 
 
 def _terminate(signum, frame):  # a kill marks the MLflow run FAILED instead of leaving it RUNNING
@@ -155,9 +176,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         _keep_last_results(args)
         return 2
-    except BaseException:
+    except BaseException as error:
+        line = machine_error(error)
+        if line is None:
+            _keep_last_results(args)
+            raise
+        print(f"error: {line}", file=sys.stderr)
         _keep_last_results(args)
-        raise
+        return 2
 
 
 def _keep_last_results(args: argparse.Namespace) -> None:

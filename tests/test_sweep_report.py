@@ -22,10 +22,11 @@ SPACE = parse_space(
 
 def test_table_shows_the_objective_only_for_complete_trials_and_names_retries():
     study = optuna.create_study(direction="maximize")
-    study.set_metric_names(["accuracy"])
+    study.set_metric_names(["val_acc"])  # the study ranks on validation
     done = study.ask()
     done.suggest_float("optimizer.lr", 0.001, 0.1)
     done.set_user_attr("sweep.folder", 0)
+    done.set_user_attr("test.accuracy", 0.85)  # reported beside the value, never ranked
     study.tell(done, 0.9)
     pruned = study.ask()
     pruned.suggest_float("optimizer.lr", 0.001, 0.1)
@@ -44,6 +45,7 @@ def test_table_shows_the_objective_only_for_complete_trials_and_names_retries():
         "number",
         "state",
         "value",
+        "test.accuracy",
         "optimizer.lr",
         "pruned_epoch",
         "folder",
@@ -51,6 +53,7 @@ def test_table_shows_the_objective_only_for_complete_trials_and_names_retries():
         "note",
     ]
     assert [r["state"] for r in rows] == ["COMPLETE", "PRUNED", "FAIL", "WAITING"]
+    assert rows[0]["test.accuracy"] == 0.85
     assert rows[0]["value"] == 0.9 and all(
         r["value"] != r["value"] for r in rows[1:]
     )  # NaN: no objective

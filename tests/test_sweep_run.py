@@ -67,7 +67,9 @@ def test_parallel_sweep_prunes_records_children_and_best_reproduces(project: Pat
     (parent,) = client.search_runs([experiment.experiment_id], "tags.`pipeline.sweep` = 'parent'")
     assert (
         parent.info.status == "FINISHED"
-        and parent.data.metrics["best.accuracy"] == study.best_value
+        and parent.data.metrics["best.val.acc"] == study.best_value
+        and parent.data.metrics["best.test.accuracy"]
+        == study.best_trial.user_attrs["test.accuracy"]
     )
     assert parent.data.params["space.optimizer.lr"] == "categorical['good', 'hopeless']"
     plots = {a.path for a in client.list_artifacts(parent.info.run_id, "study")}
@@ -89,11 +91,11 @@ def test_parallel_sweep_prunes_records_children_and_best_reproduces(project: Pat
             assert child.info.status == "KILLED" and child.data.tags["optuna.pruned_epoch"] == "0"
         else:
             assert child.info.status == "FINISHED"
+            # ranked on validation; the test accuracy is recorded beside it
             assert (
-                child.data.metrics["optuna.value"]
-                == child.data.metrics["test.accuracy"]
-                == trial.value
+                child.data.metrics["optuna.value"] == child.data.metrics["val.acc"] == trial.value
             )
+            assert child.data.metrics["test.accuracy"] == trial.user_attrs["test.accuracy"]
 
     # the study, trial folders and MLflow store stay out of git; only the applied params show
     status = run(["git", "status", "--porcelain"], project).stdout.splitlines()
@@ -119,7 +121,7 @@ def test_parallel_sweep_prunes_records_children_and_best_reproduces(project: Pat
     run(["dvc", "repro", "evaluate"], project)
     assert (
         json.loads((project / "metrics" / "evaluate.json").read_text())["accuracy"]
-        == study.best_value
+        == study.best_trial.user_attrs["test.accuracy"]
     )
 
 

@@ -329,6 +329,27 @@ def test_objective_and_monitor_must_be_what_the_family_produces(tmp_path, regist
             registry,
             prepared,
         )
+    # nll's counterpart val_nll is not logged: the space must name what to select on.
+    with pytest.raises(
+        PipelineError,
+        match=r"'val_nll', the validation counterpart of objective.metric 'nll', is not logged by "
+        r"the validation step of family 'classifier'; it logs: val_acc, val_loss; name the one to "
+        r"select trials on with objective.select.",
+    ):
+        check_metrics(
+            parse_space(
+                {"objective": {"metric": "nll", "direction": "minimize"}, "params": lr},
+                "space.yaml",
+                "s",
+            ),
+            params,
+            registry,
+            prepared,
+        )
+    nll = {"metric": "nll", "direction": "minimize", "select": "val_loss"}
+    check_metrics(
+        parse_space({"objective": nll, "params": lr}, "s.yaml", "s"), params, registry, prepared
+    )
     wrong_monitor = space(lr, pruner={"type": "median", "monitor": "val_accuracy"})
     with pytest.raises(
         PipelineError,

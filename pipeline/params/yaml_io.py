@@ -81,6 +81,21 @@ def read_yaml_file(path: Path, what: str, hint: str = "") -> Any:
         raise PipelineError(f"{what} {path} is not valid YAML: {error}.") from error
 
 
+def read_conf_file(spec: str, root: Path, group: str, what: str) -> tuple[Any, str, str]:
+    """Find and load ``spec``: a YAML file path, or a name under ``conf/<group>/``; return its data,
+    its path as shown in messages (relative to ``root`` when inside it) and its stem."""
+    folder = root / "conf" / group
+    candidates = (Path(spec), root / spec, folder / spec, folder / f"{spec}.yaml")
+    path = next((path for path in candidates if path.is_file()), None)
+    if path is None:
+        known = ", ".join(sorted(p.stem for p in folder.glob("*.yaml"))) or "none"
+        hint = f"give a YAML file path or one of conf/{group}/: {known}"
+        raise PipelineError(f"{what} {spec!r} not found; {hint}.")
+    resolved, project = path.resolve(), root.resolve()
+    source = str(resolved.relative_to(project) if resolved.is_relative_to(project) else path)
+    return read_yaml_file(path, what), source, path.stem
+
+
 def dump_yaml(data: Any) -> str:
     """YAML text for ``data``, keys in their given order."""
     return yaml.safe_dump(data, sort_keys=False)

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import multiprocessing
 import os
 import re
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -28,7 +26,6 @@ from optuna.trial import TrialState
 from sqlalchemy import exc
 from sqlalchemy.engine import make_url
 
-from pipeline._runtime.gc_pause import import_all
 from pipeline.errors import PipelineError
 from pipeline.params.validate import read_yaml, validate
 from pipeline.paths import Paths
@@ -36,13 +33,14 @@ from pipeline.plugin.registry import Registry, create_plugin_manager
 from pipeline.stages import run_stage
 from pipeline.stages.context import RunContext
 from pipeline.sweep import objective, report
-from pipeline.sweep.objective import INTERRUPTED, Sweep, quiet
+from pipeline.sweep.objective import Sweep, quiet
 from pipeline.sweep.space import MISSING, Space, load_space, put, sampler_and_pruner
+from pipeline.sweep.workers import INTERRUPTED, Workers
 from pipeline.tracking import runs as tracking
 
 RUN, WAIT, DONE = "run", "wait", "done"
-WORKER_IMPORTS = ("lightning.pytorch", "mlflow.store.tracking.sqlalchemy_store")  # a trial's, early
 BASE_ATTR = "sweep.base_params"  # study user attr: params.yaml minus the space's keys
+SELECT_ATTR = "sweep.select"  # study user attr: the validation metric its trials are ranked on
 # The trial states that fill the study: all but FAIL, whose retry (or successor) counts.
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
 
@@ -78,6 +76,7 @@ def run_sweep(request: Request, root: Path) -> int:
         name = request.study or space.name
         folder = root / "optuna" / re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
         check_metrics(space, corners, registry, prepare_once(folder, corners[0], registry))
+        print(selection_note(space), file=sys.stderr)
         study = open_study(storage, name, space, base)  # created only once everything checked out
         tracker = tracking.Tracker(root)
         experiment = corners[0]["tracking"]["experiment"]
@@ -93,7 +92,7 @@ def run_sweep(request: Request, root: Path) -> int:
     shared = (root, folder, space, url, name, base, parent, n_trials, request.workers)  # in order
     sweep = Sweep(*shared, trials_before=len(study.trials), deadline=deadline)
     try:
-        codes = workers.run(sweep)
+        codes = workers.run(run_worker, sweep)
     except BaseException:
         tracker.set_status(parent, "FAILED")
         raise
@@ -110,34 +109,57 @@ def check_params(space: Space, base: Mapping[str, Any], registry) -> list[dict[s
 
 
 def check_metrics(space: Space, corners: list[Mapping[str, Any]], registry, prepared: Path) -> None:
-    """Refuse an objective or monitor that a family the space can pick does not produce."""
-    from pipeline.data.datamodule import PreparedDataModule
+    """Refuse a test metric, selection metric or monitor that a family the space can pick does
+    not produce."""
     from pipeline.data.prepared import PreparedData
-    from pipeline.training.builder import TEST_TRAINER
-    from pipeline.training.trainer import build_trainer
 
     # An untrained model is scored by the family's own evaluate and validated for one batch by
     # Lightning: names declared by hand would drift from what the code logs; these cannot.
     data = PreparedData.load(prepared)
     for family_name, params in {p["model"]["family"]: p for p in reversed(corners)}.items():
-        family = registry.family(family_name).load()
-        module = family.build(params["model"], data.info).eval()
-        with tempfile.TemporaryDirectory() as out:
-            produced = sorted(family.evaluate(module, data, Path(out)))
+        produced, logged = produced_metrics(registry, params, data)
         if space.metric not in produced:
             where = f"{space.source}: objective.metric {space.metric!r} is not produced by the"
             stage = f"evaluate stage of family {family_name!r}"
             raise PipelineError(f"{where} {stage}; it produces: {', '.join(produced)}.")
-        if space.monitor is None:
-            continue
-        trainer = build_trainer({**TEST_TRAINER, "limit_val_batches": 1}, [], False, None)
-        datamodule = PreparedDataModule(data, params["optimizer"]["batch_size"], params["seed"])
-        trainer.validate(module, datamodule=datamodule, verbose=False)
-        logged = sorted(k for k in trainer.callback_metrics if not k.endswith("_step"))
-        if space.monitor not in logged:
+        stage = f"validation step of family {family_name!r}; it logs: {', '.join(logged)}"
+        if space.select not in logged:
+            given = (
+                f"objective.select {space.select!r}"
+                if not space.select_derived
+                else f"{space.select!r}, the validation counterpart of objective.metric "
+                f"{space.metric!r},"
+            )
+            name = "name the one to select trials on with objective.select"
+            raise PipelineError(f"{space.source}: {given} is not logged by the {stage}; {name}.")
+        if space.monitor is not None and space.monitor not in logged:
             where = f"{space.source}: pruner.monitor {space.monitor!r} is not logged by the"
-            stage = f"validation step of family {family_name!r}"
-            raise PipelineError(f"{where} {stage}; it logs: {', '.join(logged) or 'nothing'}.")
+            raise PipelineError(f"{where} {stage}.")
+
+
+def produced_metrics(registry, params: Mapping[str, Any], data) -> tuple[list[str], list[str]]:
+    """The test metrics the family's evaluate returns and the metrics its validation logs."""
+    from pipeline.data.datamodule import PreparedDataModule
+    from pipeline.training.builder import TEST_TRAINER
+    from pipeline.training.trainer import build_trainer
+
+    family = registry.family(params["model"]["family"]).load()
+    module = family.build(params["model"], data.info).eval()
+    with tempfile.TemporaryDirectory() as out:
+        produced = sorted(family.evaluate(module, data, Path(out)))
+    trainer = build_trainer({**TEST_TRAINER, "limit_val_batches": 1}, [], False, None)
+    datamodule = PreparedDataModule(data, params["optimizer"]["batch_size"], params["seed"])
+    trainer.validate(module, datamodule=datamodule, verbose=False)
+    logged = sorted(k for k in trainer.callback_metrics if not k.endswith("_step"))
+    return produced, logged
+
+
+def selection_note(space: Space) -> str:
+    """One line saying which split selects the best trial and which one only reports it."""
+    how = f"trials are ranked on {space.select} (validation, {space.select_direction})"
+    if space.select_derived:
+        how += f", the validation counterpart of {space.metric}"
+    return f"{how}; {space.metric} on the test split is reported, never used to rank."
 
 
 def shown(url: str) -> str:
@@ -180,13 +202,24 @@ def open_storage(url: str, heartbeat_interval: int, grace_period: int) -> Any:
 
 def open_study(storage: Any, name: str, space: Space, base: Mapping[str, Any]) -> Any:
     """Create the study, or continue one with the same direction and the same other params."""
+    direction = space.select_direction
     study = optuna.create_study(
-        storage=storage, study_name=name, direction=space.direction, load_if_exists=True
+        storage=storage, study_name=name, direction=direction, load_if_exists=True
     )
     actual = study.direction.name.lower()
-    if actual != space.direction:
-        clash = f"already exists and {actual}s its objective, but the space says {space.direction}"
+    if actual != direction:
+        clash = f"already exists and {actual}s its objective, but the space says {direction}"
         raise PipelineError(f"study {name!r} {clash}; pass --study NEW_NAME.")
+    ranked = study.user_attrs.get(SELECT_ATTR)
+    if study.trials and ranked != space.select:  # values on another metric or split
+        before = (
+            f"ranked its trials on {ranked}" if ranked else "ranked its trials on a test metric"
+        )
+        raise PipelineError(
+            f"study {name!r} {before}, but the space selects on {space.select}; its values "
+            "would not compare, so pass --study NEW_NAME."
+        )
+    study.set_user_attr(SELECT_ATTR, space.select)
     # Trials compare only if params.yaml's keys the space does not touch stay as they began.
     stripped = json.loads(json.dumps(base, default=str))  # as the storage gives it back
     for key in space.touched():
@@ -199,7 +232,7 @@ def open_study(storage: Any, name: str, space: Space, base: Mapping[str, Any]) -
             change += f"{new.get(key, 'absent')!r}); restore it, or start a new study"
             raise PipelineError(f"params.yaml changed {change} with --study NAME.")
     study.set_user_attr(BASE_ATTR, stripped)
-    study.set_metric_names([space.metric])  # the objective's name in optuna-dashboard
+    study.set_metric_names([space.select])  # the objective's name in optuna-dashboard
     return study
 
 
@@ -266,50 +299,3 @@ def run_worker(sweep: Sweep, index: int) -> int:
         except KeyboardInterrupt:
             return INTERRUPTED
     return 0
-
-
-class Workers:
-    """The local workers after the first (this process): they import while the checks run."""
-
-    def __init__(self, count: int):
-        context = multiprocessing.get_context("spawn")  # not forked: torch's threads may run
-        self.children, self.outboxes = [], []
-        for index in range(1, count):
-            inbox, outbox = context.Pipe(duplex=False)
-            self.children.append(context.Process(target=worker_process, args=(index, inbox)))
-            self.outboxes.append(outbox)
-            self.children[-1].start()
-
-    def run(self, sweep: Sweep) -> list[int]:
-        """Run worker 0 here and the others on ``sweep``; return every worker's exit code."""
-        for outbox in self.outboxes:
-            outbox.send(sweep)
-        own = None  # stays None when worker 0 fails: the others are stopped, the error raised
-        try:
-            own = run_worker(sweep, 0)
-        except (KeyboardInterrupt, SystemExit):
-            own = INTERRUPTED
-        finally:  # Ctrl-C reached the children too; a terminated sweep or an error stops them
-            self.stop(terminate=own in (None, INTERRUPTED))
-        return [own, *(child.exitcode for child in self.children)]
-
-    def stop(self, terminate: bool = True) -> None:
-        """Wait for each child, after asking it to end its trial as interrupted (SIGTERM)."""
-        for child in self.children:
-            if terminate:
-                child.terminate()
-            child.join()
-
-
-def worker_process(index: int, inbox) -> None:
-    """A local worker process: exit 0 done, 130 interrupted, 2 user error, 1 crash."""
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # ends a trial as Ctrl-C does
-    try:
-        import_all(WORKER_IMPORTS)
-        code = run_worker(inbox.recv(), index)
-    except PipelineError as error:
-        print(f"error: worker {index}: {error}", file=sys.stderr)
-        code = 2
-    except (KeyboardInterrupt, EOFError):  # EOFError: the command ended before sending the sweep
-        code = INTERRUPTED
-    sys.exit(code)

@@ -1,4 +1,9 @@
-"""One trial: the trial's params through the train and evaluate stages ``dvc repro`` runs."""
+"""One trial: the trial's params through the train and evaluate stages ``dvc repro`` runs.
+
+The trial's value, which Optuna ranks, is the space's validation metric (``select``); the test
+metrics are recorded beside it (user attrs ``test.<name>``, the child run's ``test.*``) and never
+rank anything.
+"""
 
 from __future__ import annotations
 
@@ -16,18 +21,16 @@ import optuna
 from pipeline.params.validate import validate
 from pipeline.paths import Paths
 from pipeline.plugin.registry import Registry, create_plugin_manager
-from pipeline.stages import run_stage
 from pipeline.stages.console import quiet_known_noise
-from pipeline.stages.context import RunContext
-from pipeline.stages.outputs import read_run_id, write_json
+from pipeline.sweep.metric_names import shown
 from pipeline.sweep.space import Space
+from pipeline.sweep.stage_run import ChildRun, train_and_evaluate
 from pipeline.tracking.runs import RUN_NAME_TAG, Tracker
 from pipeline.training.callbacks.divergence import TrainingDiverged
 
 FOLDER_ATTR = "sweep.folder"  # user attr: the trial's folder number, inherited by its retries
 RUN_ID_ATTR = "mlflow.run_id"  # user attr: the trial's MLflow child run
 MAX_RETRIES = 3  # a trial that keeps killing its worker (out of memory, say) stops being retried
-INTERRUPTED = 130  # a worker's exit code after Ctrl-C or SIGTERM, as a shell reports SIGINT
 
 
 @dataclass(frozen=True)
@@ -68,13 +71,14 @@ def pruning_callbacks(trial, space: Space) -> list:
 
     # Pruners compare in the study's direction: a study maximizing the ELBO while watching
     # val_loss (-ELBO) reports -val_loss. The callback reports only through ``trial.report``.
-    if space.monitor_direction != space.direction:
+    if space.monitor_direction != space.select_direction:
         trial = _NegatedReports(trial)
     return [PyTorchLightningPruningCallback(trial, monitor=space.monitor)]
 
 
 class Objective:
-    """Optuna's objective: train and evaluate one trial in its own folder, return the metric."""
+    """Optuna's objective: train and evaluate one trial in its own folder, return the validation
+    metric it is ranked on."""
 
     def __init__(self, sweep: Sweep):
         self.sweep, self.registry = sweep, Registry(create_plugin_manager())
@@ -94,37 +98,29 @@ class Objective:
             raise KeyboardInterrupt from stop  # Optuna marks the trial failed, then re-raises
 
     def _run(self, trial) -> float:
-        sweep, metric = self.sweep, self.sweep.space.metric
+        sweep, select = self.sweep, self.sweep.space.select
         folder = trial.user_attrs.get(FOLDER_ATTR, trial.number)  # a retry resumes its original's
         trial.set_user_attr(FOLDER_ATTR, folder)
         trial.set_user_attr("sweep.worker", f"{socket.gethostname()}:{os.getpid()}")
         params = validate(sweep.space.suggest(trial, sweep.base), self.registry)
         own = sweep.folder / "trials" / f"{folder:04d}"
         paths = Paths(own, prepared_dir=sweep.folder / "prepared")
-        record = paths.root / "trial.json"  # the child run this trial and its retries share
-        self.run_id = read_run_id(record) if record.is_file() else None
-        if self.run_id:  # a retry continues its original's run
-            trial.set_user_attr(RUN_ID_ATTR, self.run_id)
 
-        def created(run_id: str) -> None:
+        def known(run_id: str) -> None:  # a retry continues its original's run
             self.run_id = run_id
-            write_json(record, {"run_id": run_id})
             trial.set_user_attr(RUN_ID_ATTR, run_id)
 
         tags = {RUN_NAME_TAG: f"trial-{trial.number}", "optuna.study": sweep.study}
         tags |= {"optuna.trial": str(folder), "optuna.trial_number": str(trial.number)}
         tags |= {"optuna.state": "RUNNING", "pipeline.sweep": "trial"}
-        links = {"parent_run_id": sweep.parent_run_id, "on_run_created": created, "run_tags": tags}
-        callbacks = pruning_callbacks(trial, sweep.space)
-        ctx = RunContext(params, self.registry, paths, extra_callbacks=callbacks, **links)
+        child = ChildRun(sweep.parent_run_id, tags, pruning_callbacks(trial, sweep.space), known)
         try:
-            # A retry killed during evaluation keeps its finished training.
-            trained = paths.run_record.is_file() and read_run_id(paths.run_record) == self.run_id
-            if self.run_id is None or not trained:
-                run_stage("train", ctx)
-            value = float(run_stage("evaluate", ctx)[metric])
+            outcome = train_and_evaluate(params, self.registry, paths, child)
+            value = outcome.validation.get(select, math.nan)
+            for name, number in outcome.test.items():  # reported, never ranked
+                trial.set_user_attr(shown(name), number)
             if not math.isfinite(value):
-                raise TrainingDiverged(f"{metric} is {value}")
+                raise TrainingDiverged(f"{select} is {value}")
         except optuna.TrialPruned:
             epoch = trial.study.get_trials(deepcopy=False)[trial.number].last_step
             trial.set_user_attr("sweep.pruned_epoch", epoch)
@@ -147,6 +143,8 @@ class Objective:
         for key, text in tags.items():
             self.tracker.set_tag(self.run_id, key, text)
         metrics = {"optuna.value": value, "optuna.pruned_epoch": epoch}
+        if value is not None:  # the objective under its split's name, beside the test.* metrics
+            metrics[shown(self.sweep.space.select)] = value
         metrics = {key: float(number) for key, number in metrics.items() if number is not None}
         self.tracker.log_metrics(self.run_id, metrics)
         if state == "PRUNED":

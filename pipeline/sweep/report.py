@@ -15,8 +15,9 @@ from pipeline.errors import PipelineError
 from pipeline.params.validate import read_yaml, validate
 from pipeline.params.yaml_io import dump_yaml, load_yaml_text
 from pipeline.plots import pyplot
-from pipeline.sweep.objective import INTERRUPTED
+from pipeline.sweep.metric_names import shown
 from pipeline.sweep.space import MISSING, Space, get
+from pipeline.sweep.workers import INTERRUPTED
 
 COUNTED = ("COMPLETE", "PRUNED", "FAIL")  # trial states the parent run counts
 PARENT_ATTR = "mlflow.parent_run_id"  # study user attr: a resumed sweep fills the same parent
@@ -30,7 +31,8 @@ def open_parent(tracker, study, space: Space, experiment: str, storage: str) -> 
         tracker.set_status(existing, "RUNNING")
         return existing
     name = study.study_name
-    sweep = {"study": name, "space": space.source, "objective": f"{space.direction} {space.metric}"}
+    sweep = {"study": name, "space": space.source, "report": shown(space.metric)}
+    sweep["select"] = f"{space.select_direction} {shown(space.select)}"
     sweep |= {"sampler": space.sampler["type"], "pruner": space.pruner["type"], "storage": storage}
     sweep["monitor"] = space.monitor or "none"
     searched = {param.key: param.describe() for param in space.params}
@@ -45,8 +47,8 @@ def trials_table(study, space: Space, best: Any | None = None):
     """One row per trial (``study.trials_dataframe()``) with retry notes and the best marked."""
     import pandas
 
-    keys = [p.key for p in space.params]
-    columns = ["number", "state", "value", *keys, "pruned_epoch", "folder", "seconds", "note"]
+    keys, test = [p.key for p in space.params], shown(space.metric)
+    columns = ["number", "state", "value", test, *keys, "pruned_epoch", "folder", "seconds", "note"]
     if not (trials := study.get_trials(deepcopy=False)):
         return pandas.DataFrame(columns=columns)
     frame = study.trials_dataframe(("number", "state", "value", "duration", "params", "user_attrs"))
@@ -61,7 +63,8 @@ def trials_table(study, space: Space, best: Any | None = None):
         note += ["best"] if best is not None and t.number == best.number else []
         notes.append("; ".join(note))
     # The objective's column is named by study.set_metric_names; user attrs lose their prefix.
-    names = {f"params_{key}": key for key in keys} | {f"value_{space.metric}": "value"}
+    names = {f"params_{key}": key for key in keys} | {f"value_{space.select}": "value"}
+    names |= {f"user_attrs_{test}": test}  # reported beside the value, never ranked
     frame = frame.rename(columns=names | {f"user_attrs_sweep.{c}": c for c in columns})
     # A pruned trial's stored value is its last report (the monitor), not the objective.
     frame["value"] = frame["value"].where(frame["state"] == "COMPLETE")
@@ -98,11 +101,11 @@ def finish(sweep, study, tracker, codes: list[int], complete: bool, apply: bool,
     counts = table["state"].value_counts().sort_index()
     title = ", ".join(f"{n} {state.lower()}" for state, n in counts.items())
     if best is not None:
-        title += f" — best #{best.number}: {space.metric} = {best.value:.6g}"
+        title += f" — best #{best.number} (on validation): {outcome(space, best)}"
     print(f"study {study.study_name}: {title}")
     if len(table):
-        shown = table.drop(columns="folder").rename(columns={"value": space.metric})
-        print(shown.to_string(index=False, na_rep="", float_format=lambda v: f"{v:.6g}"))
+        printed = table.drop(columns="folder").rename(columns={"value": shown(space.select)})
+        print(printed.to_string(index=False, na_rep="", float_format=lambda v: f"{v:.6g}"))
     outputs = sweep.folder / "report"
     outputs.mkdir(parents=True, exist_ok=True)
     table.to_csv(outputs / "trials.csv", index=False)
@@ -113,7 +116,9 @@ def finish(sweep, study, tracker, codes: list[int], complete: bool, apply: bool,
     metrics = {f"trials.{state.lower()}": float(counts.get(state, 0)) for state in COUNTED}
     tracker.set_tag(parent, "optuna.complete", str(complete).lower())
     if best is not None:
-        metrics[f"best.{space.metric}"] = best.value
+        metrics[f"best.{shown(space.select)}"] = best.value
+        test = best.user_attrs.get(shown(space.metric))
+        metrics |= {} if test is None else {f"best.{shown(space.metric)}": test}
         tracker.set_tag(parent, "optuna.best_trial", str(best.number))
     tracker.log_metrics(parent, metrics)
     tracker.log_artifact(parent, outputs, "study")
@@ -127,14 +132,21 @@ def finish(sweep, study, tracker, codes: list[int], complete: bool, apply: bool,
     if not complete and sweep.deadline is None:
         return _error("error: the study is not complete; rerun the same command to continue it.")
     if best is not None:
-        outcome = f"{space.metric} = {best.value:.6g}"
-        print(f"best trial #{best.number}: {outcome}; MLflow parent run {parent}")
+        chosen = f"best trial #{best.number}, chosen on validation: {outcome(space, best)}"
+        print(f"{chosen}; MLflow parent run {parent}")
     if apply:
         overrides = apply_best(study, space, sweep.root / "params.yaml", registry, best)
         reproduce = "`dvc repro` reproduces it. The same with Hydra:"
         print(f"params.yaml now holds trial #{best.number}'s values; {reproduce}")
         print(dvc_command(overrides))
     return 0
+
+
+def outcome(space: Space, best: Any) -> str:
+    """``val.acc = 0.97 (test.accuracy = 0.96)``: the value that ranked it, then its test score."""
+    text = f"{shown(space.select)} = {best.value:.6g}"
+    test = best.user_attrs.get(shown(space.metric))
+    return text if test is None else f"{text} ({shown(space.metric)} = {test:.6g})"
 
 
 def _error(message: str, code: int = 1) -> int:

@@ -11,6 +11,7 @@ from typing import Any, Callable, Mapping
 
 from pipeline.errors import PipelineError
 from pipeline.plugin.schema import Setting, key_path, validate_section
+from pipeline.sweep.metric_names import VALIDATION, counterpart, is_validation
 
 # Each section is checked against a schema of Settings; only what relates two keys is by hand.
 DIRECTIONS = ("maximize", "minimize")
@@ -19,6 +20,10 @@ SECTION = Setting({}, nullable=True)
 TOP = dict.fromkeys(("objective", "params", "fixed", "pruner", "sampler", "heartbeat"), SECTION)
 TOP |= {"description": Setting(None), "n_trials": Setting(20, low=1)}
 OBJECTIVE = {"metric": Setting("", kinds=(str,)), "direction": Setting("", choices=DIRECTIONS)}
+OBJECTIVE |= {
+    "select": Setting(None, kinds=(str,)),
+    "select_direction": Setting(None, choices=DIRECTIONS),
+}
 HEARTBEAT = {"interval": Setting(10, low=1), "grace_period": Setting(0, low=1)}
 CHOICES = Setting(
     None,
@@ -144,8 +149,8 @@ class Space:
     source: str
     name: str
     params: tuple[Param, ...]
-    metric: str
-    direction: str
+    metric: str  # the test metric reported for every trial (metrics/evaluate.json)
+    direction: str  # the direction in which ``metric`` improves
     fixed: Mapping[str, Any]
     monitor: str | None  # the validation metric reported to the pruner after every epoch
     monitor_direction: str  # the direction in which it improves
@@ -153,6 +158,9 @@ class Space:
     sampler: Mapping[str, Any]  # its type, then the options of its Optuna class
     n_trials: int
     heartbeat: tuple[int, int]  # seconds between a running trial's signs of life; grace period
+    select: str = ""  # the validation metric trials are ranked on: the study's objective value
+    select_direction: str = "maximize"  # the direction in which ``select`` improves
+    select_derived: bool = False  # ``select`` was not given: the counterpart of ``metric``
 
     def resolve(self, base: Mapping[str, Any], pick: Callable[[Param], Any]) -> dict[str, Any]:
         """``base`` with the fixed values, then each active param's picked label, in file order."""
@@ -191,18 +199,9 @@ class Space:
 
 def load_space(spec: str, root: Path) -> Space:
     """Read and check the space file ``spec``: a path, or a name under ``conf/sweep/``."""
-    from pipeline.params.yaml_io import read_yaml_file
+    from pipeline.params.yaml_io import read_conf_file
 
-    folder = root / "conf" / "sweep"
-    candidates = (Path(spec), root / spec, folder / spec, folder / f"{spec}.yaml")
-    path = next((path for path in candidates if path.is_file()), None)
-    if path is None:
-        known = ", ".join(sorted(p.stem for p in folder.glob("*.yaml"))) or "none"
-        hint = f"give a YAML file path or one of conf/sweep/: {known}"
-        raise PipelineError(f"search space {spec!r} not found; {hint}.")
-    resolved, project = path.resolve(), root.resolve()
-    source = str(resolved.relative_to(project) if resolved.is_relative_to(project) else path)
-    return parse_space(read_yaml_file(path, "search space"), source, path.stem)
+    return parse_space(*read_conf_file(spec, root, "sweep", "search space"))
 
 
 def section(path: str, values: Any, schema: dict, required=(), extra=False) -> dict[str, Any]:
@@ -272,10 +271,22 @@ def parse_space(data: Any, source: str, name: str) -> Space:
         if pruner["type"] != "none" and not pruner["monitor"]:
             metric = "the validation metric reported each epoch (e.g. val_loss, val_acc)"
             raise PipelineError(f"pruner.monitor must name {metric} for pruner {pruner['type']!r}.")
-        monitor, watch = pruner.pop("monitor"), pruner.pop("monitor_direction") or direction
+        select, select_direction = selection(objective)
+        monitor = pruner.pop("monitor")
+        watch = pruner.pop("monitor_direction") or select_direction
         fixed, heartbeat = dict(data["fixed"] or {}), (interval, grace)
         args = (fixed, monitor, watch, pruner, sampler, data["n_trials"], heartbeat)
-        space = Space(source, name, params, objective["metric"], direction, *args)
+        space = Space(
+            source,
+            name,
+            params,
+            objective["metric"],
+            direction,
+            *args,
+            select=select,
+            select_direction=select_direction,
+            select_derived=objective["select"] is None,
+        )
         for key in space.touched():
             reason = FROZEN.get(key.split(".")[0])
             if reason:
@@ -284,6 +295,20 @@ def parse_space(data: Any, source: str, name: str) -> Space:
         return space
     except PipelineError as error:
         raise PipelineError(f"{source}: {error}") from error
+
+
+def selection(objective: Mapping[str, Any]) -> tuple[str, str]:
+    """The validation metric trials are ranked on, and its direction.
+
+    Ranking trials on a test metric would pick the trial that happens to fit the test split; the
+    test metric is reported, the validation metric selects. Without ``select``, the counterpart
+    of ``metric`` (``accuracy`` → ``val_acc``) is used, checked later against what the family logs.
+    """
+    select = objective["select"] or counterpart(objective["metric"])
+    if not is_validation(select):
+        logged = f"a validation metric training logs ({VALIDATION}*), e.g. val_acc or val_loss"
+        raise PipelineError(f"objective.select = {select!r} must name {logged}.")
+    return select, objective["select_direction"] or objective["direction"]
 
 
 def sampler_and_pruner(space: Space, worker: int = 0, started: int = 0) -> dict[str, Any]:

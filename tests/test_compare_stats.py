@@ -1,0 +1,97 @@
+"""The comparison's statistics on synthetic values with a known shift: intervals cover the true
+difference at their nominal rate, and with no effect the Holm-corrected tests reject at most at
+theirs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from pipeline.compare.stats import holm, paired, spread
+from pipeline.compare.summary import summarize
+
+SIMULATIONS = 2000
+
+
+def simulated(rng, shift: float, seeds: int, variants: int = 1) -> dict:
+    """``values[variant][seed]["test.accuracy"]``: a per-seed effect shared by all variants (what
+    pairing removes), run noise, and ``shift`` added to every variant but the reference."""
+    seed_effect = rng.normal(0.0, 0.02, seeds)
+    values = {}
+    for index in range(variants + 1):
+        noise = rng.normal(0.0, 0.01, seeds)
+        own = 0.9 + seed_effect + noise + (shift if index else 0.0)
+        values[f"v{index}"] = {s: {"test.accuracy": float(own[s])} for s in range(seeds)}
+    return values
+
+
+@pytest.mark.parametrize("seeds", [3, 5, 10])
+def test_intervals_cover_the_true_difference_and_mean_at_the_nominal_rate(seeds):
+    rng = np.random.default_rng(seeds)
+    shift, covered_diff, covered_mean = 0.004, 0, 0
+    for _ in range(SIMULATIONS):
+        summary = summarize(simulated(rng, shift, seeds), ["v0", "v1"], ["test.accuracy"])
+        against = summary["v1"]["test.accuracy"]["vs_reference"]
+        covered_diff += against["ci_low"] <= shift <= against["ci_high"]
+        # one variant's mean: its seeds vary by the seed effect and the noise, mean 0.9
+        reference = summary["v0"]["test.accuracy"]
+        covered_mean += reference["ci_low"] <= 0.9 <= reference["ci_high"]
+    assert 0.93 <= covered_diff / SIMULATIONS <= 0.97
+    assert 0.93 <= covered_mean / SIMULATIONS <= 0.97
+
+
+def test_with_no_effect_holm_keeps_any_false_rejection_at_most_nominal():
+    """Three variants against one reference, two metrics each: six tests per comparison."""
+    rng = np.random.default_rng(0)
+    any_rejected, rejected, tests = 0, 0, 0
+    for _ in range(SIMULATIONS):
+        values = simulated(rng, 0.0, seeds=5, variants=3)
+        for variant in values.values():  # a second, independent metric
+            for seed in variant.values():
+                seed["test.nll"] = float(rng.normal(0.3, 0.05))
+        summary = summarize(values, ["v0", "v1", "v2", "v3"], ["test.accuracy", "test.nll"])
+        adjusted = [
+            summary[v][m]["vs_reference"]["p_adjusted"]
+            for v in ("v1", "v2", "v3")
+            for m in ("test.accuracy", "test.nll")
+        ]
+        any_rejected += any(p < 0.05 for p in adjusted)
+        rejected += sum(p < 0.05 for p in adjusted)
+        tests += len(adjusted)
+    # Holm bounds the family-wise rate by 5%; the binomial margin at 2000 simulations is ~1%.
+    assert any_rejected / SIMULATIONS <= 0.06
+    assert rejected / tests <= 0.05
+
+
+def test_a_real_effect_is_found_and_told_in_one_sentence():
+    rng = np.random.default_rng(1)
+    summary = summarize(simulated(rng, 0.02, seeds=5), ["v0", "v1"], ["test.accuracy"])
+    against = summary["v1"]["test.accuracy"]["vs_reference"]
+    assert against["p_adjusted"] < 0.05 and against["higher"] == 5
+    assert against["verdict"].startswith("`v1`: test.accuracy +")
+    assert "points [+" in against["verdict"] and "higher on 5 of 5 seeds" in against["verdict"]
+
+
+def test_the_paired_test_matches_scipy_and_the_interval_agrees_with_it():
+    a, b = [0.91, 0.93, 0.92, 0.95, 0.9], [0.9, 0.925, 0.9, 0.94, 0.9]
+    difference = paired(a, b)
+    assert difference.p_value == pytest.approx(stats.ttest_rel(a, b).pvalue)
+    d = np.subtract(a, b)
+    half = stats.t.ppf(0.975, 4) * d.std(ddof=1) / math.sqrt(5)
+    assert (difference.ci_low, difference.ci_high) == pytest.approx(
+        (d.mean() - half, d.mean() + half)
+    )
+    # rejecting at 5% is the same as the 95% interval excluding zero
+    assert (difference.p_value < 0.05) == (difference.ci_low > 0 or difference.ci_high < 0)
+    assert (difference.higher, difference.lower) == (4, 0)
+
+
+def test_edge_cases_stay_numbers_or_nan():
+    assert math.isnan(spread([0.5]).std) and spread([0.5]).mean == 0.5
+    assert paired([1.0, 1.0], [1.0, 1.0]).p_value == 1.0  # identical runs: no difference
+    assert paired([1.1, 1.1], [1.0, 1.0]).p_value == 0.0  # the same gain on every seed
+    assert holm([0.01, 0.04, 0.03, math.nan])[:3] == pytest.approx([0.03, 0.06, 0.06])
+    assert math.isnan(holm([math.nan])[0])
