@@ -39,5 +39,16 @@ test-fast: lint
 bench: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/run_all.py
 
+# `dvc exp show` narrowed to what tells runs apart, about 100 columns: the experiment, its epochs,
+# the validation and test headline metrics of the family that ran (only those present show), the
+# family and the learning rate. RUNS_KEEP adds columns by name (a regular expression), e.g.
+# make runs RUNS_KEEP='tricks\..*|model\.hidden'
+RUNS_COLUMNS := Experiment|epochs|val_acc|val_loss|accuracy|elbo|model\.family|optimizer\.lr
+RUNS_KEEP ?=
+.PHONY: runs
+runs:
+	@PATH="$(CURDIR)/$(BIN):$$PATH" dvc exp show --no-pager --drop '.*' \
+		--keep '^($(RUNS_COLUMNS)$(if $(RUNS_KEEP),|$(RUNS_KEEP)))$$'
+
 clean:
 	rm -rf data/prepared models metrics plots exported checkpoints lightning_logs mlruns mlflow.db

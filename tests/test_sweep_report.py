@@ -66,10 +66,10 @@ def test_the_sweep_says_when_n_trials_asks_for_no_more_trials():
     study = optuna.create_study(study_name="s6")
     for _ in range(6):
         study.tell(study.ask(), 1.0)
-    assert intent(study, 4, True) == (
+    assert intent(study, 4, "--n-trials 4") == (
         "study s6 holds 6 trial(s); --n-trials 4 asks for 4 in total, so no trial will run; "
         "pass a larger total to add trials."
     )
-    assert intent(study, 8, False).endswith(
+    assert intent(study, 8, "the space's n_trials (8)").endswith(
         "the space's n_trials (8) asks for 8 in total, so 2 more will run."
     )

@@ -38,12 +38,14 @@ def children_of(client: MlflowClient, parent) -> list:
 
 def test_parallel_sweep_prunes_records_children_and_best_reproduces(project: Path):
     (project / "conf" / "sweep" / "digits_lr.yaml").write_text(SPACE)
-    done = run(["pipeline", "sweep", "digits_lr", "--workers", "2", "--apply-best"], project)
+    done = run(["pipeline", "sweep", "digits_lr", "--workers", "2"], project)
 
     study = optuna.load_study(
         study_name="digits_lr", storage=f"sqlite:///{project / 'optuna' / 'sweeps.db'}"
     )
     trials = study.trials
+    applied = run(["pipeline", "sweep", "digits_lr", "--apply-best"], project)
+    assert len(study.trials) == len(trials)  # applying runs no trial
     # 6 trials, or 7 when both workers found the 6th slot free at once (Optuna's MaxTrialsCallback)
     assert [t.number for t in trials] == list(range(len(trials))) and 6 <= len(trials) <= 7
     hopeless = [t for t in trials if t.params["optimizer.lr"] == "hopeless"]
@@ -83,7 +85,7 @@ def test_parallel_sweep_prunes_records_children_and_best_reproduces(project: Pat
     for child in children:
         trial = trials[int(child.data.tags["optuna.trial"])]
         assert child.data.tags["optuna.state"] == trial.state.name
-        assert child.info.run_name == f"trial-{trial.number}"
+        assert child.info.run_name == f"digits_lr/trial-{trial.number}"
         assert trial.user_attrs["mlflow.run_id"] == child.info.run_id
         assert child.data.tags["mlflow.source.name"].startswith("pipeline sweep digits_lr")
         assert child.data.params["trial.optimizer.lr"] == trial.params["optimizer.lr"]
@@ -108,7 +110,7 @@ def test_parallel_sweep_prunes_records_children_and_best_reproduces(project: Pat
         and params["trainer"]["max_epochs"] == 3
         and params["model"]["hidden"] == 16
     )
-    line = next(text for text in done.stdout.splitlines() if text.startswith("dvc exp run"))
+    line = next(text for text in applied.stdout.splitlines() if text.startswith("dvc exp run"))
     assert shlex.split(line)[3:] == [
         "-S",
         "trainer.max_epochs=3",

@@ -216,3 +216,13 @@ def test_a_changed_rich_turns_the_fit_bar_off_and_the_fit_goes_on(monkeypatch) -
     assert not [task for task in bar.progress.tasks if task.description.endswith("Fit")]
     [epoch] = [task for task in bar.progress.tasks if task.id == bar.train_progress_bar_id]
     assert epoch.completed == epoch.total == 4  # Lightning's own bar went on
+
+
+def test_train_bar_counts_epochs_from_one_and_shows_every_metric(train_screen: list[str]) -> None:
+    epochs = [line.split()[1] for line in train_screen if line.startswith("Epoch ")]
+    assert "2/2" in epochs and not [e for e in epochs if e.startswith("0")]  # 2 epochs: 1/2, 2/2
+    screen = "\n".join(train_screen)
+    for metric in ("train_loss", "train_acc", "val_loss", "val_acc"):  # beside the bar, whole
+        assert re.search(rf"\b{metric}: \d+\.\d{{3}}\b", screen), metric
+    header = next(line for line in train_screen if " Name " in line and " Params " in line)
+    assert "FLOPs" not in header and "Mode" in header  # no column of zeros

@@ -116,7 +116,7 @@ def test_a_server_lost_during_training_keeps_the_model_and_the_rerun_records_it(
         assert json.loads((root / "models" / "run.json").read_text())["run_id"] == mlrun.info.run_id
         steps = sorted(m.step for m in client.get_metric_history(mlrun.info.run_id, "val_loss"))
         assert steps == list(range(EPOCHS))  # every epoch, back-filled, none twice
-        assert mlrun.data.metrics["train.val_acc"] == metrics["val_acc"]
+        assert mlrun.data.metrics["val_acc"] == metrics["val_acc"]
     finally:
         if rerun_store == "server back":
             stop(server)

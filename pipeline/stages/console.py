@@ -132,5 +132,6 @@ def _run_lines(paths: Any) -> list[str]:
     else:
         base = URL_OF_LOCAL_UI
         lines.append(f"  mlflow ui --backend-store-uri {shlex.quote(tracker.uri)}")
-    lines.append(f"  {base}/#/experiments/{run.info.experiment_id}/runs/{run_id}")
+    page = f"{base}/#/experiments/{run.info.experiment_id}/runs/{run_id}"
+    lines.append(f"  {page}?workflowType=machine_learning")  # the model-training view
     return lines

@@ -41,6 +41,7 @@ from pipeline.tracking import runs as tracking
 RUN, WAIT, DONE = "run", "wait", "done"
 BASE_ATTR = "sweep.base_params"  # study user attr: params.yaml minus the space's keys
 SELECT_ATTR = "sweep.select"  # study user attr: the validation metric its trials are ranked on
+N_TRIALS_ATTR = "sweep.n_trials"  # study user attr: the total the last --n-trials asked for
 # The trial states that fill the study: all but FAIL, whose retry (or successor) counts.
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
 
@@ -59,9 +60,12 @@ class Request:
 
 
 def run_sweep(request: Request, root: Path) -> int:
-    """Run (or resume) the sweep: every check that can fail, cheapest first; then the workers."""
+    """Run (or resume) the sweep: every check that can fail, cheapest first; then the workers.
+    With ``apply_best``, only write the study's best trial into params.yaml."""
     if request.workers < 1 or (request.n_trials is not None and request.n_trials < 1):
         raise PipelineError("--workers and --n-trials must be positive integers.")
+    if request.apply_best:
+        return apply_study_best(request, root)
     space = load_space(request.space, root)
     quiet()
     sampler_and_pruner(space)
@@ -84,8 +88,8 @@ def run_sweep(request: Request, root: Path) -> int:
     except BaseException:
         workers.stop()
         raise
-    n_trials = request.n_trials or space.n_trials
-    print(intent(study, n_trials, request.n_trials is not None), file=sys.stderr)
+    n_trials, source = total(study, space, request.n_trials)
+    print(intent(study, n_trials, source), file=sys.stderr)
     where = f"storage {shown(url)}, MLflow parent run {parent}"
     print(f"sweep {name}: {request.workers} worker(s), {where}", file=sys.stderr)
     deadline = time.time() + request.timeout if request.timeout else None
@@ -97,7 +101,48 @@ def run_sweep(request: Request, root: Path) -> int:
         tracker.set_status(parent, "FAILED")
         raise
     done = plan(study, n_trials) == DONE
-    return report.finish(sweep, study, tracker, codes, done, request.apply_best, registry)
+    return report.finish(sweep, study, tracker, codes, done)
+
+
+def apply_study_best(request: Request, root: Path) -> int:
+    """Write the best complete trial of the study into params.yaml; run no trial."""
+    if request.n_trials is not None or request.timeout is not None:
+        raise PipelineError(
+            "--apply-best runs no trial, so --n-trials and --timeout mean nothing with it; run "
+            f"`pipeline sweep {request.space} --n-trials N` first, then --apply-best alone."
+        )
+    space = load_space(request.space, root)
+    quiet()
+    url = request.storage or f"sqlite:///{root.resolve() / 'optuna' / 'sweeps.db'}"
+    storage = open_storage(url, *space.heartbeat)
+    name = request.study or space.name
+    try:
+        study = optuna.load_study(study_name=name, storage=storage)
+    except KeyError:
+        raise PipelineError(
+            f"storage {shown(url)} holds no study {name!r}, so there is no best trial to apply; "
+            f"run `pipeline sweep {request.space}` first (or name the study with --study)."
+        ) from None
+    registry = Registry(create_plugin_manager())
+    n_trials, _ = total(study, space, None)
+    held = sum(t.state in COUNTED for t in study.get_trials(deepcopy=False))
+    if held < n_trials:
+        note = f"study {name} holds {held} of its {n_trials} trials; applying the best so far "
+        print(note + f"(`pipeline sweep {request.space}` runs the rest).", file=sys.stderr)
+    report.apply_and_print(study, space, root / "params.yaml", registry)
+    return 0
+
+
+def total(study, space: Space, given: int | None) -> tuple[int, str]:
+    """The trials the study should hold and where that number comes from: ``--n-trials`` (then
+    stored in the study), else the total stored by an earlier command, else the space's."""
+    if given is not None:
+        study.set_user_attr(N_TRIALS_ATTR, given)
+        return given, f"--n-trials {given}"
+    stored = study.user_attrs.get(N_TRIALS_ATTR)
+    if stored is not None:
+        return int(stored), f"the total an earlier --n-trials stored ({stored})"
+    return space.n_trials, f"the space's n_trials ({space.n_trials})"
 
 
 def check_params(space: Space, base: Mapping[str, Any], registry) -> list[dict[str, Any]]:
@@ -248,11 +293,11 @@ def prepare_once(folder: Path, params: Mapping[str, Any], registry) -> Path:
     return prepared
 
 
-def intent(study, n_trials: int, given: bool) -> str:
-    """One line saying what the sweep will do: ``n_trials`` is a total, not a number to add."""
+def intent(study, n_trials: int, asked: str) -> str:
+    """One line saying what the sweep will do: ``n_trials`` is a total, not a number to add;
+    ``asked`` says where it comes from."""
     states = [t.state for t in study.get_trials(deepcopy=False)]
     held, queued = sum(s in COUNTED for s in states), states.count(TrialState.WAITING)
-    asked = f"--n-trials {n_trials}" if given else f"the space's n_trials ({n_trials})"
     line = f"study {study.study_name} holds {held} trial(s); {asked} asks for {n_trials} in total"
     if held - queued < n_trials:
         return f"{line}, so {n_trials - held + queued} more will run."

@@ -95,6 +95,7 @@ class Objective:
         except (KeyboardInterrupt, SystemExit) as stop:  # Ctrl-C, or a termination signal
             queue_again(trial)
             self._finish(trial, "INTERRUPTED")
+            print(f"trial {trial.number} stopped; it runs again with the same values.", flush=True)
             raise KeyboardInterrupt from stop  # Optuna marks the trial failed, then re-raises
 
     def _run(self, trial) -> float:
@@ -110,7 +111,7 @@ class Objective:
             self.run_id = run_id
             trial.set_user_attr(RUN_ID_ATTR, run_id)
 
-        tags = {RUN_NAME_TAG: f"trial-{trial.number}", "optuna.study": sweep.study}
+        tags = {RUN_NAME_TAG: f"{sweep.study}/trial-{trial.number}", "optuna.study": sweep.study}
         tags |= {"optuna.trial": str(folder), "optuna.trial_number": str(trial.number)}
         tags |= {"optuna.state": "RUNNING", "pipeline.sweep": "trial"}
         child = ChildRun(sweep.parent_run_id, tags, pruning_callbacks(trial, sweep.space), known)
@@ -161,10 +162,23 @@ def queue_again(trial) -> None:
     retry_callback()(trial.study, trial.study.get_trials(deepcopy=False)[trial.number])
 
 
+class _NoStopTraceback(logging.Filter):
+    """Drops Optuna's report of a trial stopped by Ctrl-C or a termination signal: a traceback of
+    where the stop landed, while the sweep says in one line that the trial runs again."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, KeyboardInterrupt)
+
+
 def quiet() -> None:
-    """Keep Optuna's one line per trial: no Lightning banner, no warning every trial repeats."""
+    """Keep Optuna's one line per trial: no Lightning banner, no warning every trial repeats, no
+    traceback for a stopped trial."""
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    optimize = logging.getLogger("optuna.study._optimize")  # where Optuna reports failed trials
+    if not any(isinstance(f, _NoStopTraceback) for f in optimize.filters):
+        optimize.addFilter(_NoStopTraceback())
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     # Heartbeats, their retries, fail_stale_trials, metric names: Optuna marks them experimental.
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)

@@ -90,8 +90,8 @@ def save_plots(study, folder: Path) -> None:
         plt.close(figure)
 
 
-def finish(sweep, study, tracker, codes: list[int], complete: bool, apply: bool, registry) -> int:
-    """Print and store the report, close the parent run, apply the best trial if asked."""
+def finish(sweep, study, tracker, codes: list[int], complete: bool) -> int:
+    """Print and store the report and close the parent run."""
     space, parent = sweep.space, sweep.parent_run_id
     done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     best = study.best_trial if done else None
@@ -134,12 +134,20 @@ def finish(sweep, study, tracker, codes: list[int], complete: bool, apply: bool,
     if best is not None:
         chosen = f"best trial #{best.number}, chosen on validation: {outcome(space, best)}"
         print(f"{chosen}; MLflow parent run {parent}")
-    if apply:
-        overrides = apply_best(study, space, sweep.root / "params.yaml", registry, best)
-        reproduce = "`dvc repro` reproduces it. The same with Hydra:"
-        print(f"params.yaml now holds trial #{best.number}'s values; {reproduce}")
-        print(dvc_command(overrides))
+        print("the same command with --apply-best (and no --n-trials) writes it into params.yaml.")
     return 0
+
+
+def apply_and_print(study, space: Space, params_file: Path, registry) -> None:
+    """Write the study's best complete trial into ``params_file`` and print what changed, as the
+    ``dvc exp run`` line composing the same params."""
+    done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    best = study.best_trial if done else None
+    overrides = apply_best(study, space, params_file, registry, best)
+    print(f"best trial #{best.number}, chosen on validation: {outcome(space, best)}")
+    reproduce = "`dvc repro` reproduces it. The same with Hydra:"
+    print(f"params.yaml now holds trial #{best.number}'s values; {reproduce}")
+    print(dvc_command(overrides))
 
 
 def outcome(space: Space, best: Any) -> str:
