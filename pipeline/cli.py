@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from pipeline._runtime.gc_exit import skip_collection_at_exit
-from pipeline.errors import PipelineError, machine_error
+from pipeline.errors import PipelineError, machine_error, stop_signal, store_error
 from pipeline.stages import STAGES
 
 
@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--apply-best",
         action="store_true",
-        help="write the best trial into params.yaml and print the dvc exp run line",
+        help="write the study's best trial into params.yaml and print the dvc exp run line; "
+        "runs no trial",
     )
 
     compare = commands.add_parser(
@@ -120,6 +121,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipeline.stages.context import build_context
 
     started = time.perf_counter()
+    if args.stage == "check":  # the first stage of every repro
+        from pipeline.stages.restore import remember_repro_start
+
+        remember_repro_start()
     if args.stage in SCORING:
         from pipeline.training.module_base import without_lightning
 
@@ -177,17 +182,20 @@ def main(argv: list[str] | None = None) -> int:
         _keep_last_results(args)
         return 2
     except BaseException as error:
-        line = machine_error(error)
-        if line is None:
+        # The machine's failures, a lost tracking store and a stop signal are one line too; any
+        # other exception is a defect and keeps its traceback.
+        failure = machine_error(error) or store_error(error) or stop_signal(error)
+        if failure is None:
             _keep_last_results(args)
             raise
-        print(f"error: {line}", file=sys.stderr)
+        print(f"error: {failure.line}", file=sys.stderr)
         _keep_last_results(args)
-        return 2
+        return failure.exit_code
 
 
 def _keep_last_results(args: argparse.Namespace) -> None:
-    """After a stage that DVC runs failed, put back the last good outputs DVC removed before it."""
+    """After a stage that DVC runs failed, put back the last good outputs DVC removed before it,
+    and roll back the stages the same repro finished before it."""
     if args.command != "run":
         return
     from pipeline.stages.restore import restore_failed_stage
@@ -201,9 +209,15 @@ def _keep_last_results(args: argparse.Namespace) -> None:
             file=sys.stderr,
         )
         return
-    if restored and args.stage != "check":  # check's only output is a fingerprint, not a result
+    if restored.paths and args.stage != "check":  # check's outputs are no result
         print(
-            f"kept the last good results: {', '.join(restored)} restored from DVC's cache.",
+            f"kept the last good results: {', '.join(restored.paths)} restored from DVC's cache.",
+            file=sys.stderr,
+        )
+    if restored.stages:
+        print(
+            f"rolled back {', '.join(restored.stages)} of this repro too; the next `dvc repro` "
+            "takes back what they produced from DVC's run cache, without running them again.",
             file=sys.stderr,
         )
 

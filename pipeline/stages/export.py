@@ -48,7 +48,6 @@ def run(ctx: RunContext) -> dict[str, float]:
         except ParityError as error:  # keep the measured diffs on the FAILED run for diagnosis
             tracker.log_metrics(run_id, {f"export.{k}": v for k, v in error.diffs.items()})
             raise
-        write_json(ctx.paths.metrics / "export.json", diffs)
         tracker.log_metrics(run_id, {f"export.{k}": v for k, v in diffs.items()})
         tracker.log_artifact(run_id, ctx.paths.exported, "exported")
         for part in parts:
@@ -58,6 +57,9 @@ def run(ctx: RunContext) -> dict[str, float]:
                 part.arrays(),
                 name if part.name == SINGLE else f"{name}-{part.name}",
             )
+    # Last, once the run is closed: DVC keeps this file in place rather than in its cache, so a
+    # failure before here leaves the last good one, beside the last good export DVC restores.
+    write_json(ctx.paths.metrics / "export.json", diffs)
     return diffs
 
 

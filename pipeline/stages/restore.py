@@ -4,6 +4,15 @@
 leaves ``dvc.lock`` as it was but the workspace without those outputs; this module copies each one
 back from the cache, as ``dvc.lock`` records it, so a failed run never costs the last good model,
 metrics or export. Only the command that DVC runs (``DVC_STAGE`` set) does this.
+
+DVC records each stage in ``dvc.lock`` as soon as it succeeds, so when train succeeded and
+evaluate then failed, the workspace would hold the new model beside the last good metrics and
+export. A failed stage therefore rolls back the whole ``dvc repro``: the check stage, which every
+repro runs first, remembers ``dvc.lock`` as the repro found it (:func:`remember_repro_start`), and
+the stages this repro already finished get their outputs and their ``dvc.lock`` entries back from
+that. What they produced stays in DVC's run cache, so the next ``dvc repro`` takes it back
+without running them again. The remembered state names the ``dvc`` process (the stage command's
+parent), so a later ``dvc repro -s`` that skips check never rolls back to an older repro's start.
 """
 
 from __future__ import annotations
@@ -13,28 +22,100 @@ import hashlib
 import json
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 import yaml
 
+START = Path(".dvc") / "tmp" / "pipeline-repro-start.json"  # under the repository root
 
-def restore_failed_stage() -> list[str]:
-    """Restore the outputs of the stage DVC is running now, if any; return the paths put back."""
+
+@dataclass(frozen=True)
+class Restored:
+    """What a failed stage put back: output paths, and the earlier stages of the repro it rolled
+    back."""
+
+    paths: list[str]
+    stages: list[str]
+
+
+def _dvc_stage() -> tuple[str, Path] | None:
+    """The stage of the root dvc.yaml that DVC runs in this process, and the repository root; None
+    outside ``dvc repro`` or in a queued or ``--temp`` run's copy (whose failure never touched the
+    user's workspace, and which is thrown away)."""
     from pipeline.paths import in_temporary_copy
 
     stage, root = os.environ.get("DVC_STAGE"), os.environ.get("DVC_ROOT")
-    if not stage or not root or ":" in stage:  # only stages of the root dvc.yaml
-        return []
-    if in_temporary_copy(Path.cwd()):  # a queued or --temp run: DVC_ROOT is the user's workspace,
-        return []  # whose results this failure never touched; the copy itself is thrown away
-    return restore_outputs(Path(root), stage)
+    if not stage or not root or ":" in stage or in_temporary_copy(Path.cwd()):
+        return None
+    return stage, Path(root)
+
+
+def remember_repro_start() -> None:
+    """In the check stage that DVC runs: remember ``dvc.lock`` as this repro found it."""
+    from pipeline._runtime.atomic_file import write_atomically
+
+    running = _dvc_stage()
+    if running is None or running[0] != "check":
+        return
+    root = running[1]
+    lock = root / "dvc.lock"
+    state = {"dvc_pid": os.getppid(), "lock": lock.read_text() if lock.is_file() else None}
+    text = json.dumps(state)
+    write_atomically(root / START, lambda tmp: tmp.write_text(text))
+
+
+def restore_failed_stage() -> Restored:
+    """Restore the outputs of the stage DVC is running now, and roll back the stages this repro
+    finished before it; return what was put back."""
+    running = _dvc_stage()
+    if running is None:
+        return Restored([], [])
+    stage, root = running
+    earlier, restored = _roll_back_earlier_stages(root, stage)
+    return Restored(restored + restore_outputs(root, stage), earlier)
+
+
+def _roll_back_earlier_stages(root: Path, failed: str) -> tuple[list[str], list[str]]:
+    """Give the stages this repro finished before ``failed`` their outputs and ``dvc.lock`` entries
+    from the repro's start; return those stages and the outputs put back."""
+    start_file = root / START
+    if not start_file.is_file():
+        return [], []
+    start = json.loads(start_file.read_text())
+    if start.get("dvc_pid") != os.getppid() or not start.get("lock"):
+        return [], []  # another repro's start, or this repro's first results: nothing to go back to
+    before = _stages(start["lock"])
+    now = _stages((root / "dvc.lock").read_text())
+    changed = [s for s in now if s != failed and now[s] != before.get(s)]
+    if not changed or any(s not in before for s in changed):
+        return [], []
+    restored = []
+    for stage in changed:
+        restored += _restore_entry(root, before[stage])
+    from pipeline._runtime.atomic_file import write_atomically
+
+    write_atomically(root / "dvc.lock", lambda tmp: tmp.write_text(start["lock"]))
+    return changed, restored
+
+
+def _stages(lock_text: str) -> dict[str, Any]:
+    return (yaml.safe_load(lock_text) or {}).get("stages") or {}
 
 
 def restore_outputs(root: Path, stage: str) -> list[str]:
     """Reset every output ``dvc.lock`` records for ``stage`` to its recorded content; return those
     restored."""
-    outs = _locked_outputs(root, stage)
+    lock = root / "dvc.lock"
+    if not lock.is_file():
+        return []
+    return _restore_entry(root, _stages(lock.read_text()).get(stage) or {})
+
+
+def _restore_entry(root: Path, entry: dict[str, Any]) -> list[str]:
+    """Reset the outputs a stage's ``dvc.lock`` ``entry`` records; return those restored."""
+    outs = [out for out in entry.get("outs") or [] if out.get("md5") and out.get("path")]
     if not outs:
         return []
     from dvc.repo import Repo
@@ -46,14 +127,6 @@ def restore_outputs(root: Path, stage: str) -> list[str]:
             if _copy_from_cache(odb, out["md5"], root / out["path"]):
                 restored.append(out["path"])
     return restored
-
-
-def _locked_outputs(root: Path, stage: str) -> list[dict[str, Any]]:
-    lock = root / "dvc.lock"
-    if not lock.is_file():
-        return []
-    entry = ((yaml.safe_load(lock.read_text()) or {}).get("stages") or {}).get(stage) or {}
-    return [out for out in entry.get("outs") or [] if out.get("md5") and out.get("path")]
 
 
 def _copy_from_cache(odb: Any, md5: str, target: Path) -> bool:

@@ -42,6 +42,7 @@ def run(ctx: RunContext) -> dict[str, float]:
     from pipeline.data.prepared import PreparedData
     from pipeline.tracking import runs as tracking
     from pipeline.tracking.mlflow_logger import EpochEnds
+    from pipeline.training import resume
     from pipeline.training.builder import build_training
     from pipeline.training.callbacks.checkpoint import LastCheckpoint
     from pipeline.training.callbacks.divergence import DivergenceGuard
@@ -85,7 +86,11 @@ def run(ctx: RunContext) -> dict[str, float]:
             return {}
         check_store_kept(ctx, training.trainer, opened)
         refuse_chance_level(ctx, family, module, data)
-        return record(ctx, module, training.trainer, opened, history)
+        metrics = record(ctx, module, training.trainer, opened, history)
+    # Only once the run is closed: a store failing to close it keeps the final checkpoint, from
+    # which the next run records without training again.
+    resume.finish(paths.checkpoints)
+    return metrics
 
 
 def open_run(ctx: RunContext, training: Training) -> OpenRun:
@@ -118,12 +123,17 @@ def open_run(ctx: RunContext, training: Training) -> OpenRun:
         parent_run_id=ctx.parent_run_id,
         tags=tags,
     )
-    # first, so an interrupted start resumes this run
-    resume.record(paths.checkpoints, params, run_id)
-    tracker.log_params(run_id, params)
-    tracker.log_dict(run_id, params, "params.yaml")
-    if ctx.on_run_created:
-        ctx.on_run_created(run_id)
+    try:
+        # first, so an interrupted start resumes this run
+        resume.record(paths.checkpoints, params, run_id)
+        tracker.log_params(run_id, params)
+        tracker.log_dict(run_id, params, "params.yaml")
+        if ctx.on_run_created:
+            ctx.on_run_created(run_id)
+    except BaseException:  # a run no checkpoint names would stay RUNNING for ever
+        with contextlib.suppress(Exception):  # the store may be what failed
+            tracker.set_status(run_id, "FAILED")
+        raise
     return OpenRun(tracker, run_id, point.checkpoint)
 
 
@@ -195,10 +205,9 @@ def record(
     opened: OpenRun,
     history: EpochHistory,
 ) -> dict[str, float]:
-    """Write the weights, train metrics and run record, log them and the history to rank zero's
-    run, and drop the checkpoints of the finished training; return the metrics."""
+    """Write the weights, train metrics and run record, and log them and the history to rank
+    zero's run; return the metrics."""
     from pipeline.stages.outputs import save_weights, write_json
-    from pipeline.training import resume
 
     params, paths, tracker, run_id = ctx.params, ctx.paths, opened.tracker, opened.run_id
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if not k.endswith("_step")}
@@ -209,9 +218,9 @@ def record(
     save_weights(paths.model, module, params["model"]["family"])
     write_json(paths.metrics / "train.json", metrics)
     write_json(paths.run_record, {"run_id": run_id, "tracking_uri": tracker.uri})
-    tracker.log_metrics(run_id, {f"train.{k}": v for k, v in metrics.items()})
+    # The epoch curves are in the run under their own names; only the fit's length is added.
+    tracker.log_metrics(run_id, {f"train.{k}": metrics[k] for k in ("epochs", "optimizer_steps")})
     tracker.log_artifact(run_id, paths.plots / "history.csv", "plots")
-    resume.finish(paths.checkpoints)
     return metrics
 
 
