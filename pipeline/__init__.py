@@ -1,6 +1,6 @@
 """A plugin-based experiment pipeline: the public face a plugin author imports from.
 
-Everything a model family, dataset or trick needs comes from this one module::
+Everything a model family, dataset, trick or optimizer needs comes from this one module::
 
     from pipeline import EpochPartsModule, Family, FamilySpec, Setting, hookimpl
 
@@ -16,7 +16,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import PipelineError
-from pipeline.plugin.hookspecs import Chance, DatasetSpec, Family, FamilySpec, Trick, TrickSpec
+from pipeline.plugin.hookspecs import (
+    Chance,
+    DatasetSpec,
+    Family,
+    FamilySpec,
+    OptimizerSpec,
+    Trick,
+    TrickSpec,
+)
 from pipeline.plugin.markers import hookimpl
 from pipeline.plugin.schema import Setting
 
@@ -84,6 +92,7 @@ __all__ = [
     "FIRST_WORD",
     "hookimpl",
     "ModelModule",
+    "OptimizerSpec",
     "PAD",
     "PipelineError",
     "PreparedData",

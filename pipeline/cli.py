@@ -76,9 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_plugins(_: argparse.Namespace) -> int:
-    """Print every registered family, dataset and trick with its package, then any plugin that
-    failed to load (exit 1)."""
-    from pipeline.params.validate import OPTIMIZERS
+    """Print every registered family, dataset, trick and optimizer with its package, then any
+    plugin that failed to load (exit 1)."""
     from pipeline.plugin.registry import Registry, create_plugin_manager
 
     registry = Registry(create_plugin_manager(report_broken=False))
@@ -93,9 +92,10 @@ def cmd_plugins(_: argparse.Namespace) -> int:
         if not entries:
             print("  (none installed)")
     print("optimizers (optimizer.name):")
-    for name, (description, uses) in OPTIMIZERS.items():
+    for name, entry in registry.optimizers.items():
+        uses = entry.spec.own_settings
         extra = f"; also uses optimizer.{', optimizer.'.join(uses)}" if uses else ""
-        print(f"  {name:<16} {description}{extra}")
+        print(f"  {name:<16} {entry.spec.description}{extra}  [{entry.package}]")
     if not registry.broken:
         return 0
     print("broken plugins:")

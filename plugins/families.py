@@ -263,6 +263,27 @@ FAMILIES = [
             ),
         },
     ),
+    FamilySpec(
+        "infomax",
+        "Deep INFOMAX encoder: global and local Jensen-Shannon MI plus a Gaussian prior",
+        load="plugins.infomax.family:InfomaxFamily",
+        settings={
+            "latent": Setting(8, "code dimensions (the PCA baseline keeps as many)", low=1),
+            "hidden": Setting(256, "units of the encoder's and the critics' hidden layers", low=1),
+            "channels": Setting(
+                32, "channels of the first convolution (the second has twice)", low=1
+            ),
+            "global_mi": Setting(
+                0.5, "α: weight of the global MI term (image features, code)", low=0
+            ),
+            "local_mi": Setting(
+                1.5, "β: weight of the local MI term (each feature-map location, code)", low=0
+            ),
+            "prior": Setting(
+                0.01, "γ: weight of KL(p(z|x) ‖ N(0, I)), matching the codes to the prior", low=0
+            ),
+        },
+    ),
 ]
 
 

@@ -1,5 +1,6 @@
 """Hydra config groups for the installed plugins' components, so `dvc exp run -S model=NAME` (or
-`data=NAME`, `trick=[NAME]`) works for a pip-installed plugin without a file in ``conf/``."""
+`data=NAME`, `optimizer=NAME`, `trick=[NAME]`) works for a pip-installed plugin without a file in
+``conf/``."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from pipeline.params.validate import CORE_SCHEMA
 from pipeline.params.yaml_io import dump_yaml
 from pipeline.plugin.schema import defaults_of
+
+OPTIMIZER_SCHEMA = CORE_SCHEMA["optimizer"]
 
 
 def group_files(registry) -> dict[str, str]:
@@ -22,6 +26,12 @@ def group_files(registry) -> dict[str, str]:
     for name, entry in registry.datasets.items():
         defaults = defaults_of(entry.spec.settings)
         files[f"data/{name}.yaml"] = dump_yaml({"name": name, **defaults})
+    for name, entry in registry.optimizers.items():
+        # the core's keys at their defaults, then the optimizer's own settings (which may
+        # redefine a core default, such as a smaller lr)
+        defaults = {k: s.default for k, s in OPTIMIZER_SCHEMA.items() if k != "name"}
+        defaults.update(defaults_of(entry.spec.settings))
+        files[f"optimizer/{name}.yaml"] = dump_yaml({"name": name, **defaults})
     for name, entry in registry.tricks.items():
         body = dump_yaml(defaults_of(entry.spec.settings)) if entry.spec.settings else ""
         files[f"trick/{name}.yaml"] = f"# @package tricks.{name}\n{body}"

@@ -10,19 +10,9 @@ from typing import Any, Mapping
 from pipeline.errors import PipelineError
 from pipeline.params.trainer_section import check_trainer
 from pipeline.params.yaml_io import read_yaml_file
+from pipeline.plugin.hookspecs import OPTIMIZER_CORE_KEYS
 from pipeline.plugin.registry import Registry
 from pipeline.plugin.schema import Setting, did_you_mean, non_finite_numbers, validate_section
-
-# Each base optimizer, what it is, and the optimizer settings beyond name, lr, batch_size and
-# weight_decay that it uses; a setting the chosen optimizer would ignore is refused, not recorded.
-OPTIMIZERS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "sgd": ("plain stochastic gradient descent (torch.optim.SGD)", ()),
-    "momentum": ("SGD with heavy-ball momentum (torch.optim.SGD, momentum)", ("momentum",)),
-    "adam": ("Adam (torch.optim.Adam)", ()),
-    "adamw": ("Adam with decoupled weight decay (torch.optim.AdamW)", ()),
-    "rmsprop": ("RMSprop, optionally with momentum (torch.optim.RMSprop)", ("momentum",)),
-}
-OPTIONAL_OPTIMIZER_SETTINGS = ("momentum",)
 
 CORE_SCHEMA: dict[str, dict[str, Setting]] = {
     "data": {
@@ -53,13 +43,11 @@ CORE_SCHEMA: dict[str, dict[str, Setting]] = {
     "model": {
         "family": Setting("classifier", "model family plugin to train", kinds=(str,)),
     },
+    # What every base optimizer takes; each optimizer plugin adds its own settings (momentum…).
     "optimizer": {
-        "name": Setting("adam", "base optimizer", choices=tuple(OPTIMIZERS)),
+        "name": Setting("adam", "base optimizer plugin", kinds=(str,)),
         "lr": Setting(1e-3, "learning rate", low=0, low_open=True),
         "batch_size": Setting(64, "examples per (micro-)batch", low=1),
-        "momentum": Setting(
-            0.9, "momentum (used by momentum and rmsprop)", low=0, high=1, high_open=True
-        ),
         "weight_decay": Setting(0.0, "L2 penalty passed to the optimizer", low=0),
     },
     "trainer": {
@@ -160,7 +148,7 @@ def validate(raw: Mapping[str, Any], registry: Registry) -> dict[str, Any]:
         )
 
     params["tricks"] = validate_tricks(raw.get("tricks"), registry)
-    params["optimizer"] = validate_optimizer(raw.get("optimizer"))
+    params["optimizer"] = validate_optimizer(raw.get("optimizer"), registry)
     for section in ("checkpoint", "checks", "export", "tracking"):
         params[section] = validate_section(section, raw.get(section), CORE_SCHEMA[section])
     # Any other argument of Lightning's Trainer may be given too.
@@ -191,21 +179,30 @@ def validate_tricks(raw: Any, registry: Registry) -> dict[str, dict[str, Any]]:
     return tricks
 
 
-def validate_optimizer(raw: Any) -> dict[str, Any]:
-    """Validate the ``optimizer:`` section, refusing settings the chosen optimizer would ignore."""
-    params = validate_section("optimizer", raw, CORE_SCHEMA["optimizer"])
-    uses = OPTIMIZERS[params["name"]][1]
-    for key in OPTIONAL_OPTIMIZER_SETTINGS:
-        if key in uses:
-            continue
-        if key in (raw or {}):
-            users = ", ".join(name for name, (_, used) in OPTIMIZERS.items() if key in used)
+def validate_optimizer(raw: Any, registry: Registry) -> dict[str, Any]:
+    """Validate the ``optimizer:`` section against the chosen optimizer plugin's settings, refusing
+    settings of other optimizers, which the chosen one would ignore."""
+    core = CORE_SCHEMA["optimizer"]
+    name = _name(raw or {}, "optimizer.name", core["name"].default)
+    known = tuple(registry.optimizers)
+    if name not in known:
+        hint = "".join(
+            f" It may come from the broken plugin {plugin}; {plugin.remedy}."
+            for plugin in registry.broken
+        )
+        choice = Setting(core["name"].default, choices=known)
+        raise PipelineError(
+            f"optimizer.name = {name!r} is invalid; expected {choice.describe()}.{hint}"
+        )
+    spec = registry.optimizer(name)
+    for key in raw or {}:
+        users = [n for n, e in registry.optimizers.items() if key in e.spec.own_settings]
+        if key not in OPTIMIZER_CORE_KEYS and key not in spec.settings and users:
             raise PipelineError(
-                f"optimizer.{key} is ignored by optimizer.name = {params['name']!r}; remove it, "
-                f"or choose an optimizer that uses it: {users}."
+                f"optimizer.{key} is ignored by optimizer.name = {name!r}; remove it, "
+                f"or choose an optimizer that uses it: {', '.join(users)}."
             )
-        del params[key]
-    return params
+    return validate_section("optimizer", raw, {**core, **spec.settings})
 
 
 def load_params(path: Path, registry: Registry) -> dict[str, Any]:

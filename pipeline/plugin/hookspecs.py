@@ -16,8 +16,9 @@ reaches the heavy implementation (torch, Lightning) only when a stage needs it. 
 ``load`` is either a lazy reference, the string ``"package.module:Name"``, or a callable. A
 reference is resolved with :func:`pkgutil.resolve_name` on the first call of ``spec.load(...)``
 (the spec holds a :class:`LazyReference` in its place), and the resolved object is called with the
-same arguments: a class gives an instance (``FamilySpec``, ``TrickSpec``), a function is called
-with the dataset's settings (``DatasetSpec.load``, ``DatasetSpec.sources``). So a registration
+same arguments: a class gives an instance (``FamilySpec``, ``TrickSpec``; ``OptimizerSpec`` with
+the parameter groups and settings), a function is called with the dataset's settings
+(``DatasetSpec.load``, ``DatasetSpec.sources``). So a registration
 module needs no loader function per component and imports nothing heavy::
 
     TrickSpec("ema", "weight moving average", load="my_tricks.ema:EmaTrick", order=90)
@@ -240,9 +241,9 @@ class LazyReference:
 
 
 def _resolve_lazily(spec: Any, what: str) -> None:
-    """Replace each string among the spec's ``load``/``sources``/``stream`` with a
+    """Replace each string among the spec's ``load``/``sources``/``stream``/``rule`` with a
     :class:`LazyReference`."""
-    for name in ("load", "sources", "stream"):
+    for name in ("load", "sources", "stream", "rule"):
         value = getattr(spec, name, None)
         if value is None or callable(value):
             continue
@@ -351,6 +352,48 @@ class TrickSpec:
         _resolve_lazily(self, "trick")
 
 
+#: The ``optimizer:`` settings every optimizer takes; an :class:`OptimizerSpec` adds its own.
+OPTIMIZER_CORE_KEYS = ("name", "lr", "batch_size", "weight_decay")
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """A base optimizer: selected by ``optimizer.name``; the tricks wrap it, split its parameter
+    groups and schedule its learning rate, whichever optimizer it is.
+
+    ``load(param_groups, lr=..., weight_decay=..., **own_settings)`` returns a
+    ``torch.optim.Optimizer``. That is the constructor signature of torch's optimizers, so any
+    optimizer class is a lazy reference away: ``load="torch.optim:Adamax"``. Each group in
+    ``param_groups`` holds ``params``, a parallel ``names`` list and maybe an ``lr`` of its own.
+
+    ``settings`` are the optimizer's own settings beyond ``name``, ``lr``, ``batch_size`` and
+    ``weight_decay`` (:data:`OPTIMIZER_CORE_KEYS`); each is passed to ``load`` as the keyword of
+    the same name. A setting named like a core one (``lr``) changes that key's default or limits
+    for this optimizer and is passed as the core passes it. Params that give another optimizer's
+    setting are refused, naming the optimizers that use it.
+
+    ``rule``, optional, is the update written out: ``rule(theta, grad, state, settings)`` returns
+    the parameter after one step (numpy arrays; ``state`` a dict it keeps between calls, empty at
+    the first; ``settings`` the validated ``optimizer:`` section). Its docstring states the
+    formula. The optimizer contract test runs the optimizer and the rule side by side on a
+    quadratic and requires the same trajectory.
+    """
+
+    name: str
+    description: str
+    load: Callable[..., torch.optim.Optimizer] | str
+    settings: Mapping[str, Setting] = field(default_factory=dict)
+    rule: Callable[..., np.ndarray] | str | None = None
+
+    def __post_init__(self) -> None:
+        _resolve_lazily(self, "optimizer")
+
+    @property
+    def own_settings(self) -> tuple[str, ...]:
+        """The settings this optimizer adds to the core's, in declaration order."""
+        return tuple(name for name in self.settings if name not in OPTIMIZER_CORE_KEYS)
+
+
 # --- Registration: called once when a run's plugin registry is built -----------------------------
 
 
@@ -368,6 +411,12 @@ def pipeline_datasets() -> list[DatasetSpec]:
 @hookspec
 def pipeline_tricks() -> list[TrickSpec]:
     """Return the optimizer tricks this plugin provides; merged like :func:`pipeline_families`."""
+
+
+@hookspec
+def pipeline_optimizers() -> list[OptimizerSpec]:
+    """Return the base optimizers this plugin provides; merged like :func:`pipeline_families`,
+    but listed in the order the plugins register them rather than by name."""
 
 
 # --- Lifecycle: called around every stage (check, prepare, train, evaluate, export) --------------

@@ -1,5 +1,5 @@
-"""Builds a fresh plugin manager for each run and indexes the families, datasets and tricks it
-provides."""
+"""Builds a fresh plugin manager for each run and indexes the families, datasets, tricks and
+optimizers it provides."""
 
 from __future__ import annotations
 
@@ -14,7 +14,13 @@ import pluggy
 
 from pipeline.errors import PipelineError
 from pipeline.plugin import hookspecs
-from pipeline.plugin.hookspecs import DatasetSpec, FamilySpec, TrickSpec, lazy_references
+from pipeline.plugin.hookspecs import (
+    DatasetSpec,
+    FamilySpec,
+    OptimizerSpec,
+    TrickSpec,
+    lazy_references,
+)
 from pipeline.plugin.markers import PROJECT
 from pipeline.plugin.schema import did_you_mean
 
@@ -158,7 +164,9 @@ class Entry:
 
 
 class Registry:
-    """The families, datasets and tricks that one plugin manager provides, looked up by name.
+    """The families, datasets, tricks and optimizers that one plugin manager provides, looked up
+    by name. Optimizers keep the order the plugins registered them in (the built-ins' table order
+    first when no other plugin registers before them); the other kinds are sorted by name.
 
     An installed plugin whose registration hook raises is left out and recorded as broken, like one
     that fails to import, so it never stops a run that does not use it."""
@@ -171,6 +179,7 @@ class Registry:
             "families": (pm.hook.pipeline_families, FamilySpec, "model family"),
             "datasets": (pm.hook.pipeline_datasets, DatasetSpec, "dataset"),
             "tricks": (pm.hook.pipeline_tricks, TrickSpec, "trick"),
+            "optimizers": (pm.hook.pipeline_optimizers, OptimizerSpec, "optimizer"),
         }
         failed: set[int] = set()
         answers = {kind: self._answers(hook, failed) for kind, (hook, _, _) in hooks.items()}
@@ -186,6 +195,7 @@ class Registry:
         self.families: dict[str, Entry] = collected["families"]
         self.datasets: dict[str, Entry] = collected["datasets"]
         self.tricks: dict[str, Entry] = collected["tricks"]
+        self.optimizers: dict[str, Entry] = collected["optimizers"]
         if pm.report_broken:
             _report(pm.broken[known_broken:])
 
@@ -209,17 +219,17 @@ class Registry:
         return answers
 
     def _collect(
-        self, answers: list[tuple[Any, list[Any]]], hook_name: str, kind: type, what: str
+        self, answers: list[tuple[Any, list[Any]]], hook_name: str, spec_type: type, what: str
     ) -> dict[str, Entry]:
         found: dict[str, Entry] = {}
         for impl, specs in answers:
             dist = self.pm.installed_from.get(id(impl.plugin))
             package = f"{dist.metadata['Name']} {dist.version}" if dist else impl.plugin_name
             for spec in specs:
-                if not isinstance(spec, kind):
+                if not isinstance(spec, spec_type):
                     raise PipelineError(
                         f"plugin {impl.plugin_name} returned {spec!r} from "
-                        f"{hook_name}; expected {kind.__name__} objects."
+                        f"{hook_name}; expected {spec_type.__name__} objects."
                     )
                 if spec.name in found:
                     raise PipelineError(
@@ -230,7 +240,7 @@ class Registry:
                 for reference in lazy_references(spec):  # a failing reference names its plugin
                     reference.plugin = package
                 found[spec.name] = Entry(spec, package, dist)
-        return dict(sorted(found.items()))
+        return found if spec_type is OptimizerSpec else dict(sorted(found.items()))
 
     def family(self, name: str) -> FamilySpec:
         """The family called ``name``, or an error listing the known ones."""
@@ -243,6 +253,10 @@ class Registry:
     def trick(self, name: str) -> TrickSpec:
         """The trick called ``name``, or an error listing the known ones."""
         return _lookup(self.tricks, name, "trick", f"tricks.{name}", self.broken)
+
+    def optimizer(self, name: str) -> OptimizerSpec:
+        """The base optimizer called ``name``, or an error listing the known ones."""
+        return _lookup(self.optimizers, name, "optimizer", "optimizer.name", self.broken)
 
 
 def _lookup(

@@ -36,6 +36,7 @@ def run(ctx: RunContext) -> dict[str, float]:
     write_json(ctx.paths.source_record, source_fingerprint(dataset, params["data"], seen))
     plugins = {
         "family": plugin_fingerprint(registry.families[params["model"]["family"]], seen),
+        "optimizer": plugin_fingerprint(registry.optimizers[params["optimizer"]["name"]], seen),
         "tricks": {
             name: plugin_fingerprint(registry.tricks[name], seen)
             for name in sorted(params["tricks"])

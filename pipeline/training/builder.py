@@ -66,7 +66,8 @@ def build_training(
     optimizer of ``optimizer`` with every trick applied, so every trick composes with every family.
 
     ``optimizer`` is the validated ``optimizer:`` section (``name``, ``lr``, ``weight_decay``, and
-    ``momentum`` for the optimizers that use it). ``tricks`` maps trick names to their settings, as
+    the settings of its own that the optimizer plugin ``name`` declares, such as ``momentum``);
+    the plugin is looked up in ``registry``. ``tricks`` maps trick names to their settings, as
     the ``tricks:`` section does; they are validated here (defaults filled, conflicts refused), then
     loaded through ``registry``. ``validated=True`` says they come from params that
     :func:`pipeline.params.validate.validate` already checked (the train stage's), so they are
@@ -78,7 +79,7 @@ def build_training(
     ``PipelineError`` here, before training.
     """
     enabled = load(tricks if validated else validate_tricks(dict(tricks), registry), registry)
-    optimization.attach(module, optimizer, enabled)
+    optimization.attach(module, optimizer, enabled, registry.optimizer(optimizer["name"]))
     # The random streams come first: restored before any other callback's epoch draws.
     streams = RandomStreams()
     every = [streams, *callbacks, *optimization.callbacks(enabled), *extra_callbacks]

@@ -1,5 +1,5 @@
-"""Builds the base optimizer from params and applies the enabled tricks to it in their fixed
-order."""
+"""Builds the base optimizer plugin named by params and applies the enabled tricks to it in their
+fixed order."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any, Mapping
 import torch
 
 from pipeline.errors import PipelineError
-from pipeline.plugin.hookspecs import Trick, TrickSpec
+from pipeline.plugin.hookspecs import OptimizerSpec, Trick, TrickSpec
 
 
 @dataclass(frozen=True)
@@ -37,33 +37,38 @@ def named_param_groups(module: torch.nn.Module) -> list[dict]:
     return [{"params": [p for _, p in named], "names": [n for n, _ in named]}]
 
 
-def base_optimizer(settings: Mapping[str, Any], groups: list[dict]) -> torch.optim.Optimizer:
-    """The optimizer named by ``optimizer.name`` over ``groups`` (names are kept in each group).
+def base_optimizer(
+    spec: OptimizerSpec, settings: Mapping[str, Any], groups: list[dict]
+) -> torch.optim.Optimizer:
+    """The optimizer plugin ``spec`` over ``groups`` (names are kept in each group), given the
+    ``optimizer:`` section's ``lr``, ``weight_decay`` and the spec's own settings.
 
     A group's ``lr_scale`` multiplies the base learning rate for that group, so tricks that split
-    groups compose without knowing ``optimizer.lr``.
+    groups compose without knowing ``optimizer.lr``. Settings the spec does not declare are not
+    passed (another optimizer's ``momentum`` never reaches Adam).
     """
-    name, lr, wd = settings["name"], settings["lr"], settings["weight_decay"]
+    lr, wd = settings["lr"], settings["weight_decay"]
     groups = [
         {**g, "lr": lr * g["lr_scale"]} if "lr_scale" in g and "lr" not in g else g for g in groups
     ]
-    if name == "sgd":
-        return torch.optim.SGD(groups, lr=lr, weight_decay=wd)
-    if name == "momentum":
-        return torch.optim.SGD(groups, lr=lr, momentum=settings["momentum"], weight_decay=wd)
-    if name == "adam":
-        return torch.optim.Adam(groups, lr=lr, weight_decay=wd)
-    if name == "adamw":
-        return torch.optim.AdamW(groups, lr=lr, weight_decay=wd)
-    if name == "rmsprop":
-        return torch.optim.RMSprop(groups, lr=lr, momentum=settings["momentum"], weight_decay=wd)
-    raise ValueError(f"unknown optimizer {name!r}")  # params validation names the choices first
+    own = {k: settings.get(k, spec.settings[k].default) for k in spec.own_settings}
+    optimizer = spec.load(groups, lr=lr, weight_decay=wd, **own)
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise PipelineError(
+            f"optimizer {spec.name!r} returned {optimizer!r} from load; expected a "
+            "torch.optim.Optimizer."
+        )
+    return optimizer
 
 
 def configure(
-    module: torch.nn.Module, optimizer_settings: Mapping[str, Any], tricks: list[EnabledTrick]
+    module: torch.nn.Module,
+    optimizer_settings: Mapping[str, Any],
+    tricks: list[EnabledTrick],
+    base: OptimizerSpec,
 ) -> Any:
-    """Return what ``configure_optimizers`` returns: the optimizer with every trick applied."""
+    """Return what ``configure_optimizers`` returns: the ``base`` optimizer with every trick
+    applied."""
     groups = named_param_groups(module)
     for trick in tricks:
         groups = trick.impl.param_groups(trick.settings, groups)
@@ -75,7 +80,7 @@ def configure(
                 "of "
                 "dicts with 'params'."
             )
-    optimizer = base_optimizer(optimizer_settings, groups)
+    optimizer = base_optimizer(base, optimizer_settings, groups)
     for trick in tricks:
         optimizer = trick.impl.wrap_optimizer(trick.settings, optimizer)
         if not isinstance(optimizer, torch.optim.Optimizer):
@@ -107,13 +112,19 @@ def total_steps(module: Any) -> float:
     return math.inf if steps < 0 else steps
 
 
-def attach(module: Any, optimizer_settings: Mapping[str, Any], tricks: list[EnabledTrick]) -> None:
-    """Let ``module`` build its optimizers with ``tricks`` applied, after each trick checked it fits
-    the model
-    (so a bad setting stops the run before training starts)."""
+def attach(
+    module: Any,
+    optimizer_settings: Mapping[str, Any],
+    tricks: list[EnabledTrick],
+    base: OptimizerSpec,
+) -> None:
+    """Let ``module`` build its ``base`` optimizer with ``tricks`` applied, after each trick
+    checked it fits the model (so a bad setting stops the run before training starts)."""
     for trick in tricks:
         trick.impl.check(trick.settings, module)
-    module.optimization = partial(configure, optimizer_settings=optimizer_settings, tricks=tricks)
+    module.optimization = partial(
+        configure, optimizer_settings=optimizer_settings, tricks=tricks, base=base
+    )
 
 
 def trainer_kwargs(tricks: list[EnabledTrick]) -> dict[str, Any]:
