@@ -55,6 +55,13 @@ def test_the_shipped_spec_fits_the_project(registry):
     assert checked["ema"]["trainer"]["max_epochs"] == 10 and checked["ema"]["seed"] == 0
 
 
+@pytest.mark.parametrize("name", sorted(p.stem for p in (REPO / "conf" / "compare").glob("*.yaml")))
+def test_every_shipped_spec_validates(registry, name):
+    shipped = load_spec(name, REPO)
+    checked = check_variants(shipped, BASE, registry)
+    assert list(checked) == shipped.names and len(shipped.seeds) >= 5
+
+
 def test_overrides_are_validated_like_params_yaml(registry):
     bad = spec(variants={"none": {}, "ema": {"tricks.emaa": {}}})
     with pytest.raises(

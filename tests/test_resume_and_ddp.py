@@ -7,14 +7,19 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+import yaml
 from mlflow.tracking import MlflowClient
 
 from tests.e2e_kit import kill_after_first_checkpoint, mlflow_runs, model_weights
-from tests.project_kit import edit_params, fast_params, run
+from tests.project_kit import composed, edit_params, fast_params, run
 from tests.trick_kit import assert_bitwise_equal
 
 
-def test_killed_training_resumes_to_the_same_weights(project: Path):
+@pytest.mark.parametrize("family", ["classifier", "gan"])  # the gan draws noise every step
+def test_killed_training_resumes_to_the_same_weights(project: Path, family: str):
+    if family != "classifier":  # params.yaml as `dvc exp run -S model=<family>` composes it
+        (project / "params.yaml").write_text(yaml.safe_dump(composed(f"model={family}")))
     fast_params(project, epochs=12)
     run(["pipeline", "run", "prepare"], project)
     run(["pipeline", "run", "train"], project)
