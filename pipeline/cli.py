@@ -21,7 +21,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    commands.add_parser("plugins", help="list the installed model families, datasets and tricks")
+    plugins = commands.add_parser(
+        "plugins", help="list the installed model families, datasets, tricks and optimizers"
+    )
+    plugins.add_argument(
+        "--settings",
+        metavar="NAME",
+        help="print the settings of the family, dataset, trick or optimizer NAME with their "
+        "defaults and what they do",
+    )
 
     run = commands.add_parser("run", help="run one stage (dvc.yaml calls this)")
     run.add_argument("stage", choices=STAGES)
@@ -53,6 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--study", help="study name (default: the space file's name)")
     sweep.add_argument("--timeout", type=float, help="start no trial after this many seconds")
     sweep.add_argument(
+        "--confirm-top",
+        type=int,
+        metavar="K",
+        help="rerun the study's K best trials over --seeds seeds as a comparison and make the "
+        "best by mean the study's choice for --apply-best",
+    )
+    sweep.add_argument("--seeds", type=int, default=5, help="seeds for --confirm-top (default: 5)")
+    sweep.add_argument(
         "--apply-best",
         action="store_true",
         help="write the study's best trial into params.yaml and print the dvc exp run line; "
@@ -75,12 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def cmd_plugins(_: argparse.Namespace) -> int:
+def cmd_plugins(args: argparse.Namespace) -> int:
     """Print every registered family, dataset, trick and optimizer with its package, then any
-    plugin that failed to load (exit 1)."""
+    plugin that failed to load (exit 1); with ``--settings NAME``, the settings of NAME."""
     from pipeline.plugin.registry import Registry, create_plugin_manager
 
     registry = Registry(create_plugin_manager(report_broken=False))
+    if args.settings is not None:
+        return print_settings(registry, args.settings)
     for title, entries in (
         ("model families", registry.families),
         ("datasets", registry.datasets),
@@ -112,6 +130,55 @@ def cmd_plugins(_: argparse.Namespace) -> int:
     return 1
 
 
+def print_settings(registry, name: str) -> int:
+    """Print each component called ``name`` (a family, dataset, trick or optimizer) with its
+    settings as params.yaml keys, their defaults and docs; an unknown name is an error."""
+    from pipeline.params.validate import CORE_SCHEMA
+    from pipeline.plugin.hookspecs import OPTIMIZER_CORE_KEYS
+    from pipeline.plugin.schema import did_you_mean
+
+    kinds = (  # (what, its entries, how params.yaml selects it, where its settings go)
+        ("model family", registry.families, "model.family", "model"),
+        ("dataset", registry.datasets, "data.name", "data"),
+        ("trick", registry.tricks, f"tricks: {{{name}: {{}}}}", f"tricks.{name}"),
+        ("optimizer", registry.optimizers, "optimizer.name", "optimizer"),
+    )
+    found = [kind for kind in kinds if name in kind[1]]
+    if not found:
+        known = {n for _, entries, _, _ in kinds for n in entries}
+        raise PipelineError(
+            f"no model family, dataset, trick or optimizer is called {name!r}"
+            f"{did_you_mean(name, sorted(known))}; `pipeline plugins` lists them."
+        )
+    for what, entries, selected_by, section in found:
+        entry = entries[name]
+        chosen = selected_by if what == "trick" else f"{selected_by}: {name}"
+        print(f"{what} {name}: {entry.spec.description}  [{entry.package}]")
+        print(f"  chosen by {chosen}")
+        settings = entry.spec.settings
+        if not settings:
+            print("  no settings of its own")
+        for key, setting in settings.items():
+            print(f"  {section}.{key} = {_yaml_value(setting.default)}")
+            print(f"      {setting.doc or '(undocumented)'}; {setting.describe()}")
+        core = (
+            OPTIMIZER_CORE_KEYS[1:]
+            if section == "optimizer"
+            else tuple(CORE_SCHEMA.get(section, ()))
+        )
+        shared = [key for key in core if key not in settings and key not in ("name", "family")]
+        if shared:
+            print(f"  also takes the settings every {what} does: {', '.join(shared)}")
+    return 0
+
+
+def _yaml_value(value) -> str:
+    """``value`` as params.yaml writes it (null, true, 0.001, official, [a, b])."""
+    import json
+
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Validate params, then run the stage."""
     import contextlib
@@ -141,8 +208,26 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    """Run or resume an Optuna sweep over the search space."""
+    """Run or resume an Optuna sweep over the search space, or confirm its best trials."""
     from pipeline.sweep.command import Request, run_sweep
+
+    if args.confirm_top is not None:
+        from pipeline.compare.confirm import confirm_top
+
+        if args.apply_best or args.n_trials is not None:
+            raise PipelineError(
+                "--confirm-top reruns trials the study holds; give it without --n-trials and "
+                "--apply-best, then apply the confirmed trial with --apply-best alone."
+            )
+        return confirm_top(
+            args.space,
+            args.confirm_top,
+            args.seeds,
+            Path.cwd(),
+            args.study,
+            args.storage,
+            args.workers,
+        )
 
     request = Request(
         args.space,

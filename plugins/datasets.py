@@ -92,7 +92,15 @@ DATASETS = [
         "MNIST-format IDX files from data.path, streamed image by image into shards",
         stream="plugins.idx:stream_idx",
         sources="plugins.idx:idx_sources",
-        settings={"path": folder_path("the IDX files")},
+        settings={
+            "path": folder_path("the IDX files"),
+            "test_split": Setting(
+                "official",
+                "official: the t10k-* files, when present, are the test split; pool: they are "
+                "split with the train files by data.val_fraction and data.test_fraction",
+                choices=("official", "pool"),
+            ),
+        },
     ),
     DatasetSpec(
         "image_folder",

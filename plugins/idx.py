@@ -33,7 +33,10 @@ _FORMAT = "expected MNIST-format IDX data."
 def stream_idx(settings):
     """Every image of the folder's train and t10k files, flattened and scaled to [0, 1], with its
     label; an image's id is its file's standard name and its index, e.g.
-    ``train-images-idx3-ubyte:17`` (the same for a plain and a gzipped file)."""
+    ``train-images-idx3-ubyte:17`` (the same for a plain and a gzipped file).
+
+    With ``data.test_split: official`` (the default) and a t10k pair present, the t10k images are
+    the test split, as published; ``pool`` splits them with the train images by the fractions."""
     from pipeline import Stream
 
     pairs = [_checked_pair(images, labels) for images, labels in idx_pairs(settings)]
@@ -49,7 +52,13 @@ def stream_idx(settings):
             f"data.path = {str(Path(settings['path']).expanduser())!r} holds IDX files with no "
             "images in them."
         )
-    return Stream(_examples(pairs))
+    official = len(pairs) == len(IMAGES) and settings.get("test_split", "official") == "official"
+    return Stream(_examples(pairs), fixed_split=official_test if official else None)
+
+
+def official_test(example_id: str) -> str | None:
+    """``"test"`` for an image of the t10k files; None (split by the seed) for the others."""
+    return "test" if example_id.startswith(f"{IMAGES[1]}:") else None
 
 
 def _examples(pairs) -> Iterator[tuple[str, Any, int]]:

@@ -36,7 +36,12 @@ def run_compare(request: Request, root: Path) -> int:
     """Run (or resume) the comparison; every check that can fail comes before the first run."""
     if request.workers < 1:
         raise PipelineError("--workers must be a positive integer.")
-    spec = load_spec(request.spec, root)
+    return run_spec(load_spec(request.spec, root), request, root)
+
+
+def run_spec(spec: Spec, request: Request, root: Path) -> int:
+    """Run (or resume) the comparison ``spec`` (read from ``request.spec``, or built by a sweep's
+    ``--confirm-top``)."""
     quiet()
     workers = Workers(request.workers)  # they import a run's libraries while the checks run
     try:

@@ -10,10 +10,11 @@ files stay ordinary WebDataset shards: ``tar tf`` lists them and ``webdataset.We
 them from a web server or object storage.
 
 Where an example goes depends only on the seed and its id: a hash picks its split (by the data
-fractions) and its shard, so the same source gives the same bytes (tar times are fixed) and DVC
-stores nothing new; shards are uniform random samples of their split, whatever order the source
-yields its examples in. ``shards.json`` lists every block with its rows and byte offsets, so a
-reader fetches any block directly, and a split's size is known without reading it.
+fractions, unless the source fixes it: :class:`~pipeline.data.types.Stream`) and its shard, so the
+same source gives the same bytes (tar times are fixed) and DVC stores nothing new; shards are
+uniform random samples of their split, whatever order the source yields its examples in.
+``shards.json`` lists every block with its rows and byte offsets, so a reader fetches any block
+directly, and a split's size is known without reading it.
 """
 
 from __future__ import annotations
@@ -150,6 +151,8 @@ def write_shards(
     """Write every example of ``stream`` into ``folder``'s shards and index; return the data's
     description. Memory holds one block per shard, never a split."""
     writer = _Writer(folder, shards)
+    # A source that keeps its own test split leaves only train and val to the hash.
+    drawn_test_fraction = 0.0 if stream.fixed_split is not None else test_fraction
     ids = array("Q")  # 8 bytes an example: a hash of its id, to catch an id given twice
     first: tuple[np.ndarray, np.ndarray] | None = None
     top_label = -1
@@ -169,7 +172,9 @@ def write_shards(
                 )
             if y.ndim == 0:
                 top_label = max(top_label, int(y))
-            split, shard = place(seed, example_id, val_fraction, test_fraction, shards)
+            split, shard = place(seed, example_id, val_fraction, drawn_test_fraction, shards)
+            if stream.fixed_split is not None:
+                split = _fixed(stream.fixed_split(example_id), split, example_id, dataset)
             writer.add(split, shard, x, y)
     finally:
         writer.close()
@@ -192,6 +197,18 @@ def write_shards(
         labels,
         stream.fingerprint,
     )
+
+
+def _fixed(split: str | None, drawn: str, example_id: str, dataset: str) -> str:
+    """The split a stream's ``fixed_split`` gave an example, or the ``drawn`` one for None."""
+    if split is None:
+        return drawn
+    if split not in SPLITS:
+        raise PipelineError(
+            f"dataset {dataset} puts example {example_id!r} in the split {split!r}; expected one "
+            f"of {', '.join(SPLITS)} (or None to draw it)."
+        )
+    return split
 
 
 class _Writer:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -70,14 +70,20 @@ class Stream:
     split; ``x`` is one row (float features or, with ``vocab``, int64 token ids), ``y`` one int
     label or a target sequence. Every ``x`` has the same shape, and so has every ``y``. The
     prepare stage writes them into shards (:mod:`pipeline.data.shards`) holding one block per shard
-    in
-    memory.
+    in memory.
+
+    ``fixed_split`` keeps a split the source defines itself (MNIST's ``t10k-*`` files as the test
+    split): given an example's id, it returns the split the example must go to (``"train"``,
+    ``"val"`` or ``"test"``), or None to draw it from the hash. When it is set, the drawn examples
+    go to train and val only (by ``data.val_fraction``; ``data.test_fraction`` is not used), so
+    the test split is exactly the examples it names ``"test"``.
     """
 
     examples: Iterable[tuple[str, Any, Any]]
     vocab: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
     fingerprint: str = ""
+    fixed_split: Callable[[str], str | None] | None = None
 
 
 @dataclass(frozen=True)

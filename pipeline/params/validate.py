@@ -77,6 +77,28 @@ CORE_SCHEMA: dict[str, dict[str, Setting]] = {
             "family's baseline, for a classifier the majority-class rate); false keeps it",
         ),
     },
+    # Which epoch's weights the train stage keeps, and whether it stops before trainer.max_epochs.
+    "selection": {
+        "monitor": Setting(
+            "val_loss",
+            "validation metric the family logs that selects the epoch (val_loss, val_acc…)",
+            kinds=(str,),
+            check=lambda name: name.startswith("val_") and len(name) > 4,
+            expect="the name of a validation metric, such as 'val_loss' or 'val_acc'",
+        ),
+        "mode": Setting(
+            "min", "min: lower monitor values are better; max: higher", choices=("min", "max")
+        ),
+        "patience": Setting(
+            0,
+            "epochs without a better monitor value before training stops early (0: never)",
+            low=0,
+        ),
+        "best": Setting(
+            False,
+            "keep the weights of the epoch with the best monitor value instead of the last epoch's",
+        ),
+    },
     "export": {
         "tolerance": Setting(
             1e-4,
@@ -100,6 +122,7 @@ SECTIONS = (
     "trainer",
     "checkpoint",
     "checks",
+    "selection",
     "export",
     "tracking",
 )
@@ -149,7 +172,7 @@ def validate(raw: Mapping[str, Any], registry: Registry) -> dict[str, Any]:
 
     params["tricks"] = validate_tricks(raw.get("tricks"), registry)
     params["optimizer"] = validate_optimizer(raw.get("optimizer"), registry)
-    for section in ("checkpoint", "checks", "export", "tracking"):
+    for section in ("checkpoint", "checks", "selection", "export", "tracking"):
         params[section] = validate_section(section, raw.get(section), CORE_SCHEMA[section])
     # Any other argument of Lightning's Trainer may be given too.
     params["trainer"] = validate_section(

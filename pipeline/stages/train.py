@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from pipeline.tracking.mlflow_logger import EpochEnds
     from pipeline.tracking.runs import Tracker
     from pipeline.training.builder import Training
+    from pipeline.training.callbacks.best_weights import BestWeights
     from pipeline.training.callbacks.history import EpochHistory
 
 
@@ -58,12 +59,14 @@ def run(ctx: RunContext) -> dict[str, float]:
     module = family.build(params["model"], data.info)
     # The checkpointed record of every epoch: the CSVs, and what a resumed run writes to MLflow.
     history = EpochHistory(paths.plots / "history.csv")
+    best, selecting = selection_callbacks(params["selection"])
     callbacks = [
         # resumable state, every few seconds of training
         LastCheckpoint(paths.checkpoints, params["checkpoint"]["seconds"]),
         history,
         DivergenceGuard(params["optimizer"]["lr"]),  # a diverged run fails instead of passing
         epoch_ends := EpochEnds(),  # tells the MLflow logger which metrics close an epoch
+        *selecting,  # early stopping and the best epoch's weights, when asked for
     ]
     # Built before a run is opened, so a trick that does not fit the model or a setting Lightning
     # refuses stops here, and another setting's checkpoints are left alone. The tricks' settings
@@ -82,15 +85,28 @@ def run(ctx: RunContext) -> dict[str, float]:
     opened = open_run(ctx, training)
     with opened.tracker.active(opened.run_id) if opened.tracker else contextlib.nullcontext():
         fit(ctx, module, data, training.trainer, opened, epoch_ends)
+        chosen = best.restore(module) if best else None  # the best epoch's weights, if asked for
         if opened.tracker is None:  # non-zero ranks of a distributed job only train
             return {}
         check_store_kept(ctx, training.trainer, opened)
         refuse_chance_level(ctx, family, module, data)
-        metrics = record(ctx, module, training.trainer, opened, history)
+        metrics = record(ctx, module, training.trainer, opened, history, chosen)
     # Only once the run is closed: a store failing to close it keeps the final checkpoint, from
     # which the next run records without training again.
     resume.finish(paths.checkpoints)
     return metrics
+
+
+def selection_callbacks(selection: dict) -> tuple[BestWeights | None, list[pl.Callback]]:
+    """The callbacks of the ``selection:`` section: Lightning's early stopping when
+    ``patience`` > 0, and the keeper of the best epoch's weights (also returned) when ``best``."""
+    from pipeline.training.callbacks.best_weights import BestWeights
+    from pipeline.training.callbacks.early_stopping import StopEarly
+
+    monitor, mode = selection["monitor"], selection["mode"]
+    best = BestWeights(monitor, mode) if selection["best"] else None
+    stop = [StopEarly(monitor, mode, selection["patience"])] if selection["patience"] else []
+    return best, [*stop, *([best] if best else [])]
 
 
 def open_run(ctx: RunContext, training: Training) -> OpenRun:
@@ -204,9 +220,11 @@ def record(
     trainer: pl.Trainer,
     opened: OpenRun,
     history: EpochHistory,
+    chosen: int | None = None,
 ) -> dict[str, float]:
     """Write the weights, train metrics and run record, and log them and the history to rank
-    zero's run; return the metrics."""
+    zero's run; return the metrics. With ``chosen``, the epoch whose weights ``module`` holds
+    (``selection.best``), the metrics are that epoch's, and ``best_epoch`` names it."""
     from pipeline.stages.outputs import save_weights, write_json
 
     params, paths, tracker, run_id = ctx.params, ctx.paths, opened.tracker, opened.run_id
@@ -214,14 +232,46 @@ def record(
     # A fit resumed from the last epoch's checkpoint (its recording had failed) trains nothing and
     # logs nothing: its metrics are the last recorded epoch's.
     metrics = metrics or history.last
-    metrics.update(epochs=float(trainer.current_epoch), optimizer_steps=float(trainer.global_step))
+    if chosen is not None:
+        metrics = dict(history.logged.get(chosen, metrics), best_epoch=float(chosen))
+    # Lightning counts the epoch an early stop ended in as unfinished when a fit resumes from its
+    # checkpoint and trains nothing; the history holds every epoch trained.
+    epochs = max(trainer.current_epoch, len(history.logged))
+    metrics.update(epochs=float(epochs), optimizer_steps=float(trainer.global_step))
     save_weights(paths.model, module, params["model"]["family"])
     write_json(paths.metrics / "train.json", metrics)
     write_json(paths.run_record, {"run_id": run_id, "tracking_uri": tracker.uri})
     # The epoch curves are in the run under their own names; only the fit's length is added.
-    tracker.log_metrics(run_id, {f"train.{k}": metrics[k] for k in ("epochs", "optimizer_steps")})
+    fit_length = ("epochs", "optimizer_steps", "best_epoch")
+    tracker.log_metrics(run_id, {f"train.{k}": metrics[k] for k in fit_length if k in metrics})
     tracker.log_artifact(run_id, paths.plots / "history.csv", "plots")
+    log_dataset(ctx, tracker, run_id)
     return metrics
+
+
+def log_dataset(ctx: RunContext, tracker: Tracker, run_id: str) -> None:
+    """Record the prepared data as the run's MLflow dataset input (context ``training``): the
+    dataset's name, a digest (DVC's hash of data/prepared when dvc.lock describes it), the folder
+    and the split sizes. Logging it again, as a resumed run does, adds nothing."""
+    import json
+
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    from pipeline.data.digest import prepared_digest
+
+    prepared = ctx.paths.prepared
+    digest, origin = prepared_digest(ctx.paths.root, prepared)
+    sizes_file = prepared / "sizes.json"
+    sizes = json.loads(sizes_file.read_text()) if sizes_file.is_file() else {}
+    dataset = Dataset(
+        name=ctx.params["data"]["name"],
+        digest=digest,
+        source_type="local",
+        source=json.dumps({"uri": prepared.relative_to(ctx.paths.root).as_posix()}),
+        profile=json.dumps({**sizes, "digest_from": origin}),
+    )
+    context = InputTag("mlflow.data.context", "training")
+    tracker.client.log_inputs(run_id, datasets=[DatasetInput(dataset, [context])])
 
 
 def _last(paths) -> Path | None:

@@ -20,6 +20,7 @@ from pipeline.sweep.space import MISSING, Space, get
 from pipeline.sweep.workers import INTERRUPTED
 
 COUNTED = ("COMPLETE", "PRUNED", "FAIL")  # trial states the parent run counts
+CONFIRMED_ATTR = "sweep.confirmed_trial"  # study user attr: the trial --confirm-top chose
 PARENT_ATTR = "mlflow.parent_run_id"  # study user attr: a resumed sweep fills the same parent
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_\-./]*")  # strings Hydra reads unquoted
 
@@ -139,12 +140,18 @@ def finish(sweep, study, tracker, codes: list[int], complete: bool) -> int:
 
 
 def apply_and_print(study, space: Space, params_file: Path, registry) -> None:
-    """Write the study's best complete trial into ``params_file`` and print what changed, as the
-    ``dvc exp run`` line composing the same params."""
+    """Write the study's best complete trial (or the one ``--confirm-top`` chose by its mean over
+    seeds) into ``params_file`` and print what changed, as the ``dvc exp run`` line composing the
+    same params."""
     done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     best = study.best_trial if done else None
+    how = "chosen on validation"
+    confirmed = study.user_attrs.get(CONFIRMED_ATTR)
+    if confirmed is not None:
+        best = study.get_trials(deepcopy=False)[confirmed]
+        how = "chosen by its mean validation value over seeds (--confirm-top)"
     overrides = apply_best(study, space, params_file, registry, best)
-    print(f"best trial #{best.number}, chosen on validation: {outcome(space, best)}")
+    print(f"best trial #{best.number}, {how}: {outcome(space, best)}")
     reproduce = "`dvc repro` reproduces it. The same with Hydra:"
     print(f"params.yaml now holds trial #{best.number}'s values; {reproduce}")
     print(dvc_command(overrides))

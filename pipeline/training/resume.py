@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 from pipeline.errors import PipelineError
 
-TRAINING_SECTIONS = ("seed", "data", "model", "optimizer", "tricks", "trainer")
+TRAINING_SECTIONS = ("seed", "data", "model", "optimizer", "tricks", "trainer", "selection")
 LAST = "last.ckpt"
 
 
