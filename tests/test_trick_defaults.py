@@ -52,5 +52,5 @@ def test_every_trick_alone_and_all_together_learn_the_default_experiment_with_th
         "test accuracy with default settings:",
         ", ".join(f"{k} {v:.4f}" for k, v in accuracy.items()),
     )
-    assert len(BUILT_IN) == 9
+    assert len(BUILT_IN) == 11
     assert min(accuracy.values()) >= LEAST_ACCURACY, accuracy

@@ -57,6 +57,8 @@ def run(ctx: RunContext) -> dict[str, float]:
 
     pl.seed_everything(params["seed"], workers=True, verbose=False)
     module = family.build(params["model"], data.info)
+    module.plots_dir = paths.plots  # where a trick's pictures go (capture writes plots/capture)
+    (paths.plots / "capture").mkdir(parents=True, exist_ok=True)  # a DVC output, maybe empty
     # The checkpointed record of every epoch: the CSVs, and what a resumed run writes to MLflow.
     history = EpochHistory(paths.plots / "history.csv")
     best, selecting = selection_callbacks(params["selection"])

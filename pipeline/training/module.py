@@ -6,6 +6,7 @@ In a command that only scores or exports, they derive from a plain torch module 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
@@ -31,11 +32,15 @@ class ModelModule(base()):
     :attr:`batch_indices` True asks the data module for training batches ``(x, y, index)``, where
     ``index`` holds each row's position in the training split (``info.train_examples`` rows), for a
     model with a parameter per training example; data streamed from shards cannot give it.
+
+    :attr:`plots_dir` is the run's ``plots/`` folder (a DVC output) when the train stage runs the
+    module, else None: where a trick's callback writes what ``dvc plots`` should show.
     """
 
     optimization: Callable[["ModelModule"], Any] | None = None
     loss_weight: float = 1.0
     batch_indices: bool = False
+    plots_dir: Path | None = None
 
     def configure_optimizers(self) -> Any:
         if self.optimization is None:

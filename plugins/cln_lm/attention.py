@@ -10,6 +10,7 @@ a cumulative sum over positions of the outer products φ(k_j)v_jᵀ.
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -24,15 +25,21 @@ def feature_map(x: torch.Tensor) -> torch.Tensor:
 
 
 def softmax_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    causal: bool,
+    weights: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
-    """softmax(QKᵀ/√d)V over the last two dimensions (…, n, d); the n × n weights are built."""
+    """softmax(QKᵀ/√d)V over the last two dimensions (…, n, d); the n × n weights are built, and
+    pass through ``weights`` when given (an identity module, so a forward hook can read them)."""
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
     if causal:
         n = q.shape[-2]
         future = torch.ones(n, n, dtype=torch.bool, device=q.device).triu(1)
         scores = scores.masked_fill(future, float("-inf"))
-    return scores.softmax(-1) @ v
+    probabilities = scores.softmax(-1)
+    return (probabilities if weights is None else weights(probabilities)) @ v
 
 
 def linear_attention(
@@ -69,11 +76,17 @@ class SelfAttention(nn.Module):
         self.heads, self.kind, self.causal = heads, kind, causal
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.out = nn.Linear(d_model, d_model)
+        # The softmax kernel's weights (batch, heads, n, n) pass through it: what the capture
+        # trick draws as attention maps. It holds nothing, so the weights and exports are as before.
+        self.map = nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, n, d_model = x.shape
         # (batch, n, 3·d) → three tensors (batch, heads, n, d / heads)
         split = self.qkv(x).reshape(batch, n, 3, self.heads, d_model // self.heads)
         q, k, v = split.permute(2, 0, 3, 1, 4)
-        mixed = KERNELS[self.kind](q, k, v, self.causal)
+        if self.kind == "softmax":
+            mixed = softmax_attention(q, k, v, self.causal, self.map)
+        else:
+            mixed = linear_attention(q, k, v, self.causal)
         return self.out(mixed.transpose(1, 2).reshape(batch, n, d_model))

@@ -26,6 +26,13 @@ class CLNModule(NextTokenModule):
         self.temperature = temperature
         self.lm = ConditionalLM(**sizes)
 
+    @property
+    def capture_modules(self) -> tuple[str, ...]:
+        """What the ``capture`` trick records by default: each block's attention maps (softmax
+        attention; linear attention forms none, so each block's attention output)."""
+        kind = self.lm.blocks[0].attention.kind
+        return ("lm.blocks.*.attention.map",) if kind == "softmax" else ("lm.blocks.*.attention",)
+
     def forward(self, tokens: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return self.lm(tokens, labels)
 

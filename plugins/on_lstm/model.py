@@ -119,6 +119,12 @@ class OnLstmModule(EpochPartsModule):
         self.net = OnLstmNet(vocab, embedding, hidden, chunk_size, layers, dropout)
         self.baseline = LstmNet(vocab, embedding, hidden, layers, dropout) if baseline else None
 
+    @property
+    def capture_modules(self) -> tuple[str, ...]:
+        """What the ``capture`` trick records by default: each ON-LSTM cell's (h, c, master forget
+        gate), its steps stacked, so ``net.rnn.cells.0[2]`` maps the gate levels over time."""
+        return tuple(f"net.rnn.cells.{depth}" for depth in range(len(self.net.rnn.cells)))
+
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         return self.net(ids)
 

@@ -4,7 +4,7 @@ table.
 Registered by entry point exactly as a third-party trick package is. This module stays free of
 torch: each spec's ``load`` is a lazy ``"module:Class"`` reference to the trick's implementation
 module beside it, imported only when a stage trains. Enabled tricks apply in ascending ``order``
-(docs/tricks.md explains the sequence); no pair of built-in tricks conflicts, so all nine run
+(docs/tricks.md explains the sequence); no pair of built-in tricks conflicts, so all eleven run
 together.
 """
 
@@ -14,7 +14,31 @@ from pipeline import Setting, TrickSpec, hookimpl
 from plugins.tricks.patterns import pattern_list, pattern_pairs
 from plugins.tricks.points import as_points
 
+# What the capture trick can record of each captured output.
+CAPTURED = ("mean", "std", "histogram", "map")
+
 TRICKS = [
+    TrickSpec(
+        "init",
+        "initialise the built model's weights by a scheme (xavier, he, geometric, orthogonal)",
+        load="plugins.tricks.init:InitTrick",
+        order=5,
+        settings={
+            "scheme": Setting(
+                "orthogonal",
+                "default (as built), xavier, he, geometric N(0, gain²/fan_in) or orthogonal",
+                choices=("default", "xavier", "he", "geometric", "orthogonal"),
+            ),
+            "gain": Setting(
+                1.0, "multiplies the scheme's scale (√2 suits ReLU)", low=0, low_open=True
+            ),
+            "patterns": pattern_list(["*"], "parameter-name patterns of the parameters to set"),
+            "bias": Setting(
+                "zero", "biases among them: set to zero, or keep as built", choices=("zero", "keep")
+            ),
+            "keep_zero": Setting(True, "leave a parameter the family built as exactly zero"),
+        },
+    ),
     TrickSpec(
         "grad_accum",
         "gradient accumulation: k micro-batches per optimizer step",
@@ -143,6 +167,39 @@ TRICKS = [
                 low_open=True,
                 high_open=True,
             )
+        },
+    ),
+    TrickSpec(
+        "capture",
+        "record chosen modules' outputs on a validation batch: statistics, histograms, maps",
+        load="plugins.tricks.capture:CaptureTrick",
+        order=95,
+        settings={
+            "modules": Setting(
+                [],
+                "module-name patterns, e.g. ['net.2', '*attention*']; [] takes the family's own "
+                "choice, else every layer holding weights",
+                kinds=(list,),
+                check=lambda v: all(isinstance(p, str) and p for p in v),
+                expect="a list of module-name patterns such as ['net.0', '*attention*']",
+            ),
+            "every_n_epochs": Setting(
+                5, "record after every n-th epoch (epochs n−1, 2n−1, … counted from 0)", low=1
+            ),
+            "what": Setting(
+                list(CAPTURED),
+                f"what to record of each output: any of {', '.join(CAPTURED)}",
+                kinds=(list,),
+                check=lambda v: bool(v) and all(w in CAPTURED for w in v),
+                expect=f"a non-empty list drawn from {', '.join(CAPTURED)}",
+            ),
+            "bins": Setting(50, "histogram bins", kinds=(int,), low=2),
+            "folder": Setting(
+                None,
+                "where the files go; null: capture/ in the Trainer's default_root_dir",
+                kinds=(str,),
+                nullable=True,
+            ),
         },
     ),
 ]
