@@ -42,12 +42,6 @@ class Paths:
         return self.root / "data" / "source.json"
 
     @property
-    def checked(self) -> Path:
-        """Written by check, the same every time: the output that orders every later stage after
-        check, and keeps check's ``dvc.lock`` entry the same whatever a later stage does."""
-        return self.root / "data" / "checked"
-
-    @property
     def plugin_record(self) -> Path:
         """The distributions (and editable sources) of the family's and tricks' plugins (written by
         check, a dependency of train, evaluate and export)."""

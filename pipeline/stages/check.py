@@ -15,17 +15,12 @@ from __future__ import annotations
 
 from pipeline.stages.context import RunContext
 
-# data/checked, the stage's one DVC output. The fingerprints are plain files that later stages
-# depend on, not outputs: as outputs, their hashes in check's dvc.lock entry would change with the
-# params (the family, the tricks, the dataset) even when a later stage of the same repro fails.
-CHECKED = "params, accelerator, tracking store and data source checked\n"
-
 
 def run(ctx: RunContext) -> dict[str, float]:
     """Check what later stages need; write the data source and plugin fingerprints."""
     from pipeline.params.trainer_section import check_accelerator_available
     from pipeline.stages.fingerprints import plugin_fingerprint, source_fingerprint
-    from pipeline.stages.outputs import write_json, write_text
+    from pipeline.stages.outputs import write_json
     from pipeline.tracking.runs import check_reachable, tracking_uri
 
     params = ctx.params
@@ -43,5 +38,4 @@ def run(ctx: RunContext) -> dict[str, float]:
         },
     }
     write_json(ctx.paths.plugin_record, plugins)
-    write_text(ctx.paths.checked, CHECKED)
     return {}

@@ -17,11 +17,6 @@ def write_json(path: Path, values: Mapping[str, Any]) -> None:
     write_atomically(path, lambda tmp: tmp.write_text(text))
 
 
-def write_text(path: Path, text: str) -> None:
-    """Write ``text``, replacing the file in one step."""
-    write_atomically(path, lambda tmp: tmp.write_text(text))
-
-
 def read_run_id(path: Path) -> str:
     """The MLflow run the train stage opened, as recorded in ``models/run.json``."""
     if not path.is_file():

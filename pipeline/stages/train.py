@@ -269,11 +269,18 @@ def log_dataset(ctx: RunContext, tracker: Tracker, run_id: str) -> None:
         name=ctx.params["data"]["name"],
         digest=digest,
         source_type="local",
-        source=json.dumps({"uri": prepared.relative_to(ctx.paths.root).as_posix()}),
+        source=json.dumps({"uri": shown_path(prepared, ctx.paths.root)}),
         profile=json.dumps({**sizes, "digest_from": origin}),
     )
     context = InputTag("mlflow.data.context", "training")
     tracker.client.log_inputs(run_id, datasets=[DatasetInput(dataset, [context])])
+
+
+def shown_path(path: Path, root: Path) -> str:
+    """``path`` relative to the project when inside it (a sweep trial's or a comparison run's
+    shared prepared data lies outside the run's own folder), else absolute."""
+    path, root = path.resolve(), root.resolve()
+    return (path.relative_to(root) if path.is_relative_to(root) else path).as_posix()
 
 
 def _last(paths) -> Path | None:
