@@ -25,8 +25,8 @@ def table(summary: Mapping[str, Any], reference: str) -> list[str]:
     variants = list(summary)
     metrics = list(summary[reference])
     name_width = min(max(len("variant"), *(len(v) for v in variants)), 16)
-    head = f"{'variant':<{name_width}} {'n':>2}  {'mean':>9} {'std':>8}  {'95% interval':<19}"
-    head += f"  {'Δ vs ' + reference[:10]:>11} {'95% interval of Δ':<21} {'p Holm':>7}"
+    head = f"{'variant':<{name_width}} {'n':>2}  {'mean':>9} {'std':>8}  {'95% interval':<17}"
+    head += f"  {'Δ vs ' + reference[:10]:>11} {'95% interval of Δ':<17} {'p Holm':>7}"
     lines = []
     for metric in metrics:
         unit = " (Δ in points)" if points(metric) else ""
@@ -39,7 +39,7 @@ def table(summary: Mapping[str, Any], reference: str) -> list[str]:
             row += (
                 f"{_cell(entry['mean'], metric, False):>9} {_cell(entry['std'], metric, False):>8}"
             )
-            row += f"  {interval:<19}"
+            row += f"  {interval:<17}"
             against = entry.get("vs_reference")
             if against is not None:
                 delta = (
@@ -47,7 +47,7 @@ def table(summary: Mapping[str, Any], reference: str) -> list[str]:
                 )
                 p = against["p_adjusted"]
                 p_text = "n/a" if math.isnan(p) else f"{p:.3g}"
-                row += f"  {number(against['diff'], metric):>11} {delta:<21} {p_text:>7}"
+                row += f"  {number(against['diff'], metric):>11} {delta:<17} {p_text:>7}"
             lines.append(row[:WIDTH].rstrip())
     verdicts = [summary[v][m]["vs_reference"]["verdict"] for v in variants[1:] for m in metrics]
     wrapped = [line for v in verdicts for line in textwrap.wrap(v, WIDTH, subsequent_indent="  ")]
