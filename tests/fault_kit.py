@@ -95,13 +95,13 @@ def find(points: list[Point], stage: str, kind: str, detail: str, nth: int = 1) 
     return found[nth - 1] if nth > 0 else found[nth]
 
 
-def snapshot(root: Path) -> dict[str, str]:
+def snapshot(root: Path, results: tuple[str, ...] = RESULTS) -> dict[str, str]:
     """The content hash of every result a user keeps ('missing' for a missing one)."""
     return {
         name: hashlib.md5((root / name).read_bytes()).hexdigest()
         if (root / name).is_file()
         else "missing"
-        for name in RESULTS
+        for name in results
     }
 
 

@@ -16,6 +16,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from tests.e2e_kit import checkpoint_epoch, checkpoint_reached, kill_when, mlflow_runs, stages_ran
+from tests.fault_kit import snapshot as hashed
 from tests.project_kit import ONE_THREAD, edit_params, fast_params, run
 
 RESULTS = (
@@ -34,12 +35,7 @@ RESULTS = (
 
 def snapshot(root: Path) -> dict[str, str]:
     """The content hash of every result a user keeps (a missing file maps to 'missing')."""
-    return {
-        name: hashlib.md5((root / name).read_bytes()).hexdigest()
-        if (root / name).is_file()
-        else "missing"
-        for name in RESULTS
-    }
+    return hashed(root, RESULTS)
 
 
 def locked(root: Path) -> dict:

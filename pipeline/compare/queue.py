@@ -7,7 +7,6 @@ the heartbeat retry (:func:`pipeline.sweep.objective.retry_callback`) once its g
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any, Iterator
 
@@ -17,9 +16,8 @@ from optuna.trial import TrialState
 from pipeline.compare.runs import SEED, VARIANT, Comparison, PairRun, pair_of
 from pipeline.compare.spec import Spec
 from pipeline.sweep.command import DONE, RUN, WAIT, open_storage
-from pipeline.sweep.objective import quiet
+from pipeline.sweep.objective import start_worker
 from pipeline.sweep.workers import INTERRUPTED
-from pipeline.tracking import runs as tracking
 
 HEARTBEAT = (10, 60)  # seconds between a running pair's signs of life; silence that means dead
 PENDING = (TrialState.COMPLETE, TrialState.WAITING, TrialState.RUNNING)
@@ -63,12 +61,7 @@ def plan(study) -> str:
 
 def run_worker(comparison: Comparison, index: int) -> int:
     """Run queued pairs until none is left; 0 when done, 130 when interrupted."""
-    os.environ["MLFLOW_TRACKING_URI"] = tracking.tracking_uri(comparison.root)
-    if comparison.workers > 1 and "OMP_NUM_THREADS" not in os.environ:
-        import torch  # K workers each using every core run slower than one
-
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // comparison.workers))
-    quiet()
+    start_worker(comparison.root, comparison.workers)
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # a trial's value means nothing here
     storage = open_storage(comparison.storage_url, *HEARTBEAT)
     study = optuna.load_study(study_name=comparison.study, storage=storage)

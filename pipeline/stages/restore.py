@@ -91,9 +91,7 @@ def _roll_back_earlier_stages(root: Path, failed: str) -> tuple[list[str], list[
     changed = [s for s in now if s != failed and now[s] != before.get(s)]
     if not changed or any(s not in before for s in changed):
         return [], []
-    restored = []
-    for stage in changed:
-        restored += _restore_entry(root, before[stage])
+    restored = _restore_entries(root, [before[stage] for stage in changed])
     from pipeline._runtime.atomic_file import write_atomically
 
     write_atomically(root / "dvc.lock", lambda tmp: tmp.write_text(start["lock"]))
@@ -110,12 +108,17 @@ def restore_outputs(root: Path, stage: str) -> list[str]:
     lock = root / "dvc.lock"
     if not lock.is_file():
         return []
-    return _restore_entry(root, _stages(lock.read_text()).get(stage) or {})
+    return _restore_entries(root, [_stages(lock.read_text()).get(stage) or {}])
 
 
-def _restore_entry(root: Path, entry: dict[str, Any]) -> list[str]:
-    """Reset the outputs a stage's ``dvc.lock`` ``entry`` records; return those restored."""
-    outs = [out for out in entry.get("outs") or [] if out.get("md5") and out.get("path")]
+def _restore_entries(root: Path, entries: list[dict[str, Any]]) -> list[str]:
+    """Reset the outputs that stages' ``dvc.lock`` ``entries`` record; return those restored."""
+    outs = [
+        out
+        for entry in entries
+        for out in entry.get("outs") or []
+        if out.get("md5") and out.get("path")
+    ]
     if not outs:
         return []
     from dvc.repo import Repo

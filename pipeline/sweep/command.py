@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
 import shutil
 import sys
@@ -317,13 +316,7 @@ def plan(study, n_trials: int) -> str:
 
 def run_worker(sweep: Sweep, index: int) -> int:
     """Run trials until the study is full or the deadline passes; 0 when done, 130 interrupted."""
-    # Trials train in their own folders, but their MLflow runs belong in the project's store.
-    os.environ["MLFLOW_TRACKING_URI"] = tracking.tracking_uri(sweep.root)
-    if sweep.workers > 1 and "OMP_NUM_THREADS" not in os.environ:
-        import torch  # K workers each using every core run slower than one
-
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // sweep.workers))
-    quiet()
+    objective.start_worker(sweep.root, sweep.workers)
     storage = open_storage(sweep.storage_url, *sweep.space.heartbeat)
     algorithms = sampler_and_pruner(sweep.space, index, sweep.trials_before)
     study = optuna.load_study(study_name=sweep.study, storage=storage, **algorithms)

@@ -171,6 +171,20 @@ class _NoStopTraceback(logging.Filter):
         return not isinstance(error, KeyboardInterrupt)
 
 
+def start_worker(root: Path, workers: int) -> None:
+    """What a sweep's or a comparison's worker process sets first: its runs recorded in the
+    project's MLflow store (they train in folders of their own), its share of the cores, quiet
+    logs."""
+    from pipeline.tracking.runs import tracking_uri
+
+    os.environ["MLFLOW_TRACKING_URI"] = tracking_uri(root)
+    if workers > 1 and "OMP_NUM_THREADS" not in os.environ:
+        import torch  # K workers each using every core run slower than one
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+    quiet()
+
+
 def quiet() -> None:
     """Keep Optuna's one line per trial: no Lightning banner, no warning every trial repeats, no
     traceback for a stopped trial."""
