@@ -3,6 +3,8 @@ torch."""
 
 from __future__ import annotations
 
+import contextlib
+
 from pipeline.stages.context import RunContext
 
 
@@ -45,8 +47,10 @@ def run(ctx: RunContext) -> dict[str, float]:
         parts = parts_of(target, settings["examples"])
         try:
             diffs = export_parts(family, parts, ctx.paths.exported, settings["tolerance"])
-        except ParityError as error:  # keep the measured diffs on the FAILED run for diagnosis
-            tracker.log_metrics(run_id, {f"export.{k}": v for k, v in error.diffs.items()})
+        except ParityError as error:  # keep the measured diffs on the run for diagnosis
+            # The store's own error (a busy sqlite file, say) must not hide the parity failure.
+            with contextlib.suppress(Exception):
+                tracker.log_metrics(run_id, {f"export.{k}": v for k, v in error.diffs.items()})
             raise
         tracker.log_metrics(run_id, {f"export.{k}": v for k, v in diffs.items()})
         tracker.log_artifact(run_id, ctx.paths.exported, "exported")
