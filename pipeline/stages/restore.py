@@ -12,7 +12,8 @@ repro runs first, remembers ``dvc.lock`` as the repro found it (:func:`remember_
 the stages this repro already finished get their outputs and their ``dvc.lock`` entries back from
 that. What they produced stays in DVC's run cache, so the next ``dvc repro`` takes it back
 without running them again. The remembered state names the ``dvc`` process (the stage command's
-parent), so a later ``dvc repro -s`` that skips check never rolls back to an older repro's start.
+nearest ancestor that is not the shell DVC runs it in: bash execs the command, dash does not), so a
+later ``dvc repro -s`` that skips check never rolls back to an older repro's start.
 """
 
 from __future__ import annotations
@@ -52,6 +53,23 @@ def _dvc_stage() -> tuple[str, Path] | None:
     return stage, Path(root)
 
 
+# The shells DVC may run a stage's command in ($SHELL, else /bin/sh).
+_SHELLS = frozenset({"sh", "dash", "bash", "zsh", "fish", "ksh", "mksh", "busybox"})
+
+
+def _dvc_process() -> list[float]:
+    """The ``dvc`` process running this stage, as [pid, start time] (a pid alone may be reused):
+    the nearest ancestor that is not a shell."""
+    import psutil
+
+    process = psutil.Process().parent()
+    while process is not None and process.name() in _SHELLS:
+        process = process.parent()
+    if process is None:
+        return [os.getppid(), 0.0]
+    return [process.pid, process.create_time()]
+
+
 def remember_repro_start() -> None:
     """In the check stage that DVC runs: remember ``dvc.lock`` as this repro found it."""
     from pipeline._runtime.atomic_file import write_atomically
@@ -61,7 +79,7 @@ def remember_repro_start() -> None:
         return
     root = running[1]
     lock = root / "dvc.lock"
-    state = {"dvc_pid": os.getppid(), "lock": lock.read_text() if lock.is_file() else None}
+    state = {"dvc": _dvc_process(), "lock": lock.read_text() if lock.is_file() else None}
     text = json.dumps(state)
     write_atomically(root / START, lambda tmp: tmp.write_text(text))
 
@@ -84,7 +102,7 @@ def _roll_back_earlier_stages(root: Path, failed: str) -> tuple[list[str], list[
     if not start_file.is_file():
         return [], []
     start = json.loads(start_file.read_text())
-    if start.get("dvc_pid") != os.getppid() or not start.get("lock"):
+    if start.get("dvc") != _dvc_process() or not start.get("lock"):
         return [], []  # another repro's start, or this repro's first results: nothing to go back to
     before = _stages(start["lock"])
     now = _stages((root / "dvc.lock").read_text())
