@@ -3,6 +3,7 @@ that marks every test using one as end-to-end (``e2e``, left out of ``make test-
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,6 +21,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "make_project" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(autouse=True)
+def own_tracking_store():
+    """Each test starts without a tracking URI in the environment and leaves none behind: a
+    sweep's or comparison's in-process worker exports its project's, which a later test of the same
+    process would otherwise record into."""
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    yield
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 
 @pytest.fixture(scope="module")

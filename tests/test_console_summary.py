@@ -12,8 +12,7 @@ from pipeline.stages.console import summary
 from pipeline.tracking.runs import Tracker
 
 
-def test_the_mlflow_ui_line_is_shell_quoted(tmp_path: Path, monkeypatch):
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+def test_the_mlflow_ui_line_is_shell_quoted(tmp_path: Path):
     root = tmp_path / "my project (copy)"
     root.mkdir()
     tracker = Tracker(root)

@@ -44,7 +44,6 @@ def trained_run(tracker: Tracker) -> str:
 def test_the_model_lives_in_the_runs_experiment_with_its_final_metrics_once(
     tmp_path: Path, monkeypatch
 ):
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.chdir(tmp_path)
     tracker = Tracker(tmp_path)
     run_id = trained_run(tracker)

@@ -41,7 +41,6 @@ def assert_mlflow_view(client: MlflowClient, mlrun, project: Path) -> None:
 def test_runs_carry_dvc_experiment_and_source_tags(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("DVC_EXP_NAME", "tidy-lamb")
     monkeypatch.setenv("DVC_EXP_BASELINE_REV", "0" * 40)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     tracker = Tracker(tmp_path)
     first = tracker.create_run("exp", {}, run_name=default_run_name("classifier"))
     client = MlflowClient(tracker.uri)

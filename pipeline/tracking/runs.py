@@ -273,7 +273,10 @@ class Tracker:
             os.environ.setdefault(key, value)
         self.root = Path(root)
         self.uri = tracking_uri(root)
+        exported = os.environ.get("MLFLOW_TRACKING_URI")
         mlflow.set_tracking_uri(self.uri)
+        if exported is None:  # MLflow exports the URI, where a later project of this process
+            os.environ.pop("MLFLOW_TRACKING_URI", None)  # (a notebook, a test) would take it
         with _store_lock(self.uri):
             self.client = MlflowClient(self.uri)  # creates a new store's tables
 
