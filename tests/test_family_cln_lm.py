@@ -11,9 +11,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pipeline import SPECIALS, PreparedData
+from pipeline.data.types import DataInfo, Split
 from pipeline.export.exporter import export_parts, parts_of
 from pipeline.export.onnx_format import run_onnx_outputs
 from plugins.cln_lm.attention import SelfAttention, feature_map, linear_attention, softmax_attention
+from plugins.cln_lm.baselines import bigram_perplexity, label_bigram_perplexity
 from plugins.sequence.norm import ConditionalLayerNorm
 from tests.family_kit import ADAM, build, fit, prepared
 
@@ -103,6 +106,20 @@ def test_causal_attention_never_reads_later_positions(kind):
     assert not torch.allclose(attention(x)[:, 7:], attention(changed)[:, 7:])
 
 
+def test_the_label_aware_bigrams_are_counted_per_label():
+    """Label 0 writes "aa", label 1 "bb": ids BOS 1, EOS 2, a 4, b 5 of 6 (add-one counts)."""
+    rows = np.array([[1, 4, 4, 2], [1, 5, 5, 2]])
+    split = Split(rows, np.array([0, 1]))
+    data = PreparedData(DataInfo((4,), 2, "hand", SPECIALS + ("a", "b")), split, split, split)
+    # Per label: P(a | BOS) = 2/7 (BOS's row counts 7), P(a | a) = P(EOS | a) = 2/8.
+    assert label_bigram_perplexity(data) == pytest.approx((3.5 * 4 * 4) ** (1 / 3), rel=1e-12)
+    # Told the length: a after BOS is (2/7) / (1 - 1/7) = 1/3, a after a (2/8) / (1 - 2/8) = 1/3,
+    # the end mark 1.
+    assert label_bigram_perplexity(data, known_length=True) == pytest.approx(9 ** (1 / 3))
+    # One bigram for both labels: BOS → a is 2/8 (b seen too), a → a 2/8, a → EOS 2/8.
+    assert bigram_perplexity(data) == pytest.approx(4.0, rel=1e-12)
+
+
 @pytest.mark.parametrize("attention", ["softmax", "linear"])
 @pytest.mark.slow
 def test_a_short_run_writes_text_of_the_requested_label(strings, attention, tmp_path):
@@ -116,6 +133,9 @@ def test_a_short_run_writes_text_of_the_requested_label(strings, attention, tmp_
     assert metrics["perplexity"] < metrics["unconditional_perplexity"] - 0.5
     assert metrics["unconditional_perplexity"] < metrics["unigram_perplexity"]
     assert metrics["perplexity"] < metrics["wrong_label_perplexity"]
+    # The bigram per label, told the length, is the count model's best: under the bigram per label.
+    known = metrics["label_bigram_known_length_perplexity"]
+    assert known < metrics["label_bigram_perplexity"] < metrics["unconditional_perplexity"]
     assert (tmp_path / "conditional_lm.png").stat().st_size > 0
     text = (tmp_path / "generated.txt").read_text()
     assert all(f"## style {c}" in text for c in range(4))

@@ -10,8 +10,13 @@ import numpy as np
 import torch
 
 from pipeline import Family, PipelineError, PreparedData, Vocab, pyplot
+from plugins.cln_lm.baselines import (
+    bigram_perplexity,
+    label_bigram_perplexity,
+    unigram_perplexity,
+)
 from plugins.cln_lm.model import ConditionalLM
-from plugins.cln_lm.referee import Referee, bigram_perplexity, unigram_perplexity
+from plugins.cln_lm.referee import Referee
 from plugins.sequence.nll import NextTokenModule, mean_nll, next_token_nll
 
 PER_LABEL = 100  # generated texts per label that the referee reads
@@ -91,6 +96,8 @@ class CLNFamily(Family):
             shifted = (data.test.y + 1) % classes
             metrics |= {
                 "wrong_label_perplexity": perplexity(module, data.test.x, shifted),
+                "label_bigram_perplexity": label_bigram_perplexity(data),
+                "label_bigram_known_length_perplexity": label_bigram_perplexity(data, True),
                 "label_accuracy": float(np.mean(per_label)),
                 "label_accuracy_min": min(per_label),
                 "referee_accuracy": referee.accuracy,
@@ -133,6 +140,8 @@ def draw_report(metrics, per_label, names, path: Path) -> None:
     bars = {
         "perplexity": ("model", "C0"),
         "wrong_label_perplexity": ("wrong label", "C1"),
+        "label_bigram_known_length_perplexity": ("bigram per label,\nlength told", "C7"),
+        "label_bigram_perplexity": ("bigram\nper label", "C7"),
         "unconditional_perplexity": ("bigram", "C7"),
         "unigram_perplexity": ("unigram", "C7"),
     }

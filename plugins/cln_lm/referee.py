@@ -1,19 +1,15 @@
-"""What a conditional language model is scored against: a referee that reads the label of a text,
-and count-based unigram and bigram models of the training text.
+"""The referee that reads the label of a text a conditional language model generated.
 
 The referee is a logistic regression on bags of character unigrams and bigrams, trained on the
 real training texts and their labels, so "generated text follows the condition" means "a classifier
-that never saw the generator reads the requested label in it". The bigram model is the
-unconditional baseline: it predicts the next character from the previous one alone, never the label.
+that never saw the generator reads the requested label in it".
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from pipeline import PAD, PreparedData, Vocab
+from pipeline import PreparedData, Vocab
 
 
 class Referee:
@@ -43,31 +39,3 @@ class Referee:
     def score(self, rows: np.ndarray, labels: np.ndarray) -> float:
         """Share of rows read as their label."""
         return float((self.predict(rows) == np.asarray(labels)).mean())
-
-
-def _pairs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(previous, next) token of every predicted position: next is not padding."""
-    previous, following = rows[:, :-1].ravel(), rows[:, 1:].ravel()
-    kept = following != PAD
-    return previous[kept], following[kept]
-
-
-def unigram_perplexity(data: PreparedData) -> float:
-    """Perplexity on the test split of add-one-smoothed token frequencies of the training split."""
-    vocab = len(data.info.vocab)
-    _, train = _pairs(data.train.x)
-    _, test = _pairs(data.test.x)
-    probs = (np.bincount(train, minlength=vocab) + 1.0) / (len(train) + vocab)
-    return math.exp(-np.log(probs[test]).mean())
-
-
-def bigram_perplexity(data: PreparedData) -> float:
-    """Perplexity on the test split of an add-one-smoothed bigram model of the training split:
-    the next token from the previous one, label unseen."""
-    vocab = len(data.info.vocab)
-    previous, following = _pairs(data.train.x)
-    counts = np.ones((vocab, vocab))
-    np.add.at(counts, (previous, following), 1.0)
-    probs = counts / counts.sum(1, keepdims=True)
-    previous, following = _pairs(data.test.x)
-    return math.exp(-np.log(probs[previous, following]).mean())
