@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.linalg
+import torch
 
 from plugins.generative.judge import Judge, frechet_distance
 from tests.family_kit import prepared
@@ -46,3 +47,30 @@ def test_referee_reads_real_test_digits_and_its_features_match_scipy():
     assert judge.frechet(data.test.x, data.train.x[: len(data.test.x)]) == pytest.approx(
         scipy_frechet(real, train), rel=1e-6
     )
+
+
+def test_a_trained_judge_is_kept_for_later_runs_and_a_damaged_copy_is_trained_again(
+    tmp_path, monkeypatch
+):
+    from plugins.generative import judge as judging
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(judging, "_TRAINED", {})  # what this process already trained
+    data = prepared()
+    trained = {k: v.clone() for k, v in Judge(data, hidden=8, epochs=2).model.state_dict().items()}
+    [kept] = (tmp_path / "cooler-pipeline" / "judges").glob("*.pt")
+    assert judging.cache_folder() == kept.parent
+
+    # A later run (a new process) reads the kept copy: here, one overwritten with zeros.
+    judging._TRAINED.clear()
+    torch.save({k: torch.zeros_like(v) for k, v in trained.items()}, kept)
+    read = Judge(data, hidden=8, epochs=2).model.state_dict()
+    assert all(not read[k].any() for k in trained)
+
+    # A damaged copy is trained again, to the same weights, and kept anew.
+    judging._TRAINED.clear()
+    kept.write_bytes(b"not a checkpoint")
+    again = Judge(data, hidden=8, epochs=2).model.state_dict()
+    assert all(torch.equal(again[k], trained[k]) for k in trained)
+    assert all(torch.equal(v, trained[k]) for k, v in torch.load(kept).items())
+    assert [p.name for p in kept.parent.iterdir()] == [kept.name]  # no partial file left

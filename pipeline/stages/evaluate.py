@@ -9,6 +9,7 @@ def run(ctx: RunContext) -> dict[str, float]:
     """Write ``metrics/evaluate.json`` and the family's plots; add both to the pipeline's MLflow
     run."""
     from pipeline.stages.outputs import load_trained, move_text_samples, read_run_id, write_json
+    from pipeline.stages.still_working import still_working
     from pipeline.tracking import runs as tracking
 
     run_id = read_run_id(ctx.paths.run_record)
@@ -17,7 +18,9 @@ def run(ctx: RunContext) -> dict[str, float]:
         family, module, data = load_trained(ctx)
         plots = ctx.paths.plots / "evaluate"
         plots.mkdir(parents=True, exist_ok=True)
-        metrics = {k: float(v) for k, v in family.evaluate(module, data, plots).items()}
+        with still_working("evaluate"):
+            scored = family.evaluate(module, data, plots)
+        metrics = {k: float(v) for k, v in scored.items()}
         samples = move_text_samples(plots, ctx.paths.samples)
         write_json(ctx.paths.metrics / "evaluate.json", metrics)
         tracker.log_metrics(run_id, {f"test.{k}": v for k, v in metrics.items()})

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from pipeline.training.builder import Training
     from pipeline.training.callbacks.best_weights import BestWeights
     from pipeline.training.callbacks.history import EpochHistory
+    from pipeline.training.callbacks.long_run import LongRunNote
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ def run(ctx: RunContext) -> dict[str, float]:
         DivergenceGuard(params["optimizer"]["lr"]),  # a diverged run fails instead of passing
         epoch_ends := EpochEnds(),  # tells the MLflow logger which metrics close an epoch
         *selecting,  # early stopping and the best epoch's weights, when asked for
+        LongRunNote(params["selection"]["monitor"]),  # one line when the epochs left take long
     ]
     # Built before a run is opened, so a trick that does not fit the model or a setting Lightning
     # refuses stops here, and another setting's checkpoints are left alone. The tricks' settings

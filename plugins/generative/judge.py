@@ -7,7 +7,11 @@ FID recipe, with this small classifier standing in for Inception).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import pickle
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,7 +29,7 @@ class Judge:
     def __init__(self, data: PreparedData, hidden: int = 100, epochs: int = 40, seed: int = 0):
         key = _fingerprint(data, hidden, epochs, seed)
         if key not in _TRAINED:  # several families evaluate on the same split within one process
-            _TRAINED[key] = _train(data, hidden, epochs, seed)
+            _TRAINED[key] = _load_or_train(key, data, hidden, epochs, seed)
         self.model = _TRAINED[key]
         self.accuracy = self.score(data.test.x, data.test.y)
 
@@ -84,4 +88,31 @@ def _train(data: PreparedData, hidden: int, epochs: int, seed: int) -> Classifie
 def _fingerprint(data: PreparedData, *settings) -> str:
     digest = hashlib.sha1(data.train.x.tobytes())
     digest.update(data.train.y.tobytes())
-    return f"{digest.hexdigest()}-{settings}"
+    digest.update(repr(settings).encode())
+    return digest.hexdigest()
+
+
+def cache_folder() -> Path:
+    """Where trained judges are kept between runs: ``$XDG_CACHE_HOME/cooler-pipeline/judges``
+    (``~/.cache`` by default)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "cooler-pipeline" / "judges"
+
+
+def _load_or_train(key: str, data: PreparedData, hidden: int, epochs: int, seed: int):
+    """The judge trained on this data with these settings: read from the cache when an earlier run
+    trained it (its training is seeded, so the weights are the same), else trained and cached. An
+    unreadable cache entry is trained again; a cache that cannot be written is skipped."""
+    path = cache_folder() / f"{key}.pt"
+    with torch.random.fork_rng():  # its initial weights are replaced: leave the seed's stream
+        model = ClassifierModule(data.train.x.shape[1], hidden, data.info.num_classes)
+    with contextlib.suppress(OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError):
+        model.load_state_dict(torch.load(path, weights_only=True))
+        return model.eval()
+    model = _train(data, hidden, epochs, seed)
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        torch.save(model.state_dict(), partial)
+        os.replace(partial, path)  # whole or not at all, also beside another run writing it
+    return model
