@@ -75,6 +75,31 @@ def artifact_location(uri: str) -> str | None:
     return None if database is None else (database.resolve().parent / "mlruns").as_uri()
 
 
+_WARNED: set[str] = set()  # the artifact folders already warned about in this process
+
+
+def warn_if_artifacts_elsewhere(uri: str, experiment: str, location: str) -> None:
+    """Say once, in one line, when an experiment of the project's own SQLite store keeps its
+    artifacts in a folder outside the project: the project was copied or moved, and MLflow keeps
+    an experiment's folder for good, so the copy's runs would write into the original's."""
+    own = artifact_location(uri)
+    if own is None or location in _WARNED:
+        return
+    parsed = urllib.parse.urlparse(location)
+    if parsed.scheme not in ("", "file"):
+        return  # a remote artifact store is meant to be shared
+    folder = Path(urllib.parse.unquote(parsed.path)).resolve()
+    if folder.is_relative_to(Path(urllib.parse.unquote(urllib.parse.urlparse(own).path))):
+        return
+    _WARNED.add(location)
+    print(
+        f"warning: MLflow experiment '{experiment}' keeps its runs' files in {folder}, outside "
+        "this project (copied or moved from there?), and goes on writing there; set "
+        "tracking.experiment to a new name to keep them in this project's mlruns/.",
+        file=sys.stderr,
+    )
+
+
 def is_rank_zero() -> bool:
     """True in the process that records runs (the only process outside distributed training, and
     in a process without Lightning, which trains nothing)."""
@@ -312,6 +337,7 @@ class Tracker:
         for key, value in EXPERIMENT_KIND.items():
             if key not in found.tags:  # an experiment made before, or by another tool
                 self.client.set_experiment_tag(found.experiment_id, key, value)
+        warn_if_artifacts_elsewhere(self.uri, name, found.artifact_location)
         return found.experiment_id
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
