@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from pipeline.training.builder import Training
     from pipeline.training.callbacks.best_weights import BestWeights
     from pipeline.training.callbacks.history import EpochHistory
-    from pipeline.training.callbacks.long_run import LongRunNote
 
 
 @dataclass(frozen=True)
@@ -49,6 +48,7 @@ def run(ctx: RunContext) -> dict[str, float]:
     from pipeline.training.callbacks.checkpoint import LastCheckpoint
     from pipeline.training.callbacks.divergence import DivergenceGuard
     from pipeline.training.callbacks.history import EpochHistory
+    from pipeline.training.callbacks.long_run import LongRunNote
 
     params, paths = ctx.params, ctx.paths
     if tracking.is_rank_zero():  # a quick refusal before the model and data load
