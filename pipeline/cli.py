@@ -88,7 +88,26 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--storage", help="Optuna storage URL (default: sqlite:///comparisons/comparisons.db)"
     )
+    plots = commands.add_parser(
+        "plots", help="DVC's plots on one page that needs no network (charts drawn as SVG)"
+    )
+    plots.add_argument(
+        "revisions", nargs="*", help="git revisions or experiments to compare (default: workspace)"
+    )
+    plots.add_argument(
+        "--out", type=Path, help="the page to write (default: dvc_plots/offline.html)"
+    )
     return parser
+
+
+def cmd_plots(args: argparse.Namespace) -> int:
+    """Write the offline page of DVC's plots and say where it is."""
+    from pipeline.plots_page import DEFAULT_PAGE, write_page
+
+    page = args.out or DEFAULT_PAGE
+    count = write_page(Path.cwd(), args.revisions, page)
+    print(f"plots: {count} charts and images in {page}; open it in a browser, no network needed.")
+    return 0
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
@@ -248,7 +267,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return run_compare(Request(args.spec, args.workers, args.storage), Path.cwd())
 
 
-COMMANDS = {"plugins": cmd_plugins, "run": cmd_run, "sweep": cmd_sweep, "compare": cmd_compare}
+COMMANDS = {
+    "plugins": cmd_plugins,
+    "run": cmd_run,
+    "sweep": cmd_sweep,
+    "compare": cmd_compare,
+    "plots": cmd_plots,
+}
 
 
 def _terminate(signum, frame):  # a kill marks the MLflow run FAILED instead of leaving it RUNNING

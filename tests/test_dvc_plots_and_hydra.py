@@ -4,6 +4,8 @@ installed plugin's components compose through Hydra with no file in conf/."""
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -99,3 +101,38 @@ def test_an_installed_plugin_composes_through_hydra(tmp_path: Path):
         [sys.executable, "-c", COMPOSE, str(REPO / "conf"), "model=logistic"], tmp_path, check=False
     )
     assert missing.returncode != 0 and "Could not find 'model/logistic'" in missing.stderr
+
+
+def network_off() -> list[str]:
+    """A command prefix that runs without any network (a namespace of its own), where the machine
+    allows one."""
+    done = subprocess.run(["unshare", "-n", "true"], capture_output=True)
+    return ["unshare", "-n"] if done.returncode == 0 else []
+
+
+def test_the_offline_page_draws_every_plot_with_no_script_and_no_network(shown):
+    project, shown_json, _ = shown
+    done = run([*network_off(), "pipeline", "plots"], project)
+    entries = [e for plots in shown_json["data"].values() for e in plots]
+    assert done.stdout.strip() == (
+        f"plots: {len(entries)} charts and images in dvc_plots/offline.html; open it in a browser, "
+        "no network needed."
+    )
+    page = (project / "dvc_plots" / "offline.html").read_text()
+    assert "<script" not in page and not re.search(r'(src|href)="https?:', page)
+    assert page.count("<svg") == sum(e["type"] == "vega" for e in entries)
+    assert page.count('<img src="data:image/png;base64,') == 1  # the confusion matrix, inline
+    # Drawn, not blank: the learning curves' two lines (one a metric) with their axis titles.
+    curves = page.split("<h2>learning curves")[1].split("</section>")[0]
+    assert re.findall(r'class="(mark-line) role-mark', curves) == ["mark-line"] * 4
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", curves)
+    assert {"epoch", "loss", "train_loss", "val_loss"} <= set(texts)
+
+
+def test_the_offline_page_says_when_there_is_nothing_to_draw(tmp_path: Path):
+    run(["git", "init", "-q"], tmp_path)
+    run(["dvc", "init", "-q"], tmp_path)
+    done = run(["pipeline", "plots"], tmp_path, check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: there are no plots to show yet: run `dvc repro` first."
+    assert not (tmp_path / "dvc_plots").exists()
