@@ -1,6 +1,6 @@
 """The ON-LSTM family: builds the language model, scores it (perplexity against a plain LSTM, parse
-F1 of the trees its master forget gates induce against a right-branching tree) and exports its
-logits."""
+F1 of the trees its master forget gates induce against random, balanced and right-branching trees;
+the names are in :mod:`plugins.on_lstm.parse_scores`) and exports its logits."""
 
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ import torch
 
 from pipeline import Family, PipelineError, Vocab
 from plugins.on_lstm.model import OnLstmModule, OnLstmStep, net_nll
-from plugins.on_lstm.parse import distance_tree, right_branching, span_f1
-from plugins.on_lstm.report import save_gates, write_trees
+from plugins.on_lstm.parse_scores import parse_metrics, parse_texts, tree_scores
+from plugins.on_lstm.report import save_tree_picture, write_trees
 from plugins.sequence.nll import mean_nll
 from plugins.text.generated import bracket_spans
 
 EVAL_BATCH = 256
 EXPORT_ROWS = 16
+PICTURE_TOKENS = 12
 
 
 @contextmanager
@@ -57,19 +58,10 @@ def distances(net, ids: np.ndarray) -> list[np.ndarray]:
     return [np.concatenate(parts) for parts in zip(*layers, strict=True)]
 
 
-def parses(texts: list[str], distance: np.ndarray) -> list[tuple[str, list, list, list]]:
-    """``(text, induced spans, right-branching spans, gold spans)`` for each text of three tokens or
-    more (shorter ones have no non-trivial span); position 0 of a row is ``BOS``."""
-    return [
-        (text, distance_tree(d[1 : len(text) + 1]), right_branching(len(text)), bracket_spans(text))
-        for text, d in zip(texts, distance, strict=True)
-        if len(text) >= 3
-    ]
-
-
-def mean_f1(parsed, which: int) -> float:
-    """Sentence-averaged F1 of the trees at index ``which`` of each parse against the gold."""
-    return float(np.mean([span_f1(p[which], p[3], len(p[0])) for p in parsed])) if parsed else 0.0
+def parse_layer(layers: int) -> int:
+    """The layer (from 0) whose distances parse: the middle one, as "Ordered Neurons" parses with
+    the second of three layers; of two, the upper one (on dyck its trees beat the lower's)."""
+    return layers // 2
 
 
 class OnLstmFamily(Family):
@@ -103,24 +95,26 @@ class OnLstmFamily(Family):
         metrics = {"perplexity": perplexity(module.net, data.test.x)}
         if module.baseline is not None:
             metrics["lstm_perplexity"] = perplexity(module.baseline, data.test.x)
-        # The layer whose trees fit the validation split best parses the test split.
-        val_texts = [vocab.decode(row) for row in data.val.x]
-        val_f1 = [mean_f1(parses(val_texts, d), 1) for d in distances(module.net, data.val.x)]
-        layer = int(np.argmax(val_f1))
         texts = [vocab.decode(row) for row in data.test.x]
-        distance = distances(module.net, data.test.x)[layer]
-        parsed = parses(texts, distance)
-        metrics |= {
-            "parse_f1": mean_f1(parsed, 1),
-            "right_branching_f1": mean_f1(parsed, 2),
-            "parse_layer": float(layer + 1),
-        }
+        by_layer = distances(module.net, data.test.x)
+        layer = parse_layer(len(by_layer))
+        for depth, distance in enumerate(by_layer):  # each layer's trees, read beside the chosen
+            each = parse_texts(texts, distance, bracket_spans)
+            metrics[f"parse_f1_layer{depth + 1}"] = tree_scores(each, [p.induced for p in each])[0]
+        parsed = parse_texts(texts, by_layer[layer], bracket_spans)
+        metrics |= parse_metrics(parsed) | {"parse_layer": float(layer + 1)}
         write_trees(parsed[:12], out_dir / "trees.txt")
-        row = next((k for k, t in enumerate(texts) if len(t) >= 8), 0)
-        with evaluating(module.net):
-            _, gates = module.net.logits_and_gates(torch.from_numpy(data.test.x[row : row + 1]))
-        save_gates(texts[row], gates[layer][0].numpy(), out_dir / "master_forget_gate.png")
+        self.draw(module.net, data.test.x, texts, parsed, layer, out_dir)
         return metrics
+
+    @staticmethod
+    def draw(net, ids: np.ndarray, texts: list[str], parsed, layer: int, out_dir) -> None:
+        """The picture of the first test string of ``PICTURE_TOKENS`` tokens or more."""
+        shown = next((p for p in parsed if len(p.text) >= PICTURE_TOKENS), parsed[0])
+        row = texts.index(shown.text)
+        with evaluating(net):
+            _, gates = net.logits_and_gates(torch.from_numpy(ids[row : row + 1]))
+        save_tree_picture(shown, gates[layer][0].numpy(), out_dir / "master_forget_gate.png")
 
     def export_target(self, module, data):
         """One step of the LM (token, state → logits, state), checked on the state the test rows'

@@ -1,9 +1,11 @@
-"""Unsupervised parsing from syntactic distances, and unlabeled span F1 against gold trees.
+"""Trees from syntactic distances, as "Ordered Neurons" (Shen et al., 2019) builds them.
 
-A distance ``d[k]`` belongs to the boundary before token ``k``. A sequence is split top-down at its
-largest interior distance (the first on ties) until single tokens remain, as "Ordered Neurons"
-builds its trees. A span is *trivial* when it is one token or the whole sequence; both the induced
-and the gold trees are scored on their non-trivial spans only.
+The ON-LSTM reads token ``k`` with a master forget gate whose expected level gives the distance
+``d[k]``: how much of the ordered memory token ``k`` erases, so a large ``d[k]`` opens a new
+constituent at token ``k``. The paper's greedy top-down split (``build_tree`` in its
+``test_phrase_grammar.py``) takes the token of largest distance (the first on ties), closes
+everything before it as the left child, and makes the token the left leaf of the right child,
+whose remaining tokens are split the same way.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ import numpy as np
 Span = tuple[int, int]
 
 
-def distance_tree(distances: Sequence[float]) -> list[Span]:
-    """Every span ``(start, end)`` (end exclusive, two tokens or more) of the binary tree made by
-    splitting at the largest distance."""
+def top_down_tree(distances: Sequence[float]) -> list[Span]:
+    """Every span ``(start, end)`` (end exclusive, two tokens or more) of the paper's binary tree
+    over ``len(distances)`` tokens, sorted."""
     d = np.asarray(distances, dtype=float)
     spans, todo = [], [(0, len(d))]
     while todo:
@@ -25,30 +27,13 @@ def distance_tree(distances: Sequence[float]) -> list[Span]:
         if end - start < 2:
             continue
         spans.append((start, end))
-        split = start + 1 + int(np.argmax(d[start + 1 : end]))
-        todo += [(start, split), (split, end)]
+        top = start + int(np.argmax(d[start:end]))
+        if top > start:
+            todo.append((start, top))  # the left child: everything before the top token
+            if end - top >= 2:
+                spans.append((top, end))  # the right child: the top token and what follows it
+        todo.append((top + 1, end))
     return sorted(spans)
-
-
-def right_branching(n: int) -> list[Span]:
-    """The right-branching tree over ``n`` tokens: every split right after the first token."""
-    return distance_tree(-np.arange(n, dtype=float))
-
-
-def nontrivial(spans: Iterable[Span], n: int) -> set[Span]:
-    """The spans longer than one token that are not the whole sequence of ``n`` tokens."""
-    return {(a, b) for a, b in spans if b - a > 1 and (a, b) != (0, n)}
-
-
-def span_f1(induced: Iterable[Span], gold: Iterable[Span], n: int) -> float:
-    """Unlabeled F1 of one sentence's non-trivial spans; an empty set scores full precision (or
-    recall), as in "Ordered Neurons"."""
-    found, wanted = nontrivial(induced, n), nontrivial(gold, n)
-    hits = len(found & wanted)
-    precision = hits / len(found) if found else 1.0
-    recall = hits / len(wanted) if wanted else 1.0
-    total = precision + recall
-    return 2 * precision * recall / total if total else 0.0
 
 
 def bracketed(text: str, spans: Iterable[Span]) -> str:
