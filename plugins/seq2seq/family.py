@@ -10,12 +10,16 @@ import numpy as np
 import torch
 
 from pipeline import BOS, Family, PreparedData, Vocab, pyplot
+from plugins.seq2seq.baselines import baseline_titles
 from plugins.seq2seq.network import DecoderStepPart, EncoderPart, Seq2Seq
-from plugins.seq2seq.search import beam_search, greedy
+from plugins.seq2seq.report import titles_table
+from plugins.seq2seq.rouge import rouge_scores
+from plugins.seq2seq.search import beam_search, greedy, step_context
 from plugins.sequence.nll import NextTokenModule, mean_nll, next_token_nll
 
 CHUNK = 128  # articles decoded at once
-SHOWN = 40  # test articles whose titles the samples file shows
+SHOWN = 10  # test articles whose titles the samples file shows
+BASELINES = ("first_sentence", "constant", "nearest")  # metric suffixes of the baselines
 EXAMPLES = 64  # articles of the export's parity check
 
 
@@ -48,25 +52,6 @@ class Seq2SeqModule(NextTokenModule):
         return beam_search(step, encoded, width, self.max_title)[0]
 
 
-def rouge_l(predictions: list[str], references: list[str]) -> np.ndarray:
-    """ROUGE-L F of each prediction against its reference (``rouge-score``'s word tokens)."""
-    from rouge_score import rouge_scorer
-
-    scorer = rouge_scorer.RougeScorer(["rougeL"])
-    return np.array(
-        [
-            scorer.score(r, p)["rougeL"].fmeasure
-            for p, r in zip(predictions, references, strict=True)
-        ]
-    )
-
-
-def lead_title(article: str, characters: int) -> str:
-    """The baseline title: the article's first sentence, cut at ``characters``."""
-    first = article.split(". ")[0]
-    return first[:characters]
-
-
 def test_nll(module: Seq2SeqModule, data: PreparedData) -> float:
     """Mean negative log-likelihood per title token of the test split (nats)."""
     return mean_nll(module.nll, data.test.x, data.test.y, rows=CHUNK)
@@ -81,15 +66,15 @@ def generate(module: Seq2SeqModule, x: np.ndarray, width: int, vocab: Vocab) -> 
 
 
 def save_scores(scores: dict[str, np.ndarray], path: Path) -> None:
-    """Bars of the mean ROUGE-L F per title source, with the spread across articles."""
+    """Bars of the mean ROUGE-L F per title source."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = plt.subplots(figsize=(7, 3.5))
     names = list(scores)
-    ax.bar(names, [s.mean() for s in scores.values()], color=["C0", "C1", "C7"][: len(names)])
+    ax.bar(names, [s.mean() for s in scores.values()], color=[f"C{i}" for i in range(len(names))])
     for i, s in enumerate(scores.values()):
         ax.text(i, s.mean(), f"{s.mean():.3f}", ha="center", va="bottom")
     ax.set_ylabel("mean ROUGE-L F (test)")
-    ax.set_title("generated titles vs the article's first sentence")
+    ax.set_title("generated titles vs the baselines")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
@@ -116,34 +101,28 @@ class Seq2SeqFamily(Family):
         vocab = Vocab(data.info.vocab)
         articles = [vocab.decode(row) for row in data.test.x]
         references = [vocab.decode(row) for row in data.test.y]
-        cap = data.test.y.shape[1] - 2
-        beamed = generate(module, data.test.x, module.beam, vocab)
-        greedy_titles = generate(module, data.test.x, 1, vocab)
-        leads = [lead_title(a, cap) for a in articles]
-        scores = {
-            f"beam {module.beam}": rouge_l(beamed, references),
-            "greedy": rouge_l(greedy_titles, references),
-            "first sentence": rouge_l(leads, references),
+        titles = {
+            "": generate(module, data.test.x, module.beam, vocab),
+            "greedy": generate(module, data.test.x, 1, vocab),
+            **baseline_titles(
+                articles,
+                [vocab.decode(row) for row in data.train.x],
+                [vocab.decode(row) for row in data.train.y],
+            ),
         }
-        save_scores(scores, Path(out_dir) / "rouge_l.png")
-        lines = []
-        for i in range(min(SHOWN, len(articles))):
-            lines += [
-                f"article:   {articles[i][:120]}",
-                f"reference: {references[i]}",
-                f"generated: {beamed[i]}",
-                f"baseline:  {leads[i]}",
-                "",
-            ]
-        (Path(out_dir) / "titles.txt").write_text("\n".join(lines))
+        scores = {source: rouge_scores(t, references) for source, t in titles.items()}
+        metrics = {
+            f"{name}_{source}".rstrip("_"): float(values.mean())
+            for source, by_name in scores.items()
+            for name, values in by_name.items()
+        }
+        bars = {source or f"beam {module.beam}": s["rouge_l"] for source, s in scores.items()}
+        save_scores(bars, Path(out_dir) / "rouge_l.png")
+        best = max(BASELINES, key=lambda source: metrics[f"rouge_l_{source}"])
+        table = titles_table(articles, references, titles[best], titles[""], best, SHOWN)
+        (Path(out_dir) / "titles.txt").write_text(table)
         nll = test_nll(module, data)
-        return {
-            "rouge_l": float(scores[f"beam {module.beam}"].mean()),
-            "rouge_l_greedy": float(scores["greedy"].mean()),
-            "baseline_rouge_l": float(scores["first sentence"].mean()),
-            "test_loss": nll,
-            "perplexity": math.exp(nll),
-        }
+        return {**metrics, "test_loss": nll, "perplexity": math.exp(nll)}
 
     def export_target(self, module, data):
         module.eval()
@@ -152,7 +131,7 @@ class Seq2SeqFamily(Family):
         with torch.no_grad():
             encoded = model.encode(ids)
         token = torch.from_numpy(data.test.y[:EXAMPLES, 1]).clamp_min(BOS)
-        step_inputs = (token, *encoded[3:], *encoded[:3])
+        step_inputs = (token, encoded.state, *step_context(encoded))
         return {
             "encoder": (EncoderPart(model).eval(), (ids,)),
             "decoder_step": (DecoderStepPart(model).eval(), step_inputs),

@@ -1,10 +1,11 @@
 """Decoding: greedy and beam search over any decoder step (the torch decoder or its exported ONNX
 file), and the teacher-forced score of given outputs.
 
-A step maps ``(previous token (N,), state, memory, summary, mask)`` to ``(log-probabilities (N, V),
-new state)``. A hypothesis scores the sum of its tokens' log-probabilities, its end marker
-included; a finished one only extends by ``PAD`` at no cost, and ``PAD``/``BOS`` are never
-generated. Outputs are ``(B, max_len)`` ids without the start marker, ``PAD`` after the end.
+A step maps ``(previous token (N,), state, memory, summary, mask, following)`` to
+``(log-probabilities (N, V), new state)``. A hypothesis scores the sum of its tokens'
+log-probabilities, its end marker included; a finished one only extends by ``PAD`` at no cost,
+and ``PAD``/``BOS`` are never generated. Outputs are ``(B, max_len)`` ids without the start
+marker, ``PAD`` after the end.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ def _allowed(log_probs: torch.Tensor, finished: torch.Tensor) -> torch.Tensor:
     return torch.where(finished.unsqueeze(-1), done, live)
 
 
+def step_context(encoded: Encoded) -> tuple[torch.Tensor, ...]:
+    """What every decoder step reads besides the token and the state, in the step's order."""
+    return encoded.memory, encoded.summary, encoded.mask, encoded.following
+
+
 @torch.no_grad()
 def greedy(step: Step, encoded: Encoded, max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The most likely token at every step: ids ``(B, max_len)`` and their scores ``(B,)``."""
@@ -39,7 +45,7 @@ def greedy(step: Step, encoded: Encoded, max_len: int) -> tuple[torch.Tensor, to
     score = torch.zeros(batch)
     state, outputs = encoded.state, []
     for _ in range(max_len):
-        log_probs, state = step(token, state, encoded.memory, encoded.summary, encoded.mask)
+        log_probs, state = step(token, state, *step_context(encoded))
         log_probs = _allowed(log_probs, finished)
         token = log_probs.argmax(-1)
         score = score + log_probs.gather(1, token.unsqueeze(1)).squeeze(1)
@@ -57,14 +63,15 @@ def beam_search(
     """The best of ``width`` hypotheses kept at every step: ids ``(B, max_len)`` and scores
     ``(B,)``. A row stops once its best hypothesis has ended: later tokens only lower a score."""
     batch = encoded.memory.shape[0]
-    memory, summary, mask, state = (t.repeat_interleave(width, 0) for t in encoded)
+    encoded = Encoded(*(t.repeat_interleave(width, 0) for t in encoded))
+    state, context = encoded.state, step_context(encoded)
     scores = torch.full((batch, width), float("-inf"))
     scores[:, 0] = 0.0  # one hypothesis, the start marker, to begin with
     finished = torch.zeros(batch, width, dtype=torch.bool)
     tokens = torch.zeros(batch, width, 0, dtype=torch.long)
     token = torch.full((batch * width,), BOS, dtype=torch.long)
     for _ in range(max_len):
-        log_probs, state = step(token, state, memory, summary, mask)
+        log_probs, state = step(token, state, *context)
         vocab = log_probs.shape[-1]
         log_probs = _allowed(log_probs.view(batch, width, vocab), finished)
         scores, index = (scores.unsqueeze(-1) + log_probs).view(batch, -1).topk(width, dim=1)
