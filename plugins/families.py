@@ -208,6 +208,55 @@ FAMILIES = [
         },
     ),
     FamilySpec(
+        "pplm",
+        "plug-and-play control: an unconditional Transformer LM steered at generation time by an "
+        "attribute classifier's gradient on its hidden state",
+        load="plugins.pplm.family:PPLMFamily",
+        reads=("tokens",),
+        settings={
+            "d_model": Setting(64, "width of the token vectors (a multiple of heads)", low=1),
+            "heads": Setting(4, "attention heads per layer", low=1),
+            "layers": Setting(2, "Transformer blocks", low=1, high=24),
+            "dropout": Setting(0.0, "dropout on embeddings and block outputs", low=0, high=0.9),
+            "attention": Setting(
+                "softmax",
+                "softmax, or linear: φ(Q)(φ(K)ᵀV) normalised, φ = elu + 1, linear in length",
+                choices=("softmax", "linear"),
+            ),
+            "temperature": Setting(
+                1.0, "sampling temperature of the texts evaluate generates; 0 is greedy", low=0
+            ),
+            "step_size": Setting(
+                100.0,
+                "α of each gradient step Δ ← Δ − α∇L/‖∇L‖^norm_power on the hidden state; 0 "
+                "leaves the LM's distribution as it is",
+                low=0,
+            ),
+            "steps": Setting(3, "gradient steps on the hidden state per generated token", low=0),
+            "kl_weight": Setting(
+                0.01, "weight of KL(steered ‖ LM next-token distribution) in the loss L", low=0
+            ),
+            "fusion": Setting(
+                0.95,
+                "γ of the sampled distribution p_steered^γ · p_LM^(1−γ), renormalised; 0 is the LM",
+                low=0,
+                high=1,
+            ),
+            "norm_power": Setting(
+                0.0,
+                "power of the gradient's norm that divides each step: 1 the paper's normalised "
+                "step, 0 a plain gradient step that shrinks as the classifier grows sure",
+                low=0,
+            ),
+            "reads": Setting(
+                "next",
+                "what the classifier reads: the mean hidden state with the steered one (current), "
+                "or also the state one token ahead, fed the expected next-token embedding (next)",
+                choices=("current", "next"),
+            ),
+        },
+    ),
+    FamilySpec(
         "seq2seq",
         "title generation: BiLSTM encoder, LSTM decoder with conditional LayerNorm and attention",
         load="plugins.seq2seq.family:Seq2SeqFamily",

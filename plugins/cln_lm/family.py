@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline import Family, PipelineError, PreparedData, Vocab, pyplot
+from pipeline import Family, PreparedData, Vocab, pyplot
 from plugins.cln_lm.baselines import (
     bigram_perplexity,
     label_bigram_perplexity,
@@ -17,6 +17,7 @@ from plugins.cln_lm.baselines import (
 )
 from plugins.cln_lm.model import ConditionalLM
 from plugins.cln_lm.referee import Referee
+from plugins.cln_lm.sizes import transformer_sizes
 from plugins.sequence.nll import NextTokenModule, mean_nll, next_token_nll
 
 PER_LABEL = 100  # generated texts per label that the referee reads
@@ -57,21 +58,10 @@ class CLNFamily(Family):
     export_formats = ("ONNX",)
 
     def build(self, settings, info):
-        if settings["d_model"] % settings["heads"]:
-            raise PipelineError(
-                f"model.d_model = {settings['d_model']} is not a multiple of model.heads = "
-                f"{settings['heads']}; choose a d_model that the heads divide."
-            )
         return CLNModule(
             settings["temperature"],
-            vocab=len(info.vocab),
             labels=max(info.num_classes, 1),
-            length=info.input_shape[0],
-            d_model=settings["d_model"],
-            heads=settings["heads"],
-            layers=settings["layers"],
-            attention=settings["attention"],
-            dropout=settings["dropout"],
+            **transformer_sizes(settings, info),
         )
 
     @torch.no_grad()
