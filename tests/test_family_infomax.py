@@ -1,5 +1,5 @@
 """Deep INFOMAX: the Jensen–Shannon estimator's value on known distributions, the loss's parts,
-and the probes evaluate reports."""
+and the probes evaluate reports beside PCA and a VAE."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from plugins.infomax.estimators import jsd_mi, mismatched
+from plugins.infomax.baseline import vae_codes
+from plugins.infomax.estimators import batch_pairs, jsd_mi
 from plugins.infomax.module import gaussian_kl
+from plugins.infomax.probes import knn_accuracy, probe_accuracy
 from tests.data_kit import prepared
 from tests.family_kit import build
 
@@ -61,11 +63,12 @@ def test_any_other_critic_scores_lower_and_identical_distributions_give_the_floo
     assert float(jsd_mi(same, same)) == pytest.approx(-2 * math.log(2), abs=1e-12)
 
 
-def test_negatives_pair_each_example_with_another_code():
-    codes = torch.arange(12.0).reshape(4, 3)
-    other = mismatched(codes)
-    assert sorted(map(tuple, other.tolist())) == sorted(map(tuple, codes.tolist()))
-    assert all(not torch.equal(a, b) for a, b in zip(codes, other, strict=True))
+def test_negatives_pair_each_code_with_every_other_image_of_the_batch():
+    scores = torch.arange(4 * 4 * 2.0).reshape(4, 4, 2)  # [code, image, location]
+    joint, marginal = batch_pairs(scores)
+    assert joint.tolist() == [scores[i, i].tolist() for i in range(4)]
+    others = [scores[i, j].tolist() for i in range(4) for j in range(4) if i != j]
+    assert marginal.tolist() == others  # 4 codes × 3 other images, each at 2 locations
 
 
 def test_with_mi_weights_zero_the_loss_is_the_prior_term():
@@ -81,7 +84,7 @@ def test_with_mi_weights_zero_the_loss_is_the_prior_term():
     assert all(p.grad is None for p in critics)  # nothing but the prior trains
 
 
-def test_the_mi_terms_are_the_estimator_on_matched_and_mismatched_pairs():
+def test_the_mi_terms_are_the_estimator_on_own_and_other_pairs():
     data = prepared("digits")
     _, module = build("infomax", data, global_mi=1.0, local_mi=0.0, prior=0.0)
     x = torch.from_numpy(data.train.x[:32])
@@ -90,7 +93,25 @@ def test_the_mi_terms_are_the_estimator_on_matched_and_mismatched_pairs():
     torch.manual_seed(1)
     features, mu, logvar = module.encode(x)
     z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
-    joint = module.global_scores(features, z)
-    expected = jsd_mi(joint, module.global_scores(features, mismatched(z)))
+    scores = module.global_scores(z, features)
+    own = torch.eye(32, dtype=torch.bool)
+    expected = jsd_mi(scores[own], scores[~own])
     assert torch.allclose(parts["global_mi"], expected) and torch.allclose(loss, -expected)
     assert float(expected.detach()) < 0  # log σ and log(1 − σ) are negative
+
+
+def test_evaluate_probes_a_vae_of_the_same_width_on_the_same_split(tmp_path):
+    data = prepared("digits")
+    loaded, module = build("infomax", data, latent=3, hidden=8, channels=4)
+    loaded.vae_epochs = 2  # the baseline's budget, cut for the test
+    metrics = loaded.evaluate(module.eval(), data, tmp_path)
+    state = torch.get_rng_state()
+    train, test = vae_codes(data, latent=3, epochs=2)
+    assert torch.equal(torch.get_rng_state(), state)  # the baseline trains on its own seed
+    assert train.shape == (len(data.train.x), 3) and test.shape == (len(data.test.x), 3)
+    y_train, y_test = data.train.y, data.test.y
+    assert metrics["vae_probe_accuracy"] == probe_accuracy(train, y_train, test, y_test)
+    assert metrics["vae_knn_accuracy"] == knn_accuracy(train, y_train, test, y_test)
+    assert {"probe_accuracy", "pca_probe_accuracy", "knn_accuracy", "pca_knn_accuracy"} <= set(
+        metrics
+    )

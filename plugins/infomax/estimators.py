@@ -17,7 +17,15 @@ def jsd_mi(joint: torch.Tensor, marginal: torch.Tensor) -> torch.Tensor:
     return (-F.softplus(-joint)).mean() - F.softplus(marginal).mean()
 
 
-def mismatched(codes: torch.Tensor) -> torch.Tensor:
-    """Each row paired with another example's code (the batch rolled by one): draws from the
-    product of the marginals that never pair an example with its own code."""
-    return torch.roll(codes, shifts=1, dims=0)
+def batch_pairs(scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(joint, marginal)`` from the scores of every code of a batch (rows) against every image
+    of it (columns, then any trailing locations): the diagonal pairs an image with its own code,
+    every other entry with another example's, a draw from the product of the marginals (the
+    post's in-batch shuffle, taken over all the batch's other examples at once)."""
+    own = torch.eye(scores.shape[0], dtype=torch.bool, device=scores.device)
+    return scores[own], scores[~own]
+
+
+def jsd_mi_in_batch(scores: torch.Tensor) -> torch.Tensor:
+    """The JSD estimate with every other example of the batch as a negative."""
+    return jsd_mi(*batch_pairs(scores))

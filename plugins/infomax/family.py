@@ -1,4 +1,5 @@
-"""The Deep INFOMAX family: build; evaluate the codes with probes beside PCA; export the encoder."""
+"""The Deep INFOMAX family: build; evaluate the codes with probes beside PCA and a VAE's codes;
+export the encoder."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from torch import nn
 
 from pipeline import Family
 from plugins.generative.report import save_latent_scatter
+from plugins.infomax.baseline import VAE_EPOCHS, vae_codes
 from plugins.infomax.module import InfomaxModule
 from plugins.infomax.probes import probe_report
 
@@ -18,6 +20,7 @@ class InfomaxFamily(Family):
 
     # The encoder starts with convolutions, which the generic Keras converter does not rebuild.
     export_formats = ("ONNX",)
+    vae_epochs = VAE_EPOCHS  # the VAE baseline's training budget in evaluate
 
     def build(self, settings, info):
         side = math.isqrt(int(math.prod(info.input_shape)))
@@ -38,7 +41,11 @@ class InfomaxFamily(Family):
             for split in ("train", "test")
         }
         train, test = data.train, data.test
-        metrics = probe_report(codes["train"], codes["test"], train.x, test.x, train.y, test.y)
+        with torch.enable_grad():  # the VAE baseline trains here
+            vae_train, vae_test = vae_codes(data, module.latent, self.vae_epochs)
+        metrics = probe_report(
+            codes["train"], codes["test"], train.x, test.x, train.y, test.y, vae_train, vae_test
+        )
         _, parts = module.objective(torch.from_numpy(test.x))
         metrics.update({f"test_{name}": float(value) for name, value in parts.items()})
         save_latent_scatter(codes["test"], test.y, out_dir / "codes.png", "Deep INFOMAX codes")

@@ -1,5 +1,5 @@
 """How good codes are for a task they were not trained on: a linear probe and k-nearest neighbours,
-beside the same on PCA of the pixels with as many dimensions."""
+beside the same on PCA of the pixels with as many dimensions and on a VAE's codes."""
 
 from __future__ import annotations
 
@@ -28,15 +28,29 @@ def knn_accuracy(train: np.ndarray, y_train, test: np.ndarray, y_test) -> float:
     return float(knn.fit(train, y_train).score(test, y_test))
 
 
-def probe_report(codes_train, codes_test, pixels_train, pixels_test, y_train, y_test) -> dict:
-    """Probe and kNN accuracies of the codes and of PCA of the pixels with the codes' width."""
+def probe_report(
+    codes_train,
+    codes_test,
+    pixels_train,
+    pixels_test,
+    y_train,
+    y_test,
+    vae_train=None,
+    vae_test=None,
+) -> dict:
+    """Probe and kNN accuracies of the codes, of PCA of the pixels with the codes' width and, when
+    given, of a VAE's codes: the same two classifiers on the same split for each."""
     from sklearn.decomposition import PCA
 
     pca = PCA(n_components=codes_train.shape[1], random_state=0).fit(pixels_train)
-    pca_train, pca_test = pca.transform(pixels_train), pca.transform(pixels_test)
-    return {
-        "probe_accuracy": probe_accuracy(codes_train, y_train, codes_test, y_test),
-        "pca_probe_accuracy": probe_accuracy(pca_train, y_train, pca_test, y_test),
-        "knn_accuracy": knn_accuracy(codes_train, y_train, codes_test, y_test),
-        "pca_knn_accuracy": knn_accuracy(pca_train, y_train, pca_test, y_test),
+    features = {
+        "": (codes_train, codes_test),
+        "pca_": (pca.transform(pixels_train), pca.transform(pixels_test)),
     }
+    if vae_train is not None:
+        features["vae_"] = (vae_train, vae_test)
+    metrics = {}
+    for prefix, (train, test) in features.items():
+        metrics[f"{prefix}probe_accuracy"] = probe_accuracy(train, y_train, test, y_test)
+        metrics[f"{prefix}knn_accuracy"] = knn_accuracy(train, y_train, test, y_test)
+    return metrics
