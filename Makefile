@@ -15,6 +15,12 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# The tests' headless Chromium and its driver, from npm (tests/browser/package-lock.json).
+BROWSER_STAMP := tests/browser/node_modules/.installed-stamp
+$(BROWSER_STAMP): tests/browser/package.json tests/browser/package-lock.json
+	npm ci --prefix tests/browser --silent --no-audit --no-fund
+	touch $(BROWSER_STAMP)
+
 repro: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
@@ -30,10 +36,10 @@ lint: $(STAMP)
 # set by hand: a recipe trained to its quality floor, every family or trick in turn).
 PYTEST := PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadfile
 
-test: lint
+test: lint $(BROWSER_STAMP)
 	$(PYTEST)
 
-test-fast: lint
+test-fast: lint $(BROWSER_STAMP)
 	$(PYTEST) -m "not e2e and not slow"
 
 bench: $(STAMP)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.browser_kit import look, network_off
 from tests.project_kit import REPO, fast_params, run
 from tests.test_third_party_plugin import EXAMPLE, install_into
 
@@ -103,15 +103,13 @@ def test_an_installed_plugin_composes_through_hydra(tmp_path: Path):
     assert missing.returncode != 0 and "Could not find 'model/logistic'" in missing.stderr
 
 
-def network_off() -> list[str]:
-    """A command prefix that runs without any network (a namespace of its own), where the machine
-    allows one."""
-    done = subprocess.run(["unshare", "-n", "true"], capture_output=True)
-    return ["unshare", "-n"] if done.returncode == 0 else []
-
-
 def test_the_offline_page_draws_every_plot_with_no_script_and_no_network(shown):
     project, shown_json, _ = shown
+    # DVC's own page, offline: Vega never loads, not one chart is drawn.
+    run(["dvc", "plots", "show"], project)
+    dvc_page = look((project / "dvc_plots" / "index.html").as_uri(), offline=True)
+    assert dvc_page["charts"] == 0 and "vegaEmbed is not defined" in dvc_page["errors"]
+
     done = run([*network_off(), "pipeline", "plots"], project)
     entries = [e for plots in shown_json["data"].values() for e in plots]
     assert done.stdout.strip() == (
@@ -127,6 +125,10 @@ def test_the_offline_page_draws_every_plot_with_no_script_and_no_network(shown):
     assert re.findall(r'class="(mark-line) role-mark', curves) == ["mark-line"] * 4
     texts = re.findall(r"<text[^>]*>([^<]*)</text>", curves)
     assert {"epoch", "loss", "train_loss", "val_loss"} <= set(texts)
+    # In a real browser with the network off, every chart shows.
+    shown = look((project / "dvc_plots" / "offline.html").as_uri(), offline=True)
+    assert shown["charts"] == page.count("<svg") and shown["errors"] == []
+    assert "learning curves (every family)" in shown["text"]
 
 
 def test_the_offline_page_says_when_there_is_nothing_to_draw(tmp_path: Path):
