@@ -274,6 +274,30 @@ FAMILIES = [
         },
     ),
     FamilySpec(
+        "unilm",
+        "seq2seq by masks (UniLM): one Transformer reads [article, title], the article "
+        "bidirectionally and the title causally; titles by beam search",
+        load="plugins.unilm.family:UniLMFamily",
+        reads=("token_pairs",),
+        settings={
+            "d_model": Setting(64, "width of the token vectors (a multiple of heads)", low=1),
+            "heads": Setting(4, "attention heads per layer", low=1),
+            "layers": Setting(2, "Transformer blocks", low=1, high=24),
+            "dropout": Setting(0.1, "dropout on embeddings and block outputs", low=0, high=0.9),
+            "mask": Setting(
+                "prefix",
+                "prefix: the article attends to itself both ways, the title to the article and "
+                "causally to itself (seq2seq); causal: every position to those before it (a plain "
+                "language model of the concatenation)",
+                choices=("prefix", "causal"),
+            ),
+            "beam": Setting(4, "beam width of the decoding; 1 is greedy", low=1),
+            "max_title": Setting(
+                47, "most tokens a generated title holds, its end marker included", low=1
+            ),
+        },
+    ),
+    FamilySpec(
         "jose",
         "JoSE: word, context and document vectors on the unit sphere, max-margin loss, "
         "Riemannian SGD",

@@ -58,7 +58,7 @@ COPY_FAST = {**FAST, "lr": 1e-2}
 
 
 def family_nll(module, data) -> float:
-    from plugins.seq2seq.family import test_nll
+    from plugins.seq2seq.scoring import test_nll
 
     return test_nll(module.eval(), data)
 
