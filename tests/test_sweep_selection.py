@@ -3,6 +3,9 @@ to choose."""
 
 from __future__ import annotations
 
+import shutil
+
+import numpy as np
 import optuna
 import pytest
 import yaml
@@ -14,7 +17,7 @@ from pipeline.sweep.objective import Objective, Sweep
 from pipeline.sweep.report import apply_best
 from pipeline.sweep.space import parse_space
 from pipeline.sweep.stage_run import Outcome
-from tests.project_kit import REPO
+from tests.project_kit import REPO, run
 
 LR = {"optimizer.lr": {"type": "categorical", "choices": [0.001, 0.01, 0.1]}}
 VALIDATION = {0.001: 0.80, 0.01: 0.95, 0.1: 0.90}  # what each trial's training logs as val_acc
@@ -113,3 +116,46 @@ def test_a_study_ranked_on_the_test_split_is_not_continued(tmp_path):
         open_study(storage, "old", chosen, base)
     fresh = open_study(storage, "new", chosen, base)
     assert fresh.user_attrs["sweep.select"] == "val_acc" and fresh.metric_names == ["val_acc"]
+
+
+SHUFFLE_SPACE = """
+objective: {metric: accuracy, direction: maximize}
+n_trials: 4
+fixed:
+  trainer.max_epochs: 2
+  model.hidden: 16
+params:
+  optimizer.lr: {type: categorical, choices: [0.02, 0.0003]}
+sampler: {type: random, seed: 1}
+"""
+
+
+STUDIES = ("kept", "shuffled")
+
+
+def test_real_trials_choose_the_same_when_the_test_labels_are_shuffled(project):
+    """Two sweeps on the same split, the second with the test split's labels shuffled: every trial
+    keeps its validation value and the same trial wins; only what is reported as test moves."""
+    (project / "conf" / "sweep" / "lr.yaml").write_text(SHUFFLE_SPACE)
+    run(["pipeline", "sweep", "lr", "--study", "kept"], project)
+    kept_split = project / "optuna" / "kept" / "prepared"
+    shuffled_split = project / "optuna" / "shuffled" / "prepared"
+    shutil.copytree(kept_split, shuffled_split)  # with its marker: the sweep takes it as made
+    test = np.load(shuffled_split / "test.npz")
+    labels = np.random.default_rng(0).permutation(test["y"])
+    assert (labels != test["y"]).mean() > 0.8
+    np.savez(shuffled_split / "test.npz", x=test["x"], y=labels)
+    run(["pipeline", "sweep", "lr", "--study", "shuffled"], project)
+
+    storage = f"sqlite:///{project / 'optuna' / 'sweeps.db'}"
+    kept, shuffled = (
+        optuna.load_study(study_name=n, storage=storage) for n in ("kept", "shuffled")
+    )
+    assert len({t.params["optimizer.lr"] for t in kept.trials}) == 2  # both rates were tried
+    assert [(t.params, t.value) for t in shuffled.trials] == [
+        (t.params, t.value) for t in kept.trials
+    ]
+    assert shuffled.best_trial.number == kept.best_trial.number
+    assert shuffled.best_trial.params == {"optimizer.lr": 0.02}
+    moved = [t.user_attrs["test.accuracy"] for t in (kept.best_trial, shuffled.best_trial)]
+    assert moved[0] > 0.8 and moved[1] < 0.3, moved  # reported as test, never used to choose
