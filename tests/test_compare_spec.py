@@ -7,6 +7,7 @@ import pytest
 
 from pipeline.compare.check import check_metrics, check_setup, check_variants
 from pipeline.compare.queue import enqueue_missing, finished
+from pipeline.compare.recipes import with_recipes
 from pipeline.compare.runs import SEED, VARIANT
 from pipeline.compare.spec import load_spec, parse_spec
 from pipeline.errors import PipelineError
@@ -57,9 +58,45 @@ def test_the_shipped_spec_fits_the_project(registry):
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in (REPO / "conf" / "compare").glob("*.yaml")))
 def test_every_shipped_spec_validates(registry, name):
-    shipped = load_spec(name, REPO)
+    shipped = with_recipes(load_spec(name, REPO), REPO)
     checked = check_variants(shipped, BASE, registry)
     assert list(checked) == shipped.names and len(shipped.seeds) >= 5
+
+
+def test_a_variant_picks_a_recipe_as_dvc_exp_run_does(registry):
+    from pipeline.params.hydra_groups import compose_params
+
+    variants = {"vae": {"model": "vae"}, "wgan": {"model": "wgan_gp", "trainer.max_epochs": 3}}
+    picked = with_recipes(spec(variants=variants, base={"optimizer.lr": 0.002}), REPO)
+    conf = REPO / "conf"
+    assert picked.raw_params(BASE, "wgan", 0) == compose_params(
+        conf, ["model=wgan_gp", "trainer.max_epochs=3", "optimizer.lr=0.002"]
+    )
+    assert picked.raw_params(BASE, "vae", 1) == compose_params(
+        conf, ["model=vae", "optimizer.lr=0.002", "seed=1"]
+    )
+    checked = check_variants(picked, BASE, registry)
+    assert checked["wgan"]["tricks"]["param_lr"]["multipliers"] == [["generator.*", 0.2]]
+    assert checked["vae"]["tricks"] == {} and checked["vae"]["model"]["latent"] == 2
+    assert with_recipes(spec(), REPO) == spec()  # no recipe picked: nothing composed
+
+
+@pytest.mark.parametrize(
+    "variants, message",
+    [
+        (
+            {"none": {}, "gan": {"model": "gann"}},
+            "variants.gan.model: 'gann' names no recipe; conf/model/ holds bioword, classifier, ",
+        ),
+        (
+            {"none": {}, "trees": {"model": "on_lstm"}},
+            "variants.trees picks model: on_lstm, whose recipe sets `data`; paired runs must see",
+        ),
+    ],
+)
+def test_a_bad_recipe_choice_names_the_variant(variants, message):
+    with pytest.raises(PipelineError, match="^c.yaml: " + __import__("re").escape(message)):
+        with_recipes(spec(variants=variants), REPO)
 
 
 def test_overrides_are_validated_like_params_yaml(registry):

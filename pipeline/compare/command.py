@@ -12,6 +12,7 @@ import optuna
 
 from pipeline.compare import queue, record
 from pipeline.compare.check import check_metrics, check_setup, check_variants
+from pipeline.compare.recipes import with_recipes
 from pipeline.compare.runs import Comparison, prepared_folder
 from pipeline.compare.spec import Spec, load_spec
 from pipeline.errors import PipelineError
@@ -36,7 +37,7 @@ def run_compare(request: Request, root: Path) -> int:
     """Run (or resume) the comparison; every check that can fail comes before the first run."""
     if request.workers < 1:
         raise PipelineError("--workers must be a positive integer.")
-    return run_spec(load_spec(request.spec, root), request, root)
+    return run_spec(with_recipes(load_spec(request.spec, root), root), request, root)
 
 
 def run_spec(spec: Spec, request: Request, root: Path) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -65,6 +65,8 @@ class Spec:
     seeds: tuple[int, ...]
     metrics: tuple[str, ...]  # evaluate keys (test) or val_* names; empty: the family's default
     vary: frozenset[str]  # init and order always; split when each seed prepares its own split
+    # variant -> the params.yaml sections its recipes (``model: NAME``) replace, before any override
+    recipes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def reference(self) -> str:
@@ -79,6 +81,7 @@ class Spec:
     def raw_params(self, params: Mapping[str, Any], variant: str, seed: int) -> dict[str, Any]:
         """``params`` (params.yaml) with the base, then the variant's overrides, and the seed."""
         raw = copy.deepcopy(dict(params))
+        raw.update(copy.deepcopy(dict(self.recipes.get(variant, {}))))
         for key, value in (*self.base.items(), *dict(self.variants)[variant].items()):
             put(raw, key, copy.deepcopy(value))
         raw["seed"] = seed

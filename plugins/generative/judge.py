@@ -38,6 +38,11 @@ class Judge:
         """The class the judge reads in each example."""
         return self.model(torch.as_tensor(x, dtype=torch.float32)).argmax(1).numpy()
 
+    @torch.no_grad()
+    def probabilities(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
+        """The judge's class probabilities for each example, one row each."""
+        return F.softmax(self.model(torch.as_tensor(x, dtype=torch.float32)), dim=1).numpy()
+
     def score(self, x, y) -> float:
         """Share of examples the judge assigns to class ``y``."""
         return float((self.predict(x) == np.asarray(y)).mean())

@@ -10,6 +10,8 @@ import torch
 from pipeline import PreparedData, save_histograms, save_image_grid, save_scatter
 from plugins.generative.judge import Judge
 
+CONFIDENT = 0.9  # a sample counts for a class only when the judge gives that class this much
+
 
 def is_image(width: int) -> bool:
     """True when a row of ``width`` values is a square grayscale picture (e.g. 64 = 8×8)."""
@@ -28,17 +30,28 @@ def sample_metrics(judge: Judge, data: PreparedData, samples: np.ndarray) -> dic
     cover."""
     real = data.test.x
     n = min(len(real), len(samples))
-    shares = np.bincount(judge.predict(samples), minlength=data.info.num_classes) / len(samples)
+    classes, confident = confident_reads(judge, samples)
+    shares = np.bincount(classes[confident], minlength=data.info.num_classes) / len(samples)
     metrics = {
         "frechet": judge.frechet(real[:n], samples[:n]),
         "frechet_real": judge.frechet(real[:n], data.train.x[:n]),
         "judge_accuracy": judge.accuracy,
-        # A class counts as covered once it gets a quarter of its fair share of samples.
+        # A class counts as covered once the samples the judge reads confidently as that class
+        # make up a quarter of its fair share of all samples.
         "mode_coverage": float((shares >= 0.25 / data.info.num_classes).mean()),
+        "confident_share": float(confident.mean()),
+        "confident_share_real": float(confident_reads(judge, real)[1].mean()),
     }
     if real.shape[1] <= 2:
         metrics["good_samples"] = near_a_mode(data, samples)
     return metrics
+
+
+def confident_reads(judge: Judge, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The class the judge reads in each example, and whether it reads it with probability at
+    least ``CONFIDENT``."""
+    probabilities = judge.probabilities(x)
+    return probabilities.argmax(1), probabilities.max(1) >= CONFIDENT
 
 
 def near_a_mode(data: PreparedData, samples: np.ndarray) -> float:
