@@ -78,9 +78,9 @@ def test_short_run_of_the_default_recipe_raises_the_elbo_and_its_score(name, epo
     assert trained["frechet"] < 0.6 * untrained["frechet"]
     assert trained["judge_accuracy"] >= 0.95
     if name != "cluster_vae":  # its mixture means are still their random start this early
-        # 7 of 10 digits after a quarter of the run (the full run draws all 10); a 2-D latent's
-        # short-run coverage moves between 0.7 and 0.9 with the random stream.
-        assert trained["mode_coverage"] >= 0.7
+        # Digits the judge reads confidently (probability ≥ 0.9) in a quarter of the run: the
+        # vae's blurry 2-D latent samples reach 4 of 10 (0.8 after the full run), the cvae's 10.
+        assert trained["mode_coverage"] >= (0.3 if name == "vae" else 0.9), trained
     for picture in ("samples", "reconstructions", "interpolations", "latent_scatter"):
         assert (tmp_path / f"{picture}.png").stat().st_size > 1000
     if name == "cvae":  # chance is 0.1

@@ -118,6 +118,6 @@ def test_short_run_of_the_recipe_learns_digits_with_every_group(tmp_path):
     kls = [metrics[f"test_kl_group_{i}"] for i in range(1, settings["groups"] + 1)]
     assert min(kls) >= 0.1, kls
     assert metrics["test_kl"] == pytest.approx(sum(kls), rel=1e-5)
-    assert metrics["mode_coverage"] >= 0.8, metrics
+    assert metrics["mode_coverage"] >= 0.7, metrics
     for picture in ("samples", "real_and_samples", "hierarchy", "reconstructions"):
         assert (tmp_path / f"{picture}.png").stat().st_size > 5000, picture

@@ -28,6 +28,7 @@ from pipeline.training.module_base import without_lightning
 without_lightning()
 import torch
 
+torch.set_num_threads(1)  # one core each, like the test process beside it: no oversubscription
 from pipeline.export.exporter import parts_of
 from pipeline.training.inference_module import InferenceModule
 from tests.data_kit import build_unseeded, contract_data
