@@ -26,7 +26,8 @@ def spec(**top):
     "top, message",
     [
         ({"variant": {}}, "variant is not a known setting (did you mean 'variants'?)"),
-        ({"variants": {"none": {}}}, "variants must name at least two variants"),
+        ({"variants": {}}, "variants must name at least one variant"),
+        ({"baselines": {"f1": []}}, "baselines = {'f1': []} is invalid; expected a mapping"),
         ({"seeds": 1}, "seeds = 1 is invalid; expected a number of seeds (at least 2)"),
         ({"seeds": [1, 1]}, "seeds = [1, 1] is invalid"),
         (
@@ -108,6 +109,21 @@ def test_overrides_are_validated_like_params_yaml(registry):
     typo = spec(base={"trainer.max_epochs": -1})
     with pytest.raises(PipelineError, match=r"^c.yaml: variant 'none' does not fit params.yaml: "):
         check_variants(typo, BASE, registry)
+
+
+def test_baselines_are_reported_metrics_of_the_same_runs():
+    one = parse_spec(
+        {
+            "variants": {"on_lstm": {}},
+            "metrics": ["perplexity"],
+            "baselines": {"parse_f1": ["parse_f1_balanced", "parse_f1_random"]},
+        },
+        "c.yaml",
+        "c",
+    )
+    assert one.names == ["on_lstm"] and one.reference == "on_lstm"
+    assert one.metrics == ("perplexity", "parse_f1", "parse_f1_balanced", "parse_f1_random")
+    assert one.baselines == (("parse_f1", "parse_f1_balanced"), ("parse_f1", "parse_f1_random"))
 
 
 def test_a_seed_varies_the_split_only_when_asked():

@@ -95,3 +95,25 @@ def test_edge_cases_stay_numbers_or_nan():
     assert paired([1.1, 1.1], [1.0, 1.0]).p_value == 0.0  # the same gain on every seed
     assert holm([0.01, 0.04, 0.03, math.nan])[:3] == pytest.approx([0.03, 0.06, 0.06])
     assert math.isnan(holm([math.nan])[0])
+
+
+def test_a_metric_is_compared_with_its_baseline_of_the_same_runs():
+    """One variant, a model's score against a trivial baseline the same run computed: the paired
+    difference is exactly the per-seed difference, and it is one more Holm-corrected test."""
+    model = [0.33, 0.35, 0.31, 0.36, 0.34]
+    trivial = [0.20, 0.21, 0.19, 0.22, 0.20]
+    values = {
+        "on_lstm": {s: {"f1": m, "f1_balanced": t} for s, (m, t) in enumerate(zip(model, trivial))}
+    }
+    summary = summarize(values, ["on_lstm"], ["f1", "f1_balanced"], [("f1", "f1_balanced")])
+    entry = summary["on_lstm"]["f1"]
+    assert "vs_reference" not in entry and list(entry["vs_baselines"]) == ["f1_balanced"]
+    against = entry["vs_baselines"]["f1_balanced"]
+    expected = paired(model, trivial)
+    assert against["diff"] == pytest.approx(expected.diff) and against["ci_low"] == expected.ci_low
+    assert against["p_adjusted"] == against["p_value"] and against["seeds"] == [0, 1, 2, 3, 4]
+    assert against["verdict"].startswith("`on_lstm` against f1_balanced: f1 +13.40 points [+")
+    assert "higher on 5 of 5 seeds (p = " in against["verdict"]
+    two = summarize({**values, "b": values["on_lstm"]}, ["on_lstm", "b"], ["f1"], [("f1", "f1")])
+    assert two["b"]["f1"]["vs_reference"]["p_adjusted"] >= two["b"]["f1"]["vs_reference"]["p_value"]
+    assert "Holm over 3 tests" in two["b"]["f1"]["vs_baselines"]["f1"]["verdict"]

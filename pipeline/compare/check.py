@@ -62,7 +62,7 @@ def check_metrics(
 
 def setup_of(spec: Spec, params: Mapping[str, Any]) -> dict[str, Any]:
     """What a comparison's runs depend on besides the seed: params.yaml, base, overrides, vary."""
-    variants = {name: overrides for name, overrides in spec.variants}
+    variants = {name: {**spec.recipes.get(name, {}), **o} for name, o in spec.variants}
     setup = {"params": dict(params), "base": dict(spec.base), "variants": variants}
     return json.loads(json.dumps(setup | {"vary": sorted(spec.vary)}, default=str))
 

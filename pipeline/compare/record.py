@@ -12,6 +12,7 @@ from pipeline.compare.spec import Spec
 from pipeline.compare.stats import LEVEL
 from pipeline.compare.summary import summarize
 from pipeline.compare.table import table
+from pipeline.sweep.metric_names import shown
 
 PARENT_ATTR = "mlflow.parent_run_id"  # study user attr: a rerun fills the same parent run
 TEST = "paired t-test (two-sided), Holm-corrected across variants and metrics"
@@ -51,7 +52,8 @@ def write_report(
     folder: Path, spec: Spec, metrics: list[str], values: Mapping[str, Any]
 ) -> tuple[dict[str, Any], list[str]]:
     """Write ``summary.json`` and ``values.png`` into ``folder``; return the summary and table."""
-    variants = summarize(values, spec.names, metrics)
+    baselines = [(shown(metric), shown(baseline)) for metric, baseline in spec.baselines]
+    variants = summarize(values, spec.names, metrics, baselines)
     summary = {"name": spec.name, "reference": spec.reference, "seeds": list(spec.seeds)}
     summary |= {"vary": sorted(spec.vary), "level": LEVEL, "test": TEST, "variants": variants}
     (folder / "summary.json").write_text(json.dumps(plain(summary), indent=2) + "\n")
@@ -69,6 +71,8 @@ def log_report(tracker, parent: str, folder: Path, summary: Mapping[str, Any]) -
             for key in ("diff", "p_adjusted"):
                 if key in against:
                     numbers[f"{variant}.{metric}.{key}"] = against[key]
+            for baseline, versus in entry.get("vs_baselines", {}).items():
+                numbers[f"{variant}.{metric}.minus.{baseline}"] = versus["diff"]
     tracker.log_metrics(parent, {k: v for k, v in numbers.items() if not math.isnan(v)})
     for name in ("summary.json", "values.png"):
         tracker.log_artifact(parent, folder / name, "comparison")

@@ -32,6 +32,13 @@ TOP = {
         check=lambda m: bool(m) and all(isinstance(x, str) for x in m),
         expect="a non-empty list of metric names",
     ),
+    "baselines": Setting(
+        None,
+        kinds=(dict,),
+        check=lambda b: all(isinstance(k, str) and _names(v) for k, v in b.items()),
+        expect="a mapping of a metric to the metric (or list of metrics) of the same run it is "
+        "compared with, e.g. {parse_f1: parse_f1_balanced}",
+    ),
     "vary": Setting(
         ["init", "order"],
         kinds=(list,),
@@ -45,6 +52,11 @@ NOT_OVERRIDDEN = {
     "tracking": "every run is recorded under the comparison's run in one MLflow experiment",
 }
 NOT_PER_VARIANT = {"data": "paired runs must see the same data; set it in `base` instead"}
+
+
+def _names(value: Any) -> bool:
+    names = value if isinstance(value, list) else [value]
+    return bool(names) and all(isinstance(name, str) and name for name in names)
 
 
 def _distinct_seeds(seeds: list) -> bool:
@@ -67,6 +79,8 @@ class Spec:
     vary: frozenset[str]  # init and order always; split when each seed prepares its own split
     # variant -> the params.yaml sections its recipes (``model: NAME``) replace, before any override
     recipes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # (metric, baseline metric of the same run), each compared seed by seed
+    baselines: tuple[tuple[str, str], ...] = ()
 
     @property
     def reference(self) -> str:
@@ -107,9 +121,9 @@ def parse_spec(data: Any, source: str, stem: str) -> Spec:
         data = validate_section("", data, TOP)
         base = _overrides("base", data["base"], NOT_OVERRIDDEN)
         variants = data["variants"] or {}
-        if len(variants) < 2:
+        if not variants:
             example = "e.g. none: {} and ema: {tricks.ema: {}}; the first is the reference"
-            raise PipelineError(f"variants must name at least two variants ({example}).")
+            raise PipelineError(f"variants must name at least one variant ({example}).")
         parsed = []
         for name, overrides in variants.items():
             if not isinstance(name, str) or not NAME.fullmatch(name):
@@ -120,11 +134,17 @@ def parse_spec(data: Any, source: str, stem: str) -> Spec:
             parsed.append((name, _overrides(f"variants.{name}", overrides, forbidden)))
         seeds = data["seeds"]
         seeds = tuple(range(seeds)) if isinstance(seeds, int) else tuple(seeds)
-        metrics = tuple(data["metrics"] or ())
+        pairs = tuple(
+            (metric, baseline)
+            for metric, named in (data["baselines"] or {}).items()
+            for baseline in (named if isinstance(named, list) else [named])
+        )
+        metrics = tuple(dict.fromkeys([*(data["metrics"] or ()), *(m for p in pairs for m in p)]))
         name = data["name"] or stem
         if not NAME.fullmatch(name):
             raise PipelineError(f"the file name {stem!r} is no valid comparison name; set `name`.")
-        return Spec(source, name, base, tuple(parsed), seeds, metrics, frozenset(data["vary"]))
+        vary = frozenset(data["vary"])
+        return Spec(source, name, base, tuple(parsed), seeds, metrics, vary, baselines=pairs)
     except PipelineError as error:
         raise PipelineError(f"{source}: {error}") from error
 

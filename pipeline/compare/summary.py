@@ -1,8 +1,10 @@
-"""The comparison's summary: per variant and metric its spread over seeds, and for every variant
-but the reference its paired difference from the reference, tested and Holm-corrected.
+"""The comparison's summary: per variant and metric its spread over seeds, for every variant but
+the reference its paired difference from the reference, and for a metric with baselines (another
+metric of the same run, such as a trivial parser's score) its paired difference from each; all
+tested and Holm-corrected.
 
-Every (variant, metric) difference is one test in one family: Holm's correction runs across all of
-them, so "some variant differs on some metric" is claimed falsely at most 5% of the time.
+Every difference is one test in one family: Holm's correction runs across all of them, so "some
+variant differs on some metric" is claimed falsely at most 5% of the time.
 """
 
 from __future__ import annotations
@@ -19,34 +21,43 @@ def summarize(
     values: Mapping[str, Mapping[int, Mapping[str, float]]],
     variants: Sequence[str],
     metrics: Sequence[str],
+    baselines: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Any]:
-    """``values[variant][seed][metric]`` → the summary (``summary.json``'s ``variants``)."""
+    """``values[variant][seed][metric]`` → the summary (``summary.json``'s ``variants``);
+    ``baselines`` pairs a metric with another metric of the same runs it is compared with."""
     reference, out = variants[0], {}
-    tests: list[tuple[str, str]] = []
+    tests: list[tuple[str, dict[str, Any]]] = []  # (subject of the verdict, its difference)
     for variant in variants:
         out[variant] = {}
         for metric in metrics:
             seeds = sorted(s for s in values.get(variant, {}) if metric in values[variant][s])
             own = [float(values[variant][s][metric]) for s in seeds]
-            entry = {**vars(spread(own)), "seeds": seeds, "values": own}
+            out[variant][metric] = {**vars(spread(own)), "seeds": seeds, "values": own}
+        for metric in metrics:
+            entry = out[variant][metric]
             if variant != reference:
-                entry["vs_reference"] = _versus(values, reference, variant, metric)
-                tests.append((variant, metric))
-            out[variant][metric] = entry
-    adjusted = holm([out[v][m]["vs_reference"]["p_value"] for v, m in tests])
-    for (variant, metric), p in zip(tests, adjusted, strict=True):
-        against = out[variant][metric]["vs_reference"]
+                entry["vs_reference"] = _versus(values, (reference, metric), (variant, metric))
+                tests.append((f"`{variant}`", entry["vs_reference"]))
+            for named, baseline in baselines:
+                if named == metric:
+                    against = _versus(values, (variant, baseline), (variant, metric))
+                    entry.setdefault("vs_baselines", {})[baseline] = against
+                    tests.append((f"`{variant}` against {baseline}", against))
+    adjusted = holm([against["p_value"] for _, against in tests])
+    for (subject, against), p in zip(tests, adjusted, strict=True):
         against["p_adjusted"] = p
-        against["verdict"] = verdict(variant, metric, against, len(tests))
+        against["verdict"] = verdict(subject, against.pop("metric"), against, len(tests))
     return out
 
 
-def _versus(values, reference: str, variant: str, metric: str) -> dict[str, Any]:
-    """The paired difference on the seeds both variants finished."""
-    ours, theirs = values.get(variant, {}), values.get(reference, {})
-    seeds = sorted(s for s in ours if s in theirs and metric in ours[s] and metric in theirs[s])
-    difference = paired([ours[s][metric] for s in seeds], [theirs[s][metric] for s in seeds])
-    return {**vars(difference), "seeds": seeds}
+def _versus(values, theirs: tuple[str, str], ours: tuple[str, str]) -> dict[str, Any]:
+    """The paired difference ``ours`` − ``theirs`` (each a variant and a metric) on the seeds
+    both finished."""
+    (variant, metric), (base_variant, base_metric) = ours, theirs
+    mine, other = values.get(variant, {}), values.get(base_variant, {})
+    seeds = sorted(s for s in mine if s in other and metric in mine[s] and base_metric in other[s])
+    difference = paired([mine[s][metric] for s in seeds], [other[s][base_metric] for s in seeds])
+    return {**vars(difference), "seeds": seeds, "metric": metric}
 
 
 def points(metric: str) -> bool:
@@ -63,8 +74,9 @@ def number(value: float, metric: str, signed: bool = True) -> str:
     return (text if signed else text.lstrip("+")).replace("-", "−")
 
 
-def verdict(variant: str, metric: str, against: Mapping[str, Any], tests: int) -> str:
-    """One sentence: the difference with its interval and seed count, or that none is detectable."""
+def verdict(subject: str, metric: str, against: Mapping[str, Any], tests: int) -> str:
+    """One sentence on ``subject`` (a variant, or a variant against a baseline): the difference
+    with its interval and seed count, or that none is detectable."""
     n, unit = against["n"], " points" if points(metric) else ""
     low, high = number(against["ci_low"], metric), number(against["ci_high"], metric)
     p = against["p_adjusted"]
@@ -74,9 +86,9 @@ def verdict(variant: str, metric: str, against: Mapping[str, Any], tests: int) -
         count = against["higher"] if side == "higher" else against["lower"]
         diff = number(against["diff"], metric)
         seeds = f"{side} on {count} of {n} seeds (p = {p:.3g}, {corrected})"
-        return f"`{variant}`: {metric} {diff}{unit} [{low}, {high}], {seeds}"
+        return f"{subject}: {metric} {diff}{unit} [{low}, {high}], {seeds}"
     interval = f"interval {low} … {high}{unit}"
     return (
-        f"`{variant}`: no {metric} difference detectable at n = {n} "
+        f"{subject}: no {metric} difference detectable at n = {n} "
         f"({interval}; p = {p:.3g}, {corrected})"
     )

@@ -50,5 +50,11 @@ def table(summary: Mapping[str, Any], reference: str) -> list[str]:
                 row += f"  {number(against['diff'], metric):>11} {delta:<17} {p_text:>7}"
             lines.append(row[:WIDTH].rstrip())
     verdicts = [summary[v][m]["vs_reference"]["verdict"] for v in variants[1:] for m in metrics]
+    verdicts += [
+        against["verdict"]
+        for v in variants
+        for m in metrics
+        for against in summary[v][m].get("vs_baselines", {}).values()
+    ]
     wrapped = [line for v in verdicts for line in textwrap.wrap(v, WIDTH, subsequent_indent="  ")]
     return lines + [""] + wrapped
