@@ -68,7 +68,8 @@ def run_spec(spec: Spec, request: Request, root: Path) -> int:
         workers.stop()
         raise
     total = len(spec.names) * len(spec.seeds)
-    what = f"{len(spec.names)} variants × {len(spec.seeds)} seeds, seeds vary "
+    count = f"{len(spec.names)} variant{'s' if len(spec.names) > 1 else ''}"
+    what = f"{count} × {len(spec.seeds)} seeds, seeds vary "
     what += ", ".join(sorted(spec.vary))
     print(f"compare {spec.name}: {what}; {queued} of {total} runs to go", file=sys.stderr)
     print(f"storage {shown(url)}, MLflow parent run {parent}", file=sys.stderr)
