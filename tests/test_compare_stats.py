@@ -12,6 +12,7 @@ from scipy import stats
 
 from pipeline.compare.stats import holm, paired, spread
 from pipeline.compare.summary import summarize
+from pipeline.compare.table import table
 
 SIMULATIONS = 2000
 
@@ -103,7 +104,10 @@ def test_a_metric_is_compared_with_its_baseline_of_the_same_runs():
     model = [0.33, 0.35, 0.31, 0.36, 0.34]
     trivial = [0.20, 0.21, 0.19, 0.22, 0.20]
     values = {
-        "on_lstm": {s: {"f1": m, "f1_balanced": t} for s, (m, t) in enumerate(zip(model, trivial))}
+        "on_lstm": {
+            s: {"f1": m, "f1_balanced": t}
+            for s, (m, t) in enumerate(zip(model, trivial, strict=True))
+        }
     }
     summary = summarize(values, ["on_lstm"], ["f1", "f1_balanced"], [("f1", "f1_balanced")])
     entry = summary["on_lstm"]["f1"]
@@ -114,6 +118,8 @@ def test_a_metric_is_compared_with_its_baseline_of_the_same_runs():
     assert against["p_adjusted"] == against["p_value"] and against["seeds"] == [0, 1, 2, 3, 4]
     assert against["verdict"].startswith("`on_lstm` against f1_balanced: f1 +13.40 points [+")
     assert "higher on 5 of 5 seeds (p = " in against["verdict"]
+    shown = table(summary, "on_lstm")
+    assert not any("Δ vs" in line for line in shown) and against["verdict"][:60] in "".join(shown)
     two = summarize({**values, "b": values["on_lstm"]}, ["on_lstm", "b"], ["f1"], [("f1", "f1")])
     assert two["b"]["f1"]["vs_reference"]["p_adjusted"] >= two["b"]["f1"]["vs_reference"]["p_value"]
     assert "Holm over 3 tests" in two["b"]["f1"]["vs_baselines"]["f1"]["verdict"]

@@ -26,7 +26,8 @@ def table(summary: Mapping[str, Any], reference: str) -> list[str]:
     metrics = list(summary[reference])
     name_width = min(max(len("variant"), *(len(v) for v in variants)), 16)
     head = f"{'variant':<{name_width}} {'n':>2}  {'mean':>9} {'std':>8}  {'95% interval':<17}"
-    head += f"  {'Δ vs ' + reference[:10]:>11} {'95% interval of Δ':<17} {'p Holm':>7}"
+    if len(variants) > 1:  # one variant alone has no difference to show
+        head += f"  {'Δ vs ' + reference[:10]:>11} {'95% interval of Δ':<17} {'p Holm':>7}"
     lines = []
     for metric in metrics:
         unit = " (Δ in points)" if points(metric) else ""
