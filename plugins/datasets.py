@@ -73,6 +73,17 @@ def tsv_path() -> Setting:
     )
 
 
+def stdlib_title_settings() -> dict[str, Setting]:
+    """The settings of an article → title dataset read from the standard library."""
+    return {
+        "modules": module_list([], "where to read; every one when empty"),
+        "length": text_length(160, "article"),
+        "title_length": text_length(48, "title"),
+        "min_count": min_count(),
+        "examples": examples_cap(),
+    }
+
+
 DATASETS = [
     DatasetSpec(
         "digits",
@@ -156,13 +167,15 @@ DATASETS = [
         "the standard library's docstrings: body (article) -> summary line (title)",
         load="plugins.text.docstrings:load_docstring_titles",
         kind="token_pairs",
-        settings={
-            "modules": module_list([], "where to read; every one when empty"),
-            "length": text_length(160, "article"),
-            "title_length": text_length(48, "title"),
-            "min_count": min_count(),
-            "examples": examples_cap(),
-        },
+        settings=stdlib_title_settings(),
+    ),
+    DatasetSpec(
+        "code_titles",
+        "the standard library's documented functions: code without docstrings (article) -> "
+        "summary line (title), repeated pairs kept once",
+        load="plugins.text.code_titles:load_code_titles",
+        kind="token_pairs",
+        settings=stdlib_title_settings(),
     ),
     DatasetSpec(
         "docstring_words",
@@ -192,6 +205,21 @@ DATASETS = [
             "max_depth": Setting(6, "deepest nesting", low=1, high=32),
             "max_length": Setting(40, "longest string in characters", low=2, high=1024),
             "seed": generator_seed(),
+        },
+    ),
+    DatasetSpec(
+        "python_expressions",
+        "expressions from the standard library's own sources, whose trees are their syntax",
+        load="plugins.text.expressions:load_python_expressions",
+        kind="tokens",
+        settings={
+            "modules": module_list([], "where to read; every one when empty"),
+            "min_length": Setting(8, "shortest expression in characters", low=3, high=1024),
+            "max_length": Setting(40, "longest expression in characters", low=3, high=1024),
+            "examples": Setting(
+                4000, "expressions kept (a seeded sample); 0 keeps every one", low=0
+            ),
+            "seed": Setting(0, "seed of the sample (the split uses the global seed)", low=0),
         },
     ),
     DatasetSpec(

@@ -1,6 +1,7 @@
 """The ON-LSTM family: builds the language model, scores it (perplexity against a plain LSTM, parse
-F1 of the trees its master forget gates induce against random, balanced and right-branching trees;
-the names are in :mod:`plugins.on_lstm.parse_scores`) and exports its logits."""
+F1 of the trees its master forget gates induce against random, balanced, right- and left-branching
+trees, the gold trees by dataset from :mod:`plugins.on_lstm.gold_trees`; the names are in
+:mod:`plugins.on_lstm.parse_scores`) and exports its logits."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ import numpy as np
 import torch
 
 from pipeline import Family, PipelineError, Vocab
+from plugins.on_lstm.gold_trees import gold_trees_of
 from plugins.on_lstm.model import OnLstmModule, OnLstmStep, net_nll
 from plugins.on_lstm.parse_scores import parse_metrics, parse_texts, tree_scores
 from plugins.on_lstm.report import save_tree_picture, write_trees
 from plugins.sequence.nll import mean_nll
-from plugins.text.generated import bracket_spans
 
 EVAL_BATCH = 256
 EXPORT_ROWS = 16
@@ -98,10 +99,11 @@ class OnLstmFamily(Family):
         texts = [vocab.decode(row) for row in data.test.x]
         by_layer = distances(module.net, data.test.x)
         layer = parse_layer(len(by_layer))
+        gold_of = gold_trees_of(data.info.dataset)
         for depth, distance in enumerate(by_layer):  # each layer's trees, read beside the chosen
-            each = parse_texts(texts, distance, bracket_spans)
+            each = parse_texts(texts, distance, gold_of)
             metrics[f"parse_f1_layer{depth + 1}"] = tree_scores(each, [p.induced for p in each])[0]
-        parsed = parse_texts(texts, by_layer[layer], bracket_spans)
+        parsed = parse_texts(texts, by_layer[layer], gold_of)
         metrics |= parse_metrics(parsed) | {"parse_layer": float(layer + 1)}
         write_trees(parsed[:12], out_dir / "trees.txt")
         self.draw(module.net, data.test.x, texts, parsed, layer, out_dir)
@@ -110,7 +112,7 @@ class OnLstmFamily(Family):
     @staticmethod
     def draw(net, ids: np.ndarray, texts: list[str], parsed, layer: int, out_dir) -> None:
         """The picture of the first test string of ``PICTURE_TOKENS`` tokens or more."""
-        shown = next((p for p in parsed if len(p.text) >= PICTURE_TOKENS), parsed[0])
+        shown = next((p for p in parsed if p.size >= PICTURE_TOKENS), parsed[0])
         row = texts.index(shown.text)
         with evaluating(net):
             _, gates = net.logits_and_gates(torch.from_numpy(ids[row : row + 1]))

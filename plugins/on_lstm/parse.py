@@ -36,12 +36,12 @@ def top_down_tree(distances: Sequence[float]) -> list[Span]:
     return sorted(spans)
 
 
-def bracketed(text: str, spans: Iterable[Span]) -> str:
-    """``text`` with ⟨ ⟩ around each span and spaces between tokens (a space shows as ␣), so
-    bracket characters in the text stay readable."""
+def bracketed(text: str | Sequence[str], spans: Iterable[Span]) -> str:
+    """``text`` (its characters, or a list of tokens) with ⟨ ⟩ around each span and spaces between
+    tokens (a space shows as ␣), so bracket characters in the text stay readable."""
     opens, closes = [0] * len(text), [0] * len(text)
     for start, end in spans:
         opens[start] += 1
         closes[end - 1] += 1
-    shown = text.replace(" ", "␣")
+    shown = [token.replace(" ", "␣") for token in text]
     return " ".join("⟨" * opens[k] + shown[k] + "⟩" * closes[k] for k in range(len(text)))

@@ -19,12 +19,12 @@ def write_trees(parsed: Sequence[ParsedText], path: Path) -> None:
     spans in ⟨ ⟩) and each tree's F1."""
     blocks = []
     for p in parsed:
-        n = len(p.text)
+        n = p.size
         rows = [f"string:          {p.text}"]
         for name in ("induced", "gold", "balanced", "right_branching"):
             spans = getattr(p, name)
             rows.append(
-                f"{name.replace('_', '-') + ':':17}{bracketed(p.text, nontrivial(spans, n))}"
+                f"{name.replace('_', '-') + ':':17}{bracketed(p.tokens, nontrivial(spans, n))}"
             )
         rows.append(
             ", ".join(
@@ -57,15 +57,15 @@ def save_tree_picture(parsed: ParsedText, gates: np.ndarray, path: Path) -> None
     steps that read the string's tokens) as a heat map, and the syntactic distance of each step
     (levels − Σ gate) beneath."""
     plt = pyplot()
-    n = len(parsed.text)
-    gates = gates[1 : n + 1]  # step 0 reads BOS
-    labels = list(parsed.text.replace(" ", "␣"))
+    n = parsed.size
+    gates = gates[1:][list(parsed.starts) or slice(n)]  # step 0 reads BOS
+    labels = [token.replace(" ", "␣") for token in parsed.tokens]
     fig, axes = plt.subplots(
         4, 1, figsize=(max(6, 0.35 * n), 9), sharex=True, height_ratios=(2, 2, 2, 1.2)
     )
     f1 = span_f1(parsed.induced, parsed.gold, n)
     draw_tree(axes[0], parsed.induced, n, f"Induced tree (top-down split), F1 {f1:.2f}")
-    draw_tree(axes[1], parsed.gold, n, "Gold tree (bracket pairs)")
+    draw_tree(axes[1], parsed.gold, n, "Gold tree")
     axes[2].imshow(gates.T, aspect="auto", origin="lower", cmap="viridis", vmin=0, vmax=1)
     axes[2].set(ylabel="level", title="Master forget gate f̃ (1 keeps the level's memory)")
     axes[3].bar(np.arange(n), gates.shape[1] - gates.sum(1), color="tab:orange")

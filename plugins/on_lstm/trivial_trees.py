@@ -1,5 +1,6 @@
-"""The trivial trees an induced tree must beat: right-branching, balanced and random binary trees,
-each as its sorted spans ``(start, end)`` (end exclusive, two tokens or more) over ``n`` tokens."""
+"""The trivial trees an induced tree must beat: right- and left-branching, balanced and random
+binary trees, each as its sorted spans ``(start, end)`` (end exclusive, two tokens or more) over
+``n`` tokens."""
 
 from __future__ import annotations
 
@@ -25,6 +26,11 @@ def split_tree(n: int, split) -> list[Span]:
 def right_branching(n: int) -> list[Span]:
     """Every cut right after a span's first token: ``(0, n), (1, n), …, (n - 2, n)``."""
     return split_tree(n, lambda start, end: start + 1)
+
+
+def left_branching(n: int) -> list[Span]:
+    """Every cut right before a span's last token: ``(0, n), (0, n - 1), …, (0, 2)``."""
+    return split_tree(n, lambda start, end: end - 1)
 
 
 def balanced(n: int) -> list[Span]:

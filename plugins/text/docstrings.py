@@ -63,9 +63,9 @@ def top_level_modules() -> list[str]:
     return sorted(names)
 
 
-@lru_cache(maxsize=None)
-def read_corpus(modules: tuple[str, ...] = ()) -> tuple[Docstring, ...]:
-    """Every docstring of ``modules`` (all top-level modules when empty), in a fixed order."""
+def source_files(modules: tuple[str, ...] = ()) -> list[tuple[Path, str]]:
+    """``(path, top-level module)`` of every source file of ``modules`` (all top-level modules
+    when empty), in a fixed order; an unknown module name is refused."""
     root = stdlib_folder()
     unknown = sorted(set(modules) - set(top_level_modules()))
     if unknown:
@@ -77,9 +77,20 @@ def read_corpus(modules: tuple[str, ...] = ()) -> tuple[Docstring, ...]:
     for name in modules or top_level_modules():
         package = root / name
         files = sorted(package.rglob("*.py")) if package.is_dir() else [root / f"{name}.py"]
-        for path in files:
-            if not SKIPPED_FOLDERS.intersection(path.relative_to(root).parts):
-                found.extend(_docstrings_of(path, name))
+        found.extend(
+            (path, name)
+            for path in files
+            if not SKIPPED_FOLDERS.intersection(path.relative_to(root).parts)
+        )
+    return found
+
+
+@lru_cache(maxsize=None)
+def read_corpus(modules: tuple[str, ...] = ()) -> tuple[Docstring, ...]:
+    """Every docstring of ``modules`` (all top-level modules when empty), in a fixed order."""
+    found = []
+    for path, name in source_files(modules):
+        found.extend(_docstrings_of(path, name))
     return tuple(found)
 
 
@@ -114,7 +125,7 @@ def load_docstrings(settings):
 
     modules = tuple(settings["modules"])
     items = [d for d in read_corpus(modules) if d.summary]
-    items = _capped(items, settings["examples"])
+    items = capped(items, settings["examples"])
     vocab = Vocab.build((d.summary for d in items), settings["min_count"])
     labels = modules or tuple(sorted({d.module for d in items}))
     index = {name: i for i, name in enumerate(labels)}
@@ -130,7 +141,7 @@ def load_docstring_titles(settings):
     from pipeline import Examples, Vocab
 
     items = [d for d in read_corpus(tuple(settings["modules"])) if d.summary and d.body]
-    items = _capped(items, settings["examples"])
+    items = capped(items, settings["examples"])
     texts = [d.body for d in items] + [d.summary for d in items]
     vocab = Vocab.build(texts, settings["min_count"])
     x = vocab.encode([d.body for d in items], settings["length"])
@@ -156,7 +167,7 @@ def load_docstring_words(settings):
 
     modules = tuple(settings["modules"])
     items = [d for d in read_corpus(modules) if words_of(d.summary)]
-    items = _capped(items, settings["examples"])
+    items = capped(items, settings["examples"])
     documents = [words_of(f"{d.summary} {d.body}") for d in items]
     vocab = Vocab.build(documents, settings["min_count"])
     labels = modules or tuple(sorted({d.module for d in items}))
@@ -166,7 +177,7 @@ def load_docstring_words(settings):
     return Examples(x, y, vocab.symbols, labels, fingerprint(items))
 
 
-def _capped(items: list, examples: int) -> list:
+def capped(items: list, examples: int) -> list:
     """The first ``examples`` items of a seeded shuffle (all, in corpus order, when 0)."""
     if not examples or examples >= len(items):
         return items
