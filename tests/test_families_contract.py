@@ -56,6 +56,9 @@ def test_family_meets_the_contract(name, tmp_path):
     data = contract_data(name)
     family, module = build(name, data)
     assert isinstance(family, Family)
+    # Sweeps and comparisons learn the metric names from an untrained model's evaluate.
+    (tmp_path / "untrained").mkdir()
+    names_before_training = set(family.evaluate(module.eval(), data, tmp_path / "untrained"))
     start = {k: v.detach().clone() for k, v in module.named_parameters()}
 
     # grad_accum (k=2 by default) makes the 8 micro-batches of one epoch four optimizer steps.
@@ -82,6 +85,7 @@ def test_family_meets_the_contract(name, tmp_path):
         metrics
     )
     assert list(tmp_path.glob("*.png")), "evaluate drew no picture"
+    assert set(metrics) == names_before_training
 
     for part in parts_of(family.export_target(module, data), 8):
         if "SavedModel" in family.export_formats and family.keras_model(part.network) is None:

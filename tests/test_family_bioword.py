@@ -102,6 +102,17 @@ def test_training_counts_the_words_of_the_training_split():
     assert module.word_counts.tolist() == np.bincount(rows, minlength=len(data.info.vocab)).tolist()
 
 
+def test_an_untrained_model_evaluates_with_no_word_counted(tmp_path):
+    """What sweeps and comparisons do to learn a family's metric names: evaluate a model that has
+    seen no training word, so no word is frequent enough to list."""
+    data = prepared("docstring_words", modules=("json", "csv"))
+    family, module = build("bioword", data, cells=20, hash_length=3)
+    metrics = family.evaluate(module.eval(), data, tmp_path)
+    assert {"retrieval_p10", "lsh_retrieval_p10", "bow_retrieval_p10"} <= set(metrics)
+    assert module.word_codes(np.array([], dtype=np.int64)).shape == (0, 20)
+    assert "among the 0 words" in (tmp_path / "nearest_words.txt").read_text()
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """The recipe (SGD at its rate, annealed to 0) for 10 epochs on four modules' docstrings."""

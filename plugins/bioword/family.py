@@ -89,7 +89,7 @@ class BioWordModule(EpochPartsModule):
     def hash_inputs(self, inputs: torch.Tensor) -> np.ndarray:
         """The binary codes (n, K) of dense 2·V inputs, hashed a chunk at a time."""
         chunks = [self.fly(inputs[i : i + CHUNK]) for i in range(0, len(inputs), CHUNK)]
-        return torch.cat(chunks).numpy()
+        return torch.cat(chunks).numpy() if chunks else self.fly(inputs).numpy()  # none: (0, K)
 
     def document_inputs(self, rows: np.ndarray) -> torch.Tensor:
         """Dense 2·V inputs of documents: their bag of words in both halves."""
