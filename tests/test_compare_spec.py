@@ -80,6 +80,14 @@ def test_a_variant_picks_a_recipe_as_dvc_exp_run_does(registry):
     assert checked["wgan"]["tricks"]["param_lr"]["multipliers"] == [["generator.*", 0.2]]
     assert checked["vae"]["tricks"] == {} and checked["vae"]["model"]["latent"] == 2
     assert with_recipes(spec(), REPO) == spec()  # no recipe picked: nothing composed
+    ring = with_recipes(
+        spec(variants={"ebm": {"model": "ebm"}, "flow": {"model": "iresnet"}}), REPO
+    )
+    data = compose_params(conf, ["model=ebm"])["data"]
+    assert data["name"] == "gaussian_mixture"  # both recipes bring the same data: they compare
+    assert (
+        ring.raw_params(BASE, "ebm", 0)["data"] == ring.raw_params(BASE, "flow", 0)["data"] == data
+    )
 
 
 @pytest.mark.parametrize(
@@ -91,7 +99,7 @@ def test_a_variant_picks_a_recipe_as_dvc_exp_run_does(registry):
         ),
         (
             {"none": {}, "trees": {"model": "on_lstm"}},
-            "variants.trees picks model: on_lstm, whose recipe sets `data`; paired runs must see",
+            "variants.trees (model: on_lstm) gets another `data` than variant 'none'; paired runs",
         ),
     ],
 )

@@ -33,16 +33,17 @@ def with_recipes(spec: Spec, root: Path) -> Spec:
 
 def _expanded(spec: Spec, conf: Path, base_choices: Mapping[str, str]) -> Spec:
     default = _compose(conf, {}, "base")
-    shared = _compose(conf, base_choices, "base")
-    recipes, variants = {}, []
+    recipes, variants, first = {}, [], None
     for name, overrides in spec.variants:
         own = choices(overrides)
         composed = _compose(conf, {**base_choices, **own}, f"variants.{name}")
-        for section, reason in NOT_PER_VARIANT.items():
-            if own and composed.get(section) != shared.get(section):
-                picked = ", ".join(f"{k}: {v}" for k, v in own.items())
+        first = first or (name, composed)
+        for section, reason in NOT_PER_VARIANT.items():  # the same data for every variant
+            if composed.get(section) != first[1].get(section):
+                picked = ", ".join(f"{k}: {v}" for k, v in own.items()) or "no recipe"
                 raise PipelineError(
-                    f"variants.{name} picks {picked}, whose recipe sets `{section}`; {reason}."
+                    f"variants.{name} ({picked}) gets another `{section}` than variant "
+                    f"{first[0]!r}; {reason}."
                 )
         recipes[name] = {
             key: value
