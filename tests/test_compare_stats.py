@@ -123,3 +123,10 @@ def test_a_metric_is_compared_with_its_baseline_of_the_same_runs():
     two = summarize({**values, "b": values["on_lstm"]}, ["on_lstm", "b"], ["f1"], [("f1", "f1")])
     assert two["b"]["f1"]["vs_reference"]["p_adjusted"] >= two["b"]["f1"]["vs_reference"]["p_value"]
     assert "Holm over 3 tests" in two["b"]["f1"]["vs_baselines"]["f1"]["verdict"]
+    # A baseline is its run's own yardstick: reported, but not compared across variants.
+    pair = {"on_lstm": values["on_lstm"], "b": values["on_lstm"]}
+    both = summarize(pair, ["on_lstm", "b"], ["f1", "f1_balanced"], [("f1", "f1_balanced")])
+    assert "vs_reference" in both["b"]["f1"] and "vs_reference" not in both["b"]["f1_balanced"]
+    assert both["b"]["f1_balanced"]["mean"] == pytest.approx(np.mean(trivial))
+    assert "Holm over 3 tests" in both["b"]["f1"]["vs_reference"]["verdict"]
+    assert len(table(both, "on_lstm")) > 0

@@ -27,6 +27,8 @@ def summarize(
     ``baselines`` pairs a metric with another metric of the same runs it is compared with."""
     reference, out = variants[0], {}
     tests: list[tuple[str, dict[str, Any]]] = []  # (subject of the verdict, its difference)
+    # A baseline is its run's own yardstick: compared with its metric, not across variants.
+    yardsticks = {b for _, b in baselines} - {m for m, _ in baselines}
     for variant in variants:
         out[variant] = {}
         for metric in metrics:
@@ -35,7 +37,7 @@ def summarize(
             out[variant][metric] = {**vars(spread(own)), "seeds": seeds, "values": own}
         for metric in metrics:
             entry = out[variant][metric]
-            if variant != reference:
+            if variant != reference and metric not in yardsticks:
                 entry["vs_reference"] = _versus(values, (reference, metric), (variant, metric))
                 tests.append((f"`{variant}`", entry["vs_reference"]))
             for named, baseline in baselines:

@@ -50,7 +50,12 @@ def table(summary: Mapping[str, Any], reference: str) -> list[str]:
                 p_text = "n/a" if math.isnan(p) else f"{p:.3g}"
                 row += f"  {number(against['diff'], metric):>11} {delta:<17} {p_text:>7}"
             lines.append(row[:WIDTH].rstrip())
-    verdicts = [summary[v][m]["vs_reference"]["verdict"] for v in variants[1:] for m in metrics]
+    verdicts = [
+        summary[v][m]["vs_reference"]["verdict"]
+        for v in variants[1:]
+        for m in metrics
+        if "vs_reference" in summary[v][m]
+    ]
     verdicts += [
         against["verdict"]
         for v in variants
