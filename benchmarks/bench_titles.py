@@ -1,4 +1,4 @@
-"""A title family's default run on any article → title dataset, against the issue's target.
+"""A title family's default run on any article → title dataset, against the 1.25× target.
 
 Params are composed from ``conf/`` exactly as ``dvc exp run -S model=MODEL [-S OVERRIDE ...]``
 composes them, then the pipeline's prepare, train and evaluate stages run in a temporary project
