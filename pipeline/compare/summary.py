@@ -26,7 +26,7 @@ def summarize(
     """``values[variant][seed][metric]`` → the summary (``summary.json``'s ``variants``);
     ``baselines`` pairs a metric with another metric of the same runs it is compared with."""
     reference, out = variants[0], {}
-    tests: list[tuple[str, dict[str, Any]]] = []  # (subject of the verdict, its difference)
+    tests: list[tuple[str, str, dict[str, Any]]] = []  # (verdict subject, metric, difference)
     # A baseline is its run's own yardstick: compared with its metric, not across variants.
     yardsticks = {b for _, b in baselines} - {m for m, _ in baselines}
     for variant in variants:
@@ -39,16 +39,16 @@ def summarize(
             entry = out[variant][metric]
             if variant != reference and metric not in yardsticks:
                 entry["vs_reference"] = _versus(values, (reference, metric), (variant, metric))
-                tests.append((f"`{variant}`", entry["vs_reference"]))
+                tests.append((f"`{variant}`", metric, entry["vs_reference"]))
             for named, baseline in baselines:
                 if named == metric:
                     against = _versus(values, (variant, baseline), (variant, metric))
                     entry.setdefault("vs_baselines", {})[baseline] = against
-                    tests.append((f"`{variant}` against {baseline}", against))
-    adjusted = holm([against["p_value"] for _, against in tests])
-    for (subject, against), p in zip(tests, adjusted, strict=True):
+                    tests.append((f"`{variant}` against {baseline}", metric, against))
+    adjusted = holm([against["p_value"] for _, _, against in tests])
+    for (subject, metric, against), p in zip(tests, adjusted, strict=True):
         against["p_adjusted"] = p
-        against["verdict"] = verdict(subject, against.pop("metric"), against, len(tests))
+        against["verdict"] = verdict(subject, metric, against, len(tests))
     return out
 
 
@@ -59,7 +59,7 @@ def _versus(values, theirs: tuple[str, str], ours: tuple[str, str]) -> dict[str,
     mine, other = values.get(variant, {}), values.get(base_variant, {})
     seeds = sorted(s for s in mine if s in other and metric in mine[s] and base_metric in other[s])
     difference = paired([mine[s][metric] for s in seeds], [other[s][base_metric] for s in seeds])
-    return {**vars(difference), "seeds": seeds, "metric": metric}
+    return {**vars(difference), "seeds": seeds}
 
 
 def points(metric: str) -> bool:
